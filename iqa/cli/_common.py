@@ -1,0 +1,65 @@
+"""Options and helpers shared by the commands: output, device, progress, stderr lines."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+from iqa.output import FORMATS
+
+
+def output_options(fn: Callable) -> Callable:
+    fn = click.option(
+        "-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
+        default=None,
+        help="Write results to FILE (atomically: a temporary file renamed at the end) "
+        "instead of stdout.",
+    )(fn)
+    fn = click.option(
+        "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+        help="table (rich, for people), csv, json (one object), jsonl (one object per "
+        "result as it is scored, then a summary line).",
+    )(fn)
+    return fn
+
+
+def device_options(fn: Callable) -> Callable:
+    fn = click.option(
+        "--batch-size", type=click.IntRange(min=1), default=None,
+        help="Images per batch for network metrics (default: chosen per device).",
+    )(fn)
+    fn = click.option(
+        "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+        show_default=True, help="Where networks run; auto picks cuda when available.",
+    )(fn)
+    return fn
+
+
+def say(message: str) -> None:
+    """One line on stderr, prefixed like every message of the tool."""
+    click.echo(f"iqa: {message}", err=True)
+
+
+def warn(message: str) -> None:
+    click.echo(f"iqa: warning: {message}", err=True)
+
+
+@contextmanager
+def progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr (only when stderr is a terminal); yields ``advance()``."""
+    if not enabled or total < 2 or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=Console(file=sys.stderr), transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.advance(task)

@@ -1,0 +1,195 @@
+"""Scoring pairs of images with pair metrics: decode once, batch, report each pair.
+
+This is the library side of ``iqa compare``: it knows the metric contract, not any
+particular metric. Decoding of the next pairs overlaps with scoring of the current
+ones, a bad pair is reported and the others are still scored.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from iqa.errors import InputError, UsageError
+from iqa.io.images import Image, load_image
+from iqa.io.pairing import Pair
+from iqa.metrics.base import PAIR, MetricOptions, PairMetric
+from iqa.registry import load, registered
+
+DEFAULT_METRICS = "psnr,ssim,ms_ssim"
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    alpha: str = "error"
+    exif: bool = True
+
+
+def resolve_metric_names(spec: str) -> list[str]:
+    """``"psnr,ssim"`` → names; ``"all"`` → every installed pair metric that loads."""
+    names = [n.strip().lower() for n in spec.split(",") if n.strip()]
+    if not names:
+        raise UsageError("-m/--metrics: give at least one metric name (see `iqa metrics`)")
+    if "all" in names:
+        pair_names = []
+        for name in sorted(registered()):
+            try:
+                if load(name).info.kind == PAIR:
+                    pair_names.append(name)
+            except Exception:  # listed by `iqa metrics`; `all` means all that work
+                continue
+        names = [n for n in names if n != "all"] + [n for n in pair_names if n not in names]
+    seen: list[str] = []
+    for name in names:
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def build_metrics(names: Sequence[str], options: MetricOptions) -> list[PairMetric]:
+    metrics = []
+    for name in names:
+        cls = load(name)
+        if cls.info.kind != PAIR:
+            raise UsageError(
+                f"{name} compares two sets of images, not pairs; use `iqa {name} REAL FAKE`"
+            )
+        metrics.append(cls(options))
+    return metrics
+
+
+def load_pair(pair: Pair, settings: LoadSettings) -> tuple[Image, Image]:
+    ref = load_image(pair.ref, alpha=settings.alpha, exif=settings.exif)
+    dist = load_image(pair.dist, alpha=settings.alpha, exif=settings.exif)
+    if ref.pixels.shape != dist.pixels.shape or ref.pixels.dtype != dist.pixels.dtype:
+        raise InputError(
+            f"{pair.ref} is {ref.shape_text} but {pair.dist} is {dist.shape_text}; "
+            "reference and distorted must have the same size, channels and bit depth",
+            pair.dist,
+        )
+    return ref, dist
+
+
+def _prefetched(
+    pairs: Sequence[Pair], settings: LoadSettings, ahead: int
+) -> Iterator[tuple[Pair, tuple[Image, Image] | InputError]]:
+    def job(pair: Pair):
+        try:
+            return load_pair(pair, settings)
+        except InputError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-decode") as pool:
+        futures = []
+        for index, pair in enumerate(pairs):
+            futures.append((pair, pool.submit(job, pair)))
+            if index >= ahead:
+                done_pair, future = futures.pop(0)
+                yield done_pair, future.result()
+        for done_pair, future in futures:
+            yield done_pair, future.result()
+
+
+def score_pairs(
+    pairs: Sequence[Pair],
+    metrics: Sequence[PairMetric],
+    settings: LoadSettings = LoadSettings(),
+) -> Iterator[dict[str, Any]]:
+    """Yield one record per pair, in order, as soon as its batch is scored."""
+    batch = max([1, *(m.preferred_batch for m in metrics)])
+    pending: list[tuple[Pair, tuple[Image, Image] | InputError]] = []
+    for item in _prefetched(pairs, settings, ahead=max(2, batch)):
+        pending.append(item)
+        if len(pending) >= batch:
+            yield from _score_batch(pending, metrics)
+            pending = []
+    if pending:
+        yield from _score_batch(pending, metrics)
+
+
+def _score_batch(
+    items: list[tuple[Pair, tuple[Image, Image] | InputError]], metrics: Sequence[PairMetric]
+) -> Iterator[dict[str, Any]]:
+    errors: dict[int, list[str]] = {i: [] for i in range(len(items))}
+    values: dict[int, dict[str, float | None]] = {i: {} for i in range(len(items))}
+    for i, (_, loaded) in enumerate(items):
+        if isinstance(loaded, InputError):
+            errors[i].append(str(loaded))
+    for metric in metrics:
+        name = metric.info.name
+        ready = []
+        for i, (_, loaded) in enumerate(items):
+            if isinstance(loaded, InputError):
+                continue
+            try:
+                metric.check(*loaded)
+                ready.append(i)
+            except InputError as exc:
+                errors[i].append(_named(items[i][0], exc))
+        for i, value in _run_metric(metric, items, ready, errors):
+            values[i][name] = value
+    for i, (pair, _) in enumerate(items):
+        record: dict[str, Any] = {"pair": pair.key, "ref": pair.ref, "dist": pair.dist}
+        for metric in metrics:
+            value = values[i].get(metric.info.name)
+            record[metric.info.name] = value
+            record.update(metric.annotate(value))
+        record["error"] = "; ".join(errors[i]) or None
+        yield record
+
+
+def _run_metric(
+    metric: PairMetric,
+    items: list[tuple[Pair, Any]],
+    ready: list[int],
+    errors: dict[int, list[str]],
+) -> list[tuple[int, float | None]]:
+    """Score the ready pairs in one batch; if the batch is refused, find the pair at fault."""
+    if not ready:
+        return []
+    try:
+        return list(zip(ready, metric.score([items[i][1] for i in ready])))
+    except InputError as exc:
+        if len(ready) == 1:
+            errors[ready[0]].append(_named(items[ready[0]][0], exc))
+            return [(ready[0], None)]
+    out: list[tuple[int, float | None]] = []
+    for i in ready:
+        out.extend(_run_metric(metric, items, [i], errors))
+    return out
+
+
+def _named(pair: Pair, exc: InputError) -> str:
+    text = str(exc)
+    if exc.path or pair.ref in text or pair.dist in text:
+        return text
+    return f"{pair.dist}: {text}"
+
+
+def summarize(records: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+    """Mean / min / max / count of each metric over the pairs that have a value."""
+    columns: dict[str, list[float]] = {n: [] for n in names}
+    for record in records:
+        for n in names:
+            value = record.get(n)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                columns[n].append(float(value))
+    summary = {}
+    for n, vals in columns.items():
+        if not vals:
+            summary[n] = {"n": 0, "mean": None, "min": None, "max": None}
+            continue
+        finite = [v for v in vals if math.isfinite(v)]
+        summary[n] = {
+            "n": len(vals),
+            "mean": math.fsum(vals) / len(vals),  # inf if any value is inf
+            "min": min(vals),
+            "max": max(vals),
+        }
+        if len(finite) != len(vals):
+            summary[n]["n_infinite"] = len(vals) - len(finite)
+    return summary
+

@@ -1,0 +1,1 @@
+"""Reading images from disk and pairing folders of them."""

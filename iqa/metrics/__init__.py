@@ -1,0 +1,1 @@
+"""Metrics: one module each, a pure function plus a thin class implementing the contract."""

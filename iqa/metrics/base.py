@@ -1,0 +1,92 @@
+"""The metric contract that built-in metrics and plugins implement.
+
+A metric is a class registered under the entry-point group ``iqa.metrics``. It declares
+what it is in a class attribute :attr:`info` and does one thing:
+
+* a :class:`PairMetric` scores batches of (reference, distorted) image pairs;
+* a :class:`DistributionMetric` compares two sets of images through features.
+
+The command line only knows this contract, so a metric from another package appears in
+``iqa metrics`` and ``iqa compare -m NAME`` without any change to ``iqa``. Importing a
+metric module must be cheap: heavy imports (torch, networks) belong inside methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from iqa.io.images import Image
+
+PAIR = "pair"
+DISTRIBUTION = "distribution"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """What a metric is: shown by ``iqa metrics`` and written into JSON reports."""
+
+    name: str
+    kind: Literal["pair", "distribution"]
+    higher_is_better: bool
+    needs: str  # "pixels", or the network/features it needs, e.g. "network:lpips"
+    definition: str  # one line, with the citation
+    unit: str = ""
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+@dataclass
+class MetricOptions:
+    """Run-wide settings handed to every metric when it is built (once per run)."""
+
+    device: str = "auto"
+    batch_size: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)  # "psnr.luma": True, ...
+    warn: Callable[[str], None] = _ignore  # one line for stderr (and reports)
+
+
+class PairMetric(ABC):
+    """A full-reference metric: one number per (reference, distorted) pair."""
+
+    info: ClassVar[MetricInfo]
+
+    def __init__(self, options: MetricOptions | None = None) -> None:
+        self.options = options or MetricOptions()
+
+    @abstractmethod
+    def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
+        """Score a batch of pairs (same order). Raise ``InputError`` for a bad pair."""
+
+    def check(self, ref: Image, dist: Image) -> None:  # noqa: B027 - optional hook
+        """Raise ``InputError`` if this pair cannot be scored (e.g. too small)."""
+
+    def annotate(self, value: float | None) -> dict[str, Any]:
+        """Extra per-pair fields for reports (e.g. ``psnr_band``); keys start with the name."""
+        return {}
+
+    def describe(self) -> dict[str, Any]:
+        """The exact definition used, for the ``definitions`` block of JSON reports."""
+        return {"definition": self.info.definition}
+
+    @property
+    def preferred_batch(self) -> int:
+        """How many pairs :meth:`score` wants at once (1 for per-image metrics)."""
+        return 1
+
+
+class DistributionMetric(ABC):
+    """A metric between two sets of images, computed from features of each set."""
+
+    info: ClassVar[MetricInfo]
+
+    def __init__(self, options: MetricOptions | None = None) -> None:
+        self.options = options or MetricOptions()
+
+    @abstractmethod
+    def compute(self, real: Any, fake: Any) -> dict[str, Any]:
+        """Compare two feature summaries and return the named values."""

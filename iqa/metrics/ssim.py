@@ -1,0 +1,90 @@
+"""SSIM, the structural similarity index (Wang, Bovik, Sheikh & Simoncelli, 2004).
+
+Definition used: an 11×11 Gaussian window with σ = 1.5, K1 = 0.01, K2 = 0.03,
+C1 = (K1·L)², C2 = (K2·L)² with L the data range, population (not sample) statistics,
+'valid' windows only (no padding), and the mean of the SSIM map. A colour image is
+scored per channel and the channel scores are averaged. This equals
+``skimage.metrics.structural_similarity(ref, dist, gaussian_weights=True, sigma=1.5,
+use_sample_covariance=False, data_range=L, channel_axis=-1)``.
+
+Z. Wang, A. C. Bovik, H. R. Sheikh and E. P. Simoncelli, "Image quality assessment:
+from error visibility to structural similarity", IEEE TIP 13(4), 2004.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from iqa.errors import ImageSizeError
+from iqa.io.images import Image
+from iqa.metrics._arrays import as_pair
+from iqa.metrics._ssim_core import WIN, ssim_cs_means
+from iqa.metrics.base import PAIR, MetricInfo, PairMetric
+
+
+def ssim(ref: np.ndarray, dist: np.ndarray, *, data_range: float | None = None) -> float:
+    """Mean SSIM of two images (H×W or H×W×C; ``uint8``, ``uint16`` or float).
+
+    Parameters
+    ----------
+    ref, dist : ndarray
+        Reference and distorted image, same shape, at least 11×11.
+    data_range : float, optional
+        L in C1 = (0.01·L)², C2 = (0.03·L)². Defaults to 255 for ``uint8`` and
+        65535 for ``uint16``; required for float images.
+
+    Returns
+    -------
+    float
+        SSIM in [-1, 1]; 1 means identical.
+    """
+    ref, dist, data_range = as_pair(ref, dist, data_range, metric="ssim")
+    check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
+    channels = [(_plane(ref, c), _plane(dist, c)) for c in range(ref.shape[2])]
+    means = ssim_cs_means(channels, data_range, want_cs=False)
+    return float(np.mean([s for s, _ in means]))
+
+
+def _plane(a: np.ndarray, c: int) -> np.ndarray:
+    return np.ascontiguousarray(a[:, :, c]) if a.shape[2] > 1 else a[:, :, 0]
+
+
+def check_min_size(shape: tuple[int, ...], minimum: int, metric: str, why: str) -> None:
+    h, w = shape[:2]
+    if h < minimum or w < minimum:
+        raise ImageSizeError(
+            f"{metric} needs images of at least {minimum}x{minimum} pixels ({why}); "
+            f"got {w}x{h}"
+        )
+
+
+class SSIM(PairMetric):
+    info = MetricInfo(
+        name="ssim",
+        kind=PAIR,
+        higher_is_better=True,
+        needs="pixels",
+        definition="SSIM, 11x11 Gaussian window sigma=1.5, K=(0.01, 0.03), valid "
+        "windows, per-channel mean (Wang et al. 2004)",
+    )
+
+    def check(self, ref: Image, dist: Image) -> None:
+        check_min_size(ref.pixels.shape, WIN, "SSIM", "the 11x11 Gaussian window")
+
+    def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
+        return [ssim(r.pixels, d.pixels, data_range=r.data_range) for r, d in pairs]
+
+    def describe(self) -> dict:
+        return {
+            "definition": self.info.definition,
+            "window": "gaussian 11x11, sigma 1.5",
+            "k1": 0.01,
+            "k2": 0.03,
+            "padding": "valid",
+            "covariance": "population",
+            "channels": "mean of per-channel SSIM",
+            "reference": "skimage.metrics.structural_similarity(gaussian_weights=True, "
+            "sigma=1.5, use_sample_covariance=False)",
+        }

@@ -1,0 +1,110 @@
+"""A rich table on stdout: one row per pair, then mean / min / max of each metric.
+
+Colour follows rich's rules: none when stdout is not a terminal or ``NO_COLOR`` is set.
+PSNR cells carry their interpretation band; rows that failed say why.
+"""
+
+from __future__ import annotations
+
+from typing import IO, Any
+
+from iqa.output.values import fmt_number
+
+_BAND_STYLE = {
+    "identical": "green",
+    "near-lossless": "green",
+    "hard-to-see": "green",
+    "visible": "yellow",
+    "degraded": "red",
+    "unrecognisable": "bold red",
+}
+
+
+class TableWriter:
+    def __init__(self, stream: IO[str], *, color: bool | None = None) -> None:
+        from rich.console import Console
+
+        terminal = stream.isatty() if hasattr(stream, "isatty") else False
+        self.console = Console(
+            file=stream,
+            width=None if terminal else 200,
+            no_color=None if color is None else not color,
+            force_terminal=None if terminal else False,
+            highlight=False,
+            soft_wrap=False,
+        )
+        self.records: list[dict[str, Any]] = []
+        self.metrics: list[str] = []
+        self.units: dict[str, str] = {}
+
+    def begin(self, columns: list[str], context: dict[str, Any]) -> None:
+        self.metrics = list(context.get("metrics", []))
+        definitions = context.get("definitions", {})
+        self.units = {m: definitions.get(m, {}).get("unit", "") for m in self.metrics}
+
+    def row(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def end(self, report: dict[str, Any]) -> None:
+        from rich.table import Table
+
+        notes = any(r.get("error") or r.get("gate_failures") for r in self.records)
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        table.add_column("pair", overflow="fold")
+        for m in self.metrics:
+            table.add_column(m + (f" ({self.units[m]})" if self.units[m] else ""), justify="right")
+        if notes:
+            table.add_column("note", overflow="fold")
+        for r in self.records:
+            cells = [r.get("pair") or r.get("ref", "")]
+            cells += [self._cell(m, r) for m in self.metrics]
+            if notes:
+                cells.append(self._note(r))
+            failed = bool(r.get("error") or r.get("gate_failures"))
+            table.add_row(*cells, style="red" if failed else None)
+        summary = report.get("summary", {})
+        if summary and any(s.get("n") for s in summary.values()):
+            table.add_section()
+            for stat in ("mean", "min", "max"):
+                cells = [f"[bold]{stat}[/bold]"]
+                for m in self.metrics:
+                    value = summary.get(m, {}).get(stat)
+                    cells.append(fmt_number(value, "dB" if self.units[m] == "dB" else ""))
+                table.add_row(*cells, *([""] if notes else []))
+        self.console.print(table)
+        for line in _footer(report):
+            self.console.print(line, markup=False)
+
+    def _cell(self, metric: str, record: dict[str, Any]) -> str:
+        value = record.get(metric)
+        text = fmt_number(value, "dB" if self.units[metric] == "dB" else "")
+        if self.units[metric] == "dB":
+            text = text.removesuffix(" dB")
+            band = record.get(f"{metric}_band")
+            if band:
+                style = _BAND_STYLE.get(band, "")
+                text = f"{text} [{style}]{band}[/{style}]" if style else f"{text} {band}"
+        return text
+
+    @staticmethod
+    def _note(record: dict[str, Any]) -> str:
+        parts = []
+        if record.get("error"):
+            parts.append(str(record["error"]))
+        for failure in record.get("gate_failures") or []:
+            parts.append(f"FAIL {failure}")
+        return "; ".join(parts)
+
+
+def _footer(report: dict[str, Any]) -> list[str]:
+    lines = []
+    unmatched = report.get("unmatched") or {}
+    for side, label in (("ref_only", "reference"), ("dist_only", "distorted")):
+        files = unmatched.get(side) or []
+        if files:
+            lines.append(f"{len(files)} {label} file(s) without a partner:")
+            lines.extend(f"  {f}" for f in files)
+    counts = report.get("counts") or {}
+    if counts.get("failed"):
+        lines.append(f"{counts['failed']} of {counts.get('pairs', 0)} pair(s) could not be scored")
+    return lines
