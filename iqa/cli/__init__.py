@@ -42,7 +42,9 @@ class LazyGroup(click.Group):
         return getattr(importlib.import_module(module), name.replace("-", "_"))
 
 
-@click.group(cls=LazyGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.version_option(__version__, prog_name="iqa")
 def cli() -> None:
     """Image quality metrics that equal the reference implementations."""

@@ -11,7 +11,7 @@ from iqa.errors import EXIT_INPUT, EXIT_OK
 
 @click.command(epilog="Exit codes: 0 success, 1 a quality gate failed, 2 usage or input error.")
 @click.argument("ref", type=click.Path())
-@click.argument("dist", type=click.Path())
+@click.argument("dist", nargs=-1, required=True, type=click.Path())
 @click.option("-m", "--metrics", "metric_spec", default="psnr,ssim,ms_ssim", show_default=True,
               help="Comma-separated metric names, or 'all' for every installed pair metric.")
 @output_options
@@ -31,18 +31,24 @@ from iqa.errors import EXIT_INPUT, EXIT_OK
               help="Unreadable or mismatched pairs are reported but do not make the exit code 2.")
 @device_options
 def compare(
-    ref: str, dist: str, metric_spec: str, fmt: str, output: str | None, pair_by: str,
+    ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
     alpha: str, ignore_exif: bool, luma: bool, allow_unmatched: bool, skip_bad: bool,
     device: str, batch_size: int | None,
 ) -> int:
-    """Score DIST against REF: two image files, or two folders paired by name.
+    """Score DIST against REF: an image and one or more distorted versions of it, or two
+    folders whose images are paired by name (recursively).
 
     \b
     iqa compare ref.png out.jpg
+    iqa compare ref.png q10.jpg q50.jpg q90.webp
     iqa compare refs/ outs/ --pair-by stem -m psnr,ssim --format csv -o scores.csv
     """
     from iqa.compare import (
-        LoadSettings, build_metrics, resolve_metric_names, score_pairs, summarize,
+        LoadSettings,
+        build_metrics,
+        resolve_metric_names,
+        score_pairs,
+        summarize,
     )
     from iqa.io.pairing import pair_inputs
     from iqa.metrics.base import MetricOptions
@@ -54,7 +60,7 @@ def compare(
     metrics = build_metrics(names, options)
     pairing = pair_inputs(ref, dist, pair_by=pair_by)
     for path in pairing.ref_only:
-        warn(f"{path}: no distorted image with this name in {dist}")
+        warn(f"{path}: no distorted image with this name in {dist[0]}")
     for path in pairing.dist_only:
         warn(f"{path}: no reference image with this name in {ref}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,20 +39,38 @@ def list_images(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def pair_inputs(ref: str, dist: str, *, pair_by: str = "path") -> Pairing:
-    """Pair two files, or two folders by relative path (or by relative path without suffix)."""
+def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -> Pairing:
+    """Pair inputs: a reference file with one or more distorted files, or two folders.
+
+    Folders are paired by relative path, or with ``pair_by="stem"`` by relative path
+    without its suffix (``a/x.png`` ↔ ``a/x.jpg``).
+    """
     if pair_by not in PAIR_BY:
         raise UsageError(f"--pair-by must be one of {', '.join(PAIR_BY)}, not {pair_by!r}")
-    ref_p, dist_p = Path(ref), Path(dist)
-    for p in (ref_p, dist_p):
-        if not p.exists():
-            raise InputError(f"{p}: no such file or folder", str(p))
-    if ref_p.is_dir() != dist_p.is_dir():
-        raise UsageError(
-            f"{ref} and {dist}: give two files or two folders, not a file and a folder"
-        )
-    if not ref_p.is_dir():
-        return Pairing([Pair(key=ref_p.name, ref=ref, dist=dist)])
+    dists = [dist] if isinstance(dist, str) else list(dist)
+    if not dists:
+        raise UsageError("give a distorted image or folder after the reference")
+    ref_p = Path(ref)
+    if ref_p.is_dir():
+        if len(dists) != 1 or not Path(dists[0]).is_dir():
+            raise UsageError(
+                f"{ref} is a folder: give exactly one distorted folder to pair it with"
+            )
+        return _pair_folders(ref_p, Path(dists[0]), pair_by)
+    if not ref_p.exists():
+        raise InputError(f"{ref}: no such file or folder", ref)
+    for d in dists:
+        if Path(d).is_dir():
+            raise UsageError(f"{ref} is a file but {d} is a folder: give two files or two folders")
+    # Missing distorted files are reported per pair, so the other pairs are still scored.
+    keys = [Path(d).name for d in dists]
+    if len(set(keys)) != len(keys):
+        keys = list(dists)
+    return Pairing([Pair(key=k, ref=ref, dist=d) for k, d in zip(keys, dists)])
+
+
+def _pair_folders(ref_p: Path, dist_p: Path, pair_by: str) -> Pairing:
+    ref, dist = str(ref_p), str(dist_p)
     ref_map = _keyed(ref_p, pair_by)
     dist_map = _keyed(dist_p, pair_by)
     if not ref_map:
