@@ -21,6 +21,7 @@ _BUILTIN = {
     "psnr": "iqa.metrics.psnr:PSNR",
     "ssim": "iqa.metrics.ssim:SSIM",
     "ms_ssim": "iqa.metrics.ms_ssim:MSSSIM",
+    "lpips": "iqa.metrics.lpips:LPIPS",
 }
 
 

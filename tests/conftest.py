@@ -32,3 +32,36 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(root / "torch"))
     monkeypatch.setenv("IQA_CACHE_DIR", str(root / "iqa"))
     monkeypatch.setenv("IQA_OFFLINE", "1")
+
+
+LPIPS_TRUNKS = {"alex": "alexnet", "squeeze": "squeezenet1_1", "vgg": "vgg16"}
+
+
+@pytest.fixture(scope="session")
+def backbones(tmp_path_factory):
+    """Seeded random LPIPS trunks, imported --unverified into the tests' shared caches.
+
+    No ImageNet weights can be downloaded where the tests run; this is the path a user
+    with converted weights takes (``iqa weights import NAME FILE --unverified``).
+    Returns {net: torchvision state dict}.
+    """
+    import torch
+    import torchvision
+
+    from iqa.weights import import_file
+
+    root = tmp_path_factory.getbasetemp() / "caches"
+    folder = tmp_path_factory.mktemp("backbones")
+    states = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TORCH_HOME", str(root / "torch"))
+        mp.setenv("IQA_CACHE_DIR", str(root / "iqa"))
+        for net, tv_name in LPIPS_TRUNKS.items():
+            torch.manual_seed(sum(map(ord, net)))
+            state = getattr(torchvision.models, tv_name)(weights=None).state_dict()
+            path = folder / f"{tv_name}-converted.pth"
+            torch.save(state, path)
+            result = import_file(tv_name, path, unverified=True)
+            assert not result.verified
+            states[net] = state
+    return states

@@ -206,7 +206,8 @@ def test_metrics_lists_builtins():
     assert rows["ssim"]["kind"] == "pair" and rows["ssim"]["direction"] == "higher is better"
 
 
-def test_broken_plugin_gives_one_line_and_others_work(tmp_path):
+def test_broken_plugin_gives_one_line_and_others_work(tmp_path, backbones):
+    """`-m all` still runs every metric that loads (lpips on imported trunk weights)."""
     info = tmp_path / "broken_plugin-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")

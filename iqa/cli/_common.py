@@ -63,3 +63,42 @@ def progress(total: int, label: str, enabled: bool) -> Iterator[Callable[[], Non
     with bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.advance(task)
+
+
+@contextmanager
+def download_bar(label: str) -> Iterator[Callable[[int, int | None], None]]:
+    """A ``progress(done, total)`` callback for downloads: a bar on a terminal's stderr,
+    otherwise one line when the download starts."""
+    if not sys.stderr.isatty():
+        started = False
+
+        def line(done: int, total: int | None) -> None:
+            nonlocal started
+            if not started:
+                started = True
+                size = f" ({total / 2**20:.1f} MiB)" if total else ""
+                say(f"downloading {label}{size}")
+
+        yield line
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TransferSpeedColumn(), TimeRemainingColumn(), console=Console(file=sys.stderr),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(f"downloading {label}", total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -48,6 +49,8 @@ class MetricOptions:
     batch_size: int | None = None
     params: dict[str, Any] = field(default_factory=dict)  # "psnr.luma": True, ...
     warn: Callable[[str], None] = _ignore  # one line for stderr (and reports)
+    # label -> context manager yielding a progress(done, total) callback for downloads
+    download_progress: Callable[[str], AbstractContextManager[Any]] | None = None
 
 
 class PairMetric(ABC):

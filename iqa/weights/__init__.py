@@ -1,0 +1,252 @@
+"""The weights manager: find, download, import and verify the networks' weights files.
+
+* **Known files** are listed in :mod:`iqa.weights.catalog` (name, file name, URL,
+  digest). They are looked for in torch hub's checkpoint folder
+  (``$TORCH_HOME/hub/checkpoints``), where torchvision, pytorch-fid and lpips keep
+  them too, so a file any of them downloaded is reused.
+* **Verification**: a file is used only if its SHA-256 is the official one (the full
+  digest where published, else the digest prefix in the official file name, as torch
+  hub checks it). A cached file that fails is never used: the run stops with a message
+  saying how to replace it.
+* **Downloads** happen on first use unless ``IQA_OFFLINE=1``; see
+  :mod:`iqa.weights._download` for how they are made safe.
+* **Imports**: ``import_file`` copies a file fetched elsewhere into the cache after
+  checking its digest; with ``unverified=True`` a file with another digest (converted
+  or fine-tuned weights) is accepted if it loads with ``weights_only=True`` and fits the
+  architecture key by key and shape by shape. Such a file is reported as unverified by
+  every run that uses it, and it takes precedence over the official file until a
+  verified import or download of the same name replaces it.
+* **Loading** is always ``torch.load(..., weights_only=True)`` on bytes whose digest
+  was just checked.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from iqa.cache import atomic_write, checkpoints_dir
+from iqa.errors import WeightsError
+from iqa.weights import _store
+from iqa.weights._download import Progress, fetch, source_url
+from iqa.weights._verify import check_shapes, read_bytes, safe_load, sha256_file
+from iqa.weights.catalog import KNOWN, KnownFile, known
+
+__all__ = [
+    "KNOWN",
+    "ResolvedWeights",
+    "download",
+    "from_file",
+    "import_file",
+    "load_state_dict",
+    "offline",
+    "resolve",
+    "status",
+]
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weights file ready to load: where it is, its digest, and whether it is official."""
+
+    name: str
+    path: Path
+    sha256: str
+    verified: bool
+    source: str  # "cache", "download", "import", "unverified import", "file"
+
+    def describe(self) -> dict[str, Any]:
+        """What JSON reports say about the weights a result was computed with."""
+        return {
+            "name": self.name,
+            "file": str(self.path),
+            "sha256": self.sha256,
+            "verified": self.verified,
+            "source": self.source,
+        }
+
+    @property
+    def warning(self) -> str | None:
+        """The line to show when the weights are not the official file."""
+        if self.verified:
+            return None
+        return (
+            f"using unverified {self.name} weights: {self.path} (sha256 {self.sha256[:16]}…, "
+            f"not the official {known(self.name).filename}); results may differ from "
+            "published values"
+        )
+
+
+def offline() -> bool:
+    """Whether downloads are turned off (``IQA_OFFLINE`` set to 1/true/yes/on)."""
+    return os.environ.get("IQA_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def official_path(entry: KnownFile) -> Path:
+    return checkpoints_dir() / entry.filename
+
+
+def _manual_hint(entry: KnownFile) -> str:
+    return (
+        f"fetch {source_url(entry)} ({entry.size_mib:g} MiB) on a machine with internet, "
+        f"then run: iqa weights import {entry.name} /path/to/{entry.filename}"
+    )
+
+
+def resolve(
+    name: str, *, allow_download: bool | None = None, progress: Progress | None = None
+) -> ResolvedWeights:
+    """The weights file ``name``: an unverified import, the cached file, or a download.
+
+    Raises :class:`~iqa.errors.WeightsError` (exit code 2) when the file is missing and
+    cannot be downloaded, or when the cached file fails verification.
+    """
+    entry = known(name)
+    imported = _store.unverified_imports().get(name)
+    if imported is not None:
+        return _check_unverified(imported)
+    path = official_path(entry)
+    if path.is_file():
+        digest = sha256_file(path)
+        if not entry.matches(digest):
+            raise WeightsError(
+                f"{path} fails verification (sha256 {digest[:16]}…, expected "
+                f"{entry.expected_digest}): it is damaged or not the official file; "
+                f"replace it with: iqa weights download {name}"
+            )
+        return ResolvedWeights(name, path, digest, True, "cache")
+    if allow_download is None:
+        allow_download = not offline()
+    if not allow_download:
+        raise WeightsError(
+            f"{name} weights ({entry.filename}) are not in {path.parent} and downloads are off "
+            f"(IQA_OFFLINE=1): {_manual_hint(entry)}"
+        )
+    return download(name, progress=progress)
+
+
+def _check_unverified(imported: _store.UnverifiedImport) -> ResolvedWeights:
+    path = Path(imported.file)
+    if not path.is_file():
+        raise WeightsError(
+            f"the unverified {imported.name} weights imported from {imported.imported_from} "
+            f"are gone ({path}); import them again with: iqa weights import {imported.name} "
+            "FILE --unverified"
+        )
+    digest = sha256_file(path)
+    if digest != imported.sha256:
+        raise WeightsError(
+            f"{path} changed since it was imported (sha256 {digest[:16]}…, recorded "
+            f"{imported.sha256[:16]}…); import it again with: iqa weights import "
+            f"{imported.name} FILE --unverified"
+        )
+    return ResolvedWeights(imported.name, path, digest, False, "unverified import")
+
+
+def download(name: str, *, progress: Progress | None = None) -> ResolvedWeights:
+    """Download the official file (if missing or failing verification) into the cache."""
+    entry = known(name)
+    path = official_path(entry)
+    if path.is_file():
+        digest = sha256_file(path)
+        if entry.matches(digest):
+            _store.drop_unverified(name)
+            return ResolvedWeights(name, path, digest, True, "cache")
+    try:
+        digest = fetch(entry, path, progress)
+    except WeightsError as exc:
+        raise WeightsError(f"{exc}; or {_manual_hint(entry)}") from None
+    _store.drop_unverified(name)
+    return ResolvedWeights(name, path, digest, True, "download")
+
+
+def from_file(path: str | os.PathLike[str], *, name: str) -> ResolvedWeights:
+    """A user-supplied file for ``name`` (``--weights FILE``); verified if it is official."""
+    entry = known(name)
+    file = Path(path)
+    if not file.is_file():
+        raise WeightsError(f"{file}: no such weights file")
+    digest = sha256_file(file)
+    return ResolvedWeights(name, file, digest, entry.matches(digest), "file")
+
+
+def load_state_dict(weights: ResolvedWeights) -> dict[str, Any]:
+    """The state dict of ``weights``: digest re-checked, ``weights_only=True``, shapes checked."""
+    data, digest = read_bytes(weights.path)
+    if digest != weights.sha256:
+        raise WeightsError(f"{weights.path} changed while it was being used; run again")
+    state = safe_load(data, str(weights.path))
+    required, optional = known(weights.name).expected_shapes()
+    check_shapes(state, required, optional, str(weights.path))
+    return state
+
+
+def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = False
+                ) -> ResolvedWeights:
+    """Copy a weights file fetched elsewhere into the cache (see the module docstring)."""
+    entry = known(name)
+    source = Path(file)
+    if not source.is_file():
+        raise WeightsError(f"{source}: no such file")
+    data, digest = read_bytes(source)
+    if entry.matches(digest):
+        target = official_path(entry)
+        if not (target.is_file() and sha256_file(target) == digest):
+            with atomic_write(target) as stream:
+                stream.write(data)
+        _store.drop_unverified(name)
+        return ResolvedWeights(name, target, digest, True, "import")
+    if not unverified:
+        raise WeightsError(
+            f"{source}: sha256 {digest[:16]}… is not the official {name} file (expected "
+            f"{entry.expected_digest}); if these are converted or fine-tuned weights, "
+            f"import them with: iqa weights import {name} {source} --unverified"
+        )
+    state = safe_load(data, str(source))
+    required, optional = entry.expected_shapes()
+    check_shapes(state, required, optional, str(source))
+    target = _store.unverified_dir() / f"{name}-{digest[:12]}.pth"
+    with atomic_write(target) as stream:
+        stream.write(data)
+    previous = _store.unverified_imports().get(name)
+    _store.record_unverified(
+        _store.UnverifiedImport(
+            name=name,
+            file=str(target),
+            sha256=digest,
+            imported_from=str(source.resolve()),
+            imported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+    )
+    if previous is not None and Path(previous.file) != target:
+        Path(previous.file).unlink(missing_ok=True)
+    return ResolvedWeights(name, target, digest, False, "unverified import")
+
+
+@dataclass(frozen=True)
+class Status:
+    """One line of ``iqa weights list``."""
+
+    name: str
+    status: str  # "missing", "verified", "unverified", "failed verification"
+    path: Path
+    size_bytes: int | None
+    entry: KnownFile
+
+
+def status(name: str) -> Status:
+    entry = known(name)
+    imported = _store.unverified_imports().get(name)
+    if imported is not None:
+        path = Path(imported.file)
+        ok = path.is_file() and sha256_file(path) == imported.sha256
+        return Status(name, "unverified" if ok else "failed verification", path,
+                      path.stat().st_size if path.is_file() else None, entry)
+    path = official_path(entry)
+    if not path.is_file():
+        return Status(name, "missing", path, None, entry)
+    verdict = "verified" if entry.matches(sha256_file(path)) else "failed verification"
+    return Status(name, verdict, path, path.stat().st_size, entry)
