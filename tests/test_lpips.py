@@ -151,8 +151,9 @@ def test_cli_folders_of_mixed_sizes_batched(backbones, tmp_path):
 
 def test_cli_one_reference_many_outputs(backbones, tmp_path):
     """The reference's features are reused across outputs; values are unchanged."""
-    import iqa
     from PIL import Image
+
+    import iqa
 
     ref = astronaut()[:128, :128]
     Image.fromarray(ref).save(tmp_path / "ref.png")
@@ -196,3 +197,20 @@ def test_backbone_layouts_equal_torchvision(tv_name):
     required, optional = KNOWN[tv_name].expected_shapes()
     assert {**required, **optional} == {k: tuple(v.shape) for k, v in state.items()}
     assert all(k.startswith("features.") for k in required)
+
+
+def test_cli_lpips_net_option_selects_the_trunk(backbones, tmp_path):
+    import iqa
+    from PIL import Image
+
+    a, b, _ = cases()["rgb-jpeg"]
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    result = run_iqa("compare", tmp_path / "a.png", tmp_path / "b.png", "-m", "lpips",
+                     "--lpips-net", "squeeze", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = strict_json(result.stdout)
+    assert doc["definitions"]["lpips"]["net"] == "squeeze"
+    assert doc["definitions"]["lpips"]["weights"]["name"] == "squeezenet1_1"
+    assert doc["pairs"][0]["lpips"] == pytest.approx(iqa.lpips(a, b, net="squeeze"), rel=1e-5)
+    assert doc["pairs"][0]["lpips"] != pytest.approx(iqa.lpips(a, b, net="alex"), rel=1e-3)

@@ -3,6 +3,8 @@
 Every writer gets ``begin(columns)`` once, ``row(record)`` for each result as soon as
 it exists, and ``end(report)`` once. Records and reports are plain dicts; values that
 JSON cannot carry (infinite PSNR) are turned into ``null`` by :func:`strict_json`.
+With quality gates, records carry ``gate_failures`` and the report a ``gates`` section;
+the JUnit report of the gates is written by :mod:`iqa.output.junit`.
 """
 
 from __future__ import annotations

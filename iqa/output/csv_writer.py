@@ -1,7 +1,9 @@
 """CSV: a header, then one row per result as soon as it is scored (flushed).
 
 Infinite PSNR is written ``inf``, a value that could not be computed is an empty cell.
-The summary (mean/min/max) is not written: a CSV file stays one uniform table.
+The summary (mean/min/max) is not written: a CSV file stays one uniform table. With
+gates, the column ``gate_failures`` holds the gates a pair fails (joined with "; ");
+aggregate and baseline-coverage results are only in the JSON and JUnit reports.
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ class CSVWriter:
         self.stream.flush()
 
     def row(self, record: dict[str, Any]) -> None:
-        self.writer.writerow([csv_cell(record.get(c)) for c in self.columns])
+        self.writer.writerow([_cell(record.get(c)) for c in self.columns])
         self.stream.flush()
 
     def end(self, report: dict[str, Any]) -> None:
         self.stream.flush()
+
+
+def _cell(value: Any) -> str:
+    """A list (the gate failures of a pair) is one cell, its items joined with "; "."""
+    if isinstance(value, list | tuple):
+        return "; ".join(csv_cell(v) for v in value)
+    return csv_cell(value)

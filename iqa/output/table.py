@@ -107,4 +107,55 @@ def _footer(report: dict[str, Any]) -> list[str]:
     counts = report.get("counts") or {}
     if counts.get("failed"):
         lines.append(f"{counts['failed']} of {counts.get('pairs', 0)} pair(s) could not be scored")
+    gates = report.get("gates")
+    if gates:
+        lines.extend(gate_lines(gates))
     return lines
+
+
+def gate_lines(gates: dict[str, Any]) -> list[str]:
+    """The ``gates`` section of a report as text: one line per gate (PASS/FAIL and why),
+    the baseline's coverage, then the verdict. Commands with their own table print it."""
+    lines = ["gates:"]
+    for check in gates.get("checks", []):
+        lines.append(f"  {'PASS' if check['passed'] else 'FAIL'} {_check_text(check)}")
+    baseline = gates.get("baseline")
+    if baseline:
+        if baseline.get("new"):
+            lines.append(f"  new pairs (not in the baseline): {', '.join(baseline['new'])}")
+        if baseline.get("only_in_run"):
+            lines.append("  not in the baseline, not compared: "
+                         + ", ".join(baseline["only_in_run"]))
+        for change in baseline.get("definition_changes", []):
+            lines.append(f"  baseline differs: {change}")
+    failed = gates.get("checks_failed", 0)
+    verdict = "all gates passed" if gates.get("passed") else f"FAILED: {failed} gate(s)"
+    if gates.get("exit_code") == 2:
+        verdict = f"input error (exit code 2); {verdict}"
+    elif failed:
+        verdict += " (exit code 1)"
+    lines.append(f"result: {verdict}")
+    return lines
+
+
+def _check_text(check: dict[str, Any]) -> str:
+    name, failures = check["gate"], check.get("failures") or []
+    checked = check.get("checked", 0)
+    if check["type"] == "baseline_pairs":
+        missing = [f["pair"] for f in failures if f.get("pair")]
+        return f"{name}: " + (f"missing {', '.join(missing)}" if missing
+                              else f"all {checked} present")
+    if check["type"] == "baseline":
+        detail = f"tolerance {check['tolerance']}" + (", two-sided" if check["two_sided"] else "")
+        name = f"{name} ({detail})"
+    if checked == 0 and failures:  # nothing to check
+        return f"{name}: {failures[0]['message']}"
+    if check.get("aggregate"):
+        value = check.get("value")
+        shown = f"{value:.6g}" if isinstance(value, float) else str(value)
+        return failures[0]["message"] if failures else f"{name}: {shown}"
+    skipped = len(check.get("skipped") or [])
+    tail = f", {skipped} skipped" if skipped else ""
+    if failures:
+        return f"{name}: {len(failures)} of {checked} result(s) failed{tail}"
+    return f"{name}: {checked} result(s){tail}"

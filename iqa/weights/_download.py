@@ -68,7 +68,7 @@ def fetch(entry: KnownFile, target: Path, progress: Progress | None = None) -> s
         if isinstance(reason, TimeoutError | socket.timeout):
             raise WeightsError(f"download of {url} timed out after {timeout:g} s") from None
         raise WeightsError(f"download of {url} failed: cannot connect ({reason})") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise WeightsError(f"download of {url} timed out after {timeout:g} s") from None
     except http.client.IncompleteRead as exc:
         raise WeightsError(
