@@ -22,6 +22,8 @@ _BUILTIN = {
     "ssim": "iqa.metrics.ssim:SSIM",
     "ms_ssim": "iqa.metrics.ms_ssim:MSSSIM",
     "lpips": "iqa.metrics.lpips:LPIPS",
+    "fid": "iqa.metrics.fid:FID",
+    "kid": "iqa.metrics.kid:KID",
 }
 
 

@@ -1,0 +1,216 @@
+"""``iqa fid REAL FAKE``: FID (and KID) between two folders of images or statistics files.
+
+The command builds one result record (:meth:`iqa.distribution.run.Comparison.record`) and hands
+it to a writer; quality gates read the same record (``fid``, ``kid_mean``, ...).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+import click
+
+from iqa.cli._common import device_options, download_bar, say, warn
+from iqa.distribution.preprocess import RESIZE_MODES
+from iqa.errors import EXIT_OK, UsageError
+from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
+
+FORMATS = ("table", "json", "jsonl", "csv")
+CSV_COLUMNS = ("real", "fake", "fid", "kid_mean", "kid_std", "resize", "n_real", "n_fake",
+               "skipped_real", "skipped_fake", "weights_sha256", "weights_verified")
+_SOURCES = {"images": "computed", "cache": "from the cache", "stats file": "statistics file"}
+_RESIZE_HELP = (
+    "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
+    "suite); pytorch-fid = torch bilinear (python -m pytorch_fid); clean = PIL bicubic "
+    "(clean-fid mode='clean')."
+)
+
+
+@click.command(epilog="Exit codes: 0 success, 2 usage or input error (one line on stderr).")
+@click.argument("real", type=click.Path())
+@click.argument("fake", type=click.Path(), required=False)
+@click.option("--resize", type=click.Choice(list(RESIZE_MODES)), default="tf",
+              show_default=True, help=_RESIZE_HELP)
+@click.option("--kid", is_flag=True, help="Also compute KID (keeps features: 8 KiB per image).")
+@click.option("--kid-subsets", type=click.IntRange(min=1), default=DEFAULT_SUBSETS,
+              show_default=True, help="Random subsets KID is averaged over.")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=DEFAULT_SUBSET_SIZE,
+              show_default=True, help="Images per KID subset (reduced to the smaller set).")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of the KID subsets (torch-fidelity's default).")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="FID Inception state dict in pytorch-fid's key layout, instead of the "
+              "official file (see `iqa weights`); reported as unverified unless it is official.")
+@click.option("--save-stats", type=click.Path(dir_okay=False), default=None, metavar="FILE.npz",
+              help="With one folder: write its statistics (pytorch-fid-compatible mu, sigma, "
+              "plus n; features with --kid) and compute nothing else.")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the cache of folder statistics.")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes decoding and resizing images (default: 1 on CPU with up to 4 "
+              "cores, 2 above; up to 8 with CUDA; 0 decodes in the main process).")
+@click.option("--skip-bad", is_flag=True,
+              help="Leave out files that cannot be decoded (each is named on stderr and "
+              "counted in the output) instead of stopping at the first one.")
+@click.option("--alpha", type=click.Choice(["drop", "black", "white", "error"]), default="drop",
+              show_default=True, help="Transparent images: ignore alpha (as pytorch-fid, "
+              "torch-fidelity and clean-fid do), composite over black/white, or refuse them.")
+@click.option("--exif", is_flag=True,
+              help="Apply EXIF orientation before resizing (the reference tools do not).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+              help="table (for people), json (one object), jsonl (one line), csv (header + row).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Write the result to FILE (atomically) instead of stdout.")
+@device_options
+def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
+        kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
+        no_cache: bool, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
+        output: str | None, device: str, batch_size: int | None) -> int:
+    """FID between REAL and FAKE: folders of images (recursive, any size, PNG/JPEG/WebP/
+    TIFF/BMP) or .npz statistics files. rFID: originals as REAL, reconstructions as FAKE.
+
+    \b
+    iqa fid data/val/ samples/
+    iqa fid data/val/ samples/ --kid --format json
+    iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
+    """
+    from iqa.distribution.run import FIDOptions, Hooks
+
+    options = FIDOptions(
+        resize=resize, weights=weights, device=device, batch_size=batch_size, workers=workers,
+        cache=not no_cache, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed,
+    )
+    options.check()
+    hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
+    if save_stats is not None:
+        if fake is not None:
+            raise UsageError("--save-stats takes one folder: iqa fid FOLDER --save-stats FILE.npz")
+        record = save_folder_stats(real, save_stats, options, hooks)
+    elif fake is None:
+        raise UsageError("give two sets: iqa fid REAL FAKE (or one folder with --save-stats)")
+    else:
+        from iqa.distribution.run import compare_sets
+
+        record = compare_sets(real, fake, options, hooks).record()
+    write_record(record, fmt, output)
+    return EXIT_OK
+
+
+def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dict[str, Any]:
+    """Compute (or take from the cache) one folder's statistics and write them to ``target``."""
+    from pathlib import Path
+
+    from iqa.distribution.run import Engine, summarize_set
+    from iqa.distribution.statsfile import write_stats
+    from iqa.errors import InputError
+
+    if not Path(folder).is_dir():
+        raise InputError(f"{folder}: --save-stats needs a folder of images", folder)
+    engine = Engine(options, hooks)
+    side = summarize_set(folder, engine, label="stats", need_features=options.kid)
+    if side.stats is None:  # pragma: no cover - folders always give sums
+        raise UsageError(f"{folder}: no statistics to save")
+    meta = {**engine.meta(), "skipped": len(side.skipped)}
+    write_stats(target, side.stats, meta, side.features if options.kid else None)
+    hooks.info(f"wrote statistics of {side.n} images to {target}")
+    return {"stats_file": target, "folder": folder, "n": side.n, "resize": options.resize,
+            "weights": engine.weights.describe(), "skipped": len(side.skipped),
+            "features": bool(options.kid)}
+
+
+def write_record(record: dict[str, Any], fmt: str, output: str | None) -> None:
+    from iqa import __version__
+    from iqa.output import open_output
+    from iqa.output.values import dumps
+
+    with open_output(output) as stream:
+        if fmt == "json":
+            document = {"tool": "iqa", "version": __version__, "command": "fid", **record}
+            stream.write(dumps(document, indent=2) + "\n")
+        elif fmt == "jsonl":
+            stream.write(dumps(record) + "\n")
+        elif fmt == "csv":
+            _write_csv(record, stream)
+        else:
+            _write_table(record, stream)
+
+
+def _flat(record: dict[str, Any]) -> dict[str, Any]:
+    counts = record.get("counts") or {}
+    weights = record.get("weights") or {}
+    return {**record, "n_real": counts.get("real"), "n_fake": counts.get("fake"),
+            "skipped_real": counts.get("skipped_real"), "skipped_fake": counts.get("skipped_fake"),
+            "weights_sha256": weights.get("sha256"), "weights_verified": weights.get("verified")}
+
+
+def _write_csv(record: dict[str, Any], stream: IO[str]) -> None:
+    import csv
+
+    from iqa.output.values import csv_cell
+
+    flat = _flat(record)
+    columns = CSV_COLUMNS if "fid" in record else tuple(k for k in record if k != "weights")
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerow([csv_cell(flat.get(c)) for c in columns])
+
+
+def _write_table(record: dict[str, Any], stream: IO[str]) -> None:
+    """Aligned "name  value" lines: readable, and plain text when piped."""
+    flat = _flat(record)
+    rows: list[tuple[str, str]] = []
+    if "fid" in record:
+        rows.append(("FID", f"{record['fid']:.4f}"))
+        if "kid_mean" in record:
+            rows.append(("KID", f"{record['kid_mean']:.6f} ± {record['kid_std']:.6f}"))
+        for side in ("real", "fake"):
+            skipped = flat[f"skipped_{side}"]
+            note = f", {skipped} skipped" if skipped else ""
+            count = flat[f"n_{side}"]
+            source = _SOURCES.get(record["sources"][side], record["sources"][side])
+            rows.append((side, f"{record[side]} ({count if count is not None else '?'} "
+                               f"images{note}, {source})"))
+        rows.append(("resize", record["resize"]))
+    else:
+        rows += [("statistics", record["stats_file"]), ("images", str(record["n"])),
+                 ("resize", record["resize"])]
+    weights = record.get("weights")
+    if weights:
+        state = "verified" if weights["verified"] else "UNVERIFIED"
+        rows.append(("weights", f"{weights['file']} ({state}, sha256 {weights['sha256'][:12]})"))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        stream.write(f"{key:<{width}}  {value}\n")
+
+
+@contextmanager
+def _progress(label: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A bar with images/s on stderr, only when stderr is a terminal."""
+    if total < 2 or not sys.stderr.isatty():
+        yield lambda k: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    bar = Progress("[progress.description]{task.description}", BarColumn(),
+                   MofNCompleteColumn(), "{task.fields[rate]}", TimeRemainingColumn(),
+                   console=Console(file=sys.stderr), transient=True)
+    start = time.perf_counter()
+    with bar:
+        task = bar.add_task(label, total=total, rate="")
+        done = 0
+
+        def advance(k: int) -> None:
+            nonlocal done
+            done += k
+            elapsed = time.perf_counter() - start
+            rate = f"{done / elapsed:.1f} images/s" if elapsed > 0 else ""
+            bar.update(task, advance=k, rate=rate)
+
+        yield advance
+

@@ -1,0 +1,17 @@
+"""Distribution metrics (FID, KID) between two sets of images: the library side of ``iqa fid``.
+
+(Named ``distribution`` after the metric kind, and not ``fid``, so that the package never
+shadows the public function :func:`iqa.fid`.)
+
+* :mod:`iqa.distribution.preprocess` — decoded image → the network's 299×299 input, in
+  one of three named resize modes, each reproducing a reference implementation;
+* :mod:`iqa.distribution.data` — the streaming pipeline: decoding and resizing in
+  DataLoader workers, batches on the device, features folded into statistics as they come;
+* :mod:`iqa.distribution.network` — weights and the network, built once per device;
+* :mod:`iqa.distribution.stats` — sufficient statistics (n, Σx, XᵀX) in float64, merged
+  by addition, and the Fréchet distance;
+* :mod:`iqa.distribution.statsfile` — ``.npz`` statistics files (pytorch-fid compatible)
+  and the automatic per-folder cache;
+* :mod:`iqa.distribution.run` — one comparison of two sets, as ``iqa fid`` and
+  :func:`iqa.fid` run it.
+"""

@@ -1,0 +1,157 @@
+"""From a decoded image to the FID Inception's input: three named resize modes.
+
+Every mode takes 8-bit RGB pixels and returns a float32 tensor 3×299×299 with values in
+[−1, 1], the scaling the network was trained with. They differ only in how the image is
+resized to 299×299, which changes FID by far more than the differences between papers
+it is used to rank, so the mode is always named in reports:
+
+``tf`` (default)
+    TensorFlow 1.x ``tf.image.resize_bilinear`` (``align_corners=False``, no
+    antialiasing) from 8-bit values, in float32, then (x − 128)/128. This is the graph
+    of the original TTUR code, and what torch-fidelity and the ADM evaluation suite
+    compute; it reproduces ``torch_fidelity.calculate_metrics(..., fid=True)``
+    bit for bit.
+``pytorch-fid``
+    x/255 → ``torch.nn.functional.interpolate(mode="bilinear", align_corners=False)``
+    without antialiasing → 2x − 1, as ``python -m pytorch_fid`` does inside its network.
+``clean``
+    Pillow's bicubic filter on each channel as a float image (no rounding to 8 bits),
+    clipped to [0, 255], then (x − 128)/128: clean-fid's ``mode="clean"``.
+
+Bit depth, channels and alpha (:func:`to_rgb8`): the three references decode with
+``PIL.Image.open(path).convert("RGB")``. 16-bit colour images are reduced to their high
+byte (v >> 8), which is what Pillow does when it opens them; 16-bit gray images are
+reduced the same way (Pillow's ``convert("RGB")`` clips them at 255 instead, which turns
+most of the image white). Gray images are repeated over three channels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Side of the network's square input.
+INPUT_SIZE = 299
+
+
+@dataclass(frozen=True)
+class ResizeMode:
+    """A named preprocessing: what it computes and which reference it reproduces."""
+
+    name: str
+    description: str
+    reference: str
+    fn: Callable[[np.ndarray], Any]  # H×W×3 uint8 → float32 tensor 3×299×299 in [−1, 1]
+
+
+def to_rgb8(pixels: np.ndarray) -> np.ndarray:
+    """H×W×C (C = 1 or 3; uint8 or uint16) → H×W×3 uint8, as described in the module."""
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3):
+        raise ValueError(f"expected H×W×1 or H×W×3 pixels, got shape {pixels.shape}")
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    elif pixels.dtype != np.uint8:
+        raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
+    if pixels.shape[2] == 1:
+        pixels = np.repeat(pixels, 3, axis=2)
+    return np.ascontiguousarray(pixels)
+
+
+def _chw_float(rgb8: np.ndarray) -> Any:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(rgb8.transpose(2, 0, 1))).float()
+
+
+def _tf_axis(in_size: int, out_size: int) -> tuple[Any, Any, Any]:
+    """Source indices and weights of TF1 bilinear resizing along one axis (float32).
+
+    TF1 with ``align_corners=False`` maps output pixel i to input coordinate
+    i · in/out (no half-pixel offset), computed in float32.
+    """
+    import torch
+
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
+    pos = torch.arange(0, out_size, 1, dtype=torch.float32) * scale
+    lo = pos.long()
+    hi = (lo + 1).clamp_max(in_size - 1)
+    return lo, hi, pos - lo.float()
+
+
+def resize_tf(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
+    """``tf`` mode: TF1 bilinear resize in float32, then (x − 128)/128.
+
+    The arithmetic (float32 positions and weights, interpolation along x then y, in
+    this order) is torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``, which
+    equals TensorFlow's kernel bit for bit on CPU.
+    """
+    x = _chw_float(rgb8)
+    h, w = x.shape[1:]
+    y_lo, y_hi, dy = _tf_axis(h, size)
+    x_lo, x_hi, dx = _tf_axis(w, size)
+    top, bottom = x[:, y_lo, :], x[:, y_hi, :]
+    dx = dx.view(1, 1, size)
+    row_top = top[:, :, x_lo] + (top[:, :, x_hi] - top[:, :, x_lo]) * dx
+    row_bottom = bottom[:, :, x_lo] + (bottom[:, :, x_hi] - bottom[:, :, x_lo]) * dx
+    out = row_top + (row_bottom - row_top) * dy.view(1, size, 1)
+    return (out - 128) / 128
+
+
+def resize_pytorch_fid(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
+    """``pytorch-fid`` mode: [0, 1] → torch bilinear (align_corners=False) → 2x − 1."""
+    import torch.nn.functional as F
+
+    x = _chw_float(rgb8).div(255)
+    x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False)
+    return 2 * x[0] - 1
+
+
+def resize_clean(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
+    """``clean`` mode: Pillow bicubic per channel in float32, clip to [0, 255], (x − 128)/128."""
+    import torch
+    from PIL import Image as PILImage
+
+    channels = []
+    for c in range(3):
+        plane = PILImage.fromarray(rgb8[:, :, c].astype(np.float32), mode="F")
+        plane = plane.resize((size, size), resample=PILImage.Resampling.BICUBIC)
+        channels.append(np.asarray(plane).clip(0, 255))
+    x = torch.from_numpy(np.stack(channels).astype(np.float32))
+    return (x - 128) / 128
+
+
+RESIZE_MODES: dict[str, ResizeMode] = {
+    m.name: m
+    for m in (
+        ResizeMode(
+            "tf",
+            "TF1 bilinear resize to 299 from uint8 (align_corners=False), then (x-128)/128",
+            "torch-fidelity calculate_metrics(fid=True); TTUR; ADM evaluation suite",
+            resize_tf,
+        ),
+        ResizeMode(
+            "pytorch-fid",
+            "x/255, torch bilinear resize to 299 (align_corners=False, no antialias), 2x-1",
+            "python -m pytorch_fid",
+            resize_pytorch_fid,
+        ),
+        ResizeMode(
+            "clean",
+            "PIL bicubic resize to 299 per channel in float, clip to [0, 255], (x-128)/128",
+            "clean-fid compute_fid(mode='clean')",
+            resize_clean,
+        ),
+    )
+}
+
+
+def resize_mode(name: str) -> ResizeMode:
+    from iqa.errors import UsageError
+
+    mode = RESIZE_MODES.get(name)
+    if mode is None:
+        raise UsageError(f"--resize must be one of {', '.join(RESIZE_MODES)}, not {name!r}")
+    return mode

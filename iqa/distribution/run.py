@@ -1,0 +1,387 @@
+"""One comparison of two sets of images: what ``iqa fid`` and :func:`iqa.fid` run.
+
+Each set is a folder of images (its statistics come from the cache or are computed) or
+a ``.npz`` statistics file. The network and its weights are resolved only when a folder
+has to be computed, and built once. The library prints nothing: warnings and progress
+go to the callbacks in :class:`Hooks` and are kept in :attr:`Comparison.warnings`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iqa.distribution.data import ALPHA_POLICIES, DecodeSettings
+from iqa.distribution.preprocess import RESIZE_MODES, resize_mode
+from iqa.distribution.stats import FeatureStats
+from iqa.errors import InputError, UsageError
+from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KIDValue
+
+_DIM = 2048
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class FIDOptions:
+    """Everything that decides how a comparison is computed (see :func:`iqa.fid`)."""
+
+    resize: str = "tf"
+    weights: str | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    workers: int | None = None
+    cache: bool = True
+    skip_bad: bool = False
+    alpha: str = "drop"
+    exif: bool = False
+    kid: bool = False
+    kid_subsets: int = DEFAULT_SUBSETS
+    kid_subset_size: int = DEFAULT_SUBSET_SIZE
+    seed: int = DEFAULT_SEED
+
+    def check(self) -> None:
+        resize_mode(self.resize)
+        if self.alpha not in ALPHA_POLICIES:
+            raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)}, not "
+                             f"{self.alpha!r}")
+        limits = (("--batch-size", self.batch_size, 1), ("--workers", self.workers, 0),
+                  ("--kid-subsets", self.kid_subsets, 1),
+                  ("--kid-subset-size", self.kid_subset_size, 2))
+        for name, value, low in limits:
+            if value is not None and value < low:
+                raise UsageError(f"{name} must be at least {low}, not {value}")
+
+    @property
+    def decode(self) -> DecodeSettings:
+        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif)
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+@dataclass
+class Hooks:
+    """Where a run reports: one-line warnings and notes, progress bars, downloads."""
+
+    warn: Callable[[str], None] = _ignore
+    info: Callable[[str], None] = _ignore
+    # (label, total) -> context manager yielding advance(k)
+    progress: Callable[[str, int], AbstractContextManager[Callable[[int], None]]] | None = None
+    download: Callable[[str], AbstractContextManager[Any]] | None = None
+
+
+@dataclass
+class SetSummary:
+    """One side of a comparison: where its statistics came from, and the statistics."""
+
+    path: str
+    source: str  # "images", "cache" or "stats file"
+    mean: np.ndarray
+    cov: np.ndarray
+    n: int | None
+    stats: FeatureStats | None = None
+    features: np.ndarray | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+    seconds: float | None = None
+
+
+class Engine:
+    """Device, weights and network of a run, each resolved on first need and kept."""
+
+    def __init__(self, options: FIDOptions, hooks: Hooks) -> None:
+        self.options = options
+        self.hooks = hooks
+        self._device: str | None = None
+        self._weights: Any = None
+        self._network: Any = None
+
+    @property
+    def device(self) -> str:
+        if self._device is None:
+            from iqa.distribution.network import resolve_device
+
+            self._device = resolve_device(self.options.device)
+        return self._device
+
+    @property
+    def resolved(self) -> bool:
+        return self._weights is not None
+
+    @property
+    def weights(self) -> Any:
+        if self._weights is None:
+            from iqa.distribution.network import resolve_weights
+
+            self._weights = resolve_weights(self.options.weights, self.hooks.download)
+            if self._weights.warning:
+                self.hooks.warn(self._weights.warning)
+        return self._weights
+
+    @property
+    def network(self) -> Any:
+        if self._network is None:
+            from iqa.distribution.network import inception
+
+            self._network = inception(self.weights, self.device)
+        return self._network
+
+    def cache_settings(self) -> dict[str, Any]:
+        from iqa.features.inception import NETWORK_ID
+
+        return {"network": NETWORK_ID, "weights_sha256": self.weights.sha256,
+                "device": self.device, **self.options.decode.describe()}
+
+    def meta(self) -> dict[str, Any]:
+        """What a statistics file records about how it was computed."""
+        from iqa import __version__
+        from iqa.features.inception import NETWORK_ID
+
+        w = self.weights
+        return {"network": NETWORK_ID, **self.options.decode.describe(), "iqa": __version__,
+                "weights": {"name": w.name, "sha256": w.sha256, "verified": w.verified}}
+
+
+@dataclass
+class SetPlan:
+    """A checked input: a folder with its image files, or a statistics file already read."""
+
+    path: Path
+    files: list[Path] | None = None
+    summary: SetSummary | None = None
+
+
+def plan_set(path: PathLike, *, need_features: bool) -> SetPlan:
+    """Check one input before anything is computed; :class:`InputError` if unusable."""
+    from iqa.io.pairing import list_images
+
+    p = Path(path)
+    if p.is_dir():
+        files = list_images(p)
+        if not files:
+            raise InputError(f"{path}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)",
+                             str(path))
+        if len(files) < 2:
+            raise InputError(f"{path}: holds 1 image; FID and KID need at least 2 images per "
+                             "set", str(path))
+        return SetPlan(p, files=files)
+    if p.is_file():
+        if p.suffix.lower() == ".npz":
+            return SetPlan(p, summary=_stats_file(p, need_features))
+        raise InputError(f"{path}: expected a folder of images or a .npz statistics file",
+                         str(path))
+    raise InputError(f"{path}: no such file or folder", str(path))
+
+
+def summarize_set(path: PathLike | SetPlan, engine: Engine, *, label: str,
+                  need_features: bool) -> SetSummary:
+    """The statistics of one set: a ``.npz`` file, a cached folder, or a computed folder."""
+    plan = path if isinstance(path, SetPlan) else plan_set(path, need_features=need_features)
+    if plan.summary is not None:
+        return plan.summary
+    return _folder(plan.path, plan.files or [], engine, label, need_features)
+
+
+def _stats_file(path: Path, need_features: bool) -> SetSummary:
+    from iqa.distribution.statsfile import read_stats
+
+    sf = read_stats(path)
+    if need_features and sf.features is None:
+        raise UsageError(
+            f"{path}: KID needs the features of each set, and this file holds only mu and "
+            "sigma; give the image folder, or save its statistics with --save-stats and --kid"
+        )
+    n = sf.n if sf.n is not None else (len(sf.features) if sf.features is not None else None)
+    return SetSummary(str(path), "stats file", sf.mean, sf.cov, n, None, sf.features,
+                      meta=sf.meta)
+
+
+def _refuse_skipped(skipped: list[tuple[str, str]]) -> None:
+    file, reason = skipped[0]
+    raise InputError(
+        f"{reason}; remove or replace the file, or leave unreadable files out with --skip-bad",
+        file,
+    )
+
+
+def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
+            need_features: bool) -> SetSummary:
+    from iqa.distribution.data import extract
+    from iqa.distribution.statsfile import StatsCache
+
+    options, hooks = engine.options, engine.hooks
+    cache = StatsCache(folder, files, engine.cache_settings()) if options.cache else None
+    if cache is not None:
+        entry, why = cache.load(need_features)
+        if entry is not None:
+            if entry.skipped and not options.skip_bad:
+                _refuse_skipped(entry.skipped)
+            hooks.info(f"{folder}: statistics of {entry.stats.n} images from the cache")
+            return _summary(folder, "cache", entry.stats, entry.features, entry.skipped, None)
+        if why.startswith("corrupt"):
+            hooks.warn(f"{folder}: cached statistics {cache.path} are unusable ({why}); "
+                       "recomputing them")
+        elif why == "stale":
+            hooks.info(f"{folder}: files changed since its statistics were cached; recomputing")
+    progress = hooks.progress or (lambda label, total: nullcontext(None))
+    with progress(f"{label}: {folder}", len(files)) as advance:
+        result = extract(
+            [str(f) for f in files], engine.network, options.decode, device=engine.device,
+            batch_size=options.batch_size or _default_batch(engine.device),
+            workers=_workers(options, engine.device), keep_features=need_features,
+            skip_bad=options.skip_bad, advance=advance,
+            on_skip=lambda file, reason: hooks.warn(f"skipped: {reason}"),
+        )
+    n = result.stats.n
+    if n < 2:
+        raise InputError(f"{folder}: only {n} of {len(files)} images could be read; FID and "
+                         "KID need at least 2 images per set", str(folder))
+    rate = n / result.seconds if result.seconds > 0 else float("inf")
+    hooks.info(f"{folder}: {n} images in {result.seconds:.1f} s ({rate:.1f} images/s)")
+    if cache is not None:
+        try:
+            cache.store(result.stats, result.features, result.skipped)
+        except OSError as exc:
+            hooks.warn(f"could not write the statistics cache {cache.path} ({exc.strerror or exc})")
+    return _summary(folder, "images", result.stats, result.features, result.skipped,
+                    result.seconds)
+
+
+def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarray | None,
+             skipped: list[tuple[str, str]], seconds: float | None) -> SetSummary:
+    return SetSummary(str(folder), source, stats.mean, stats.cov, stats.n, stats, features,
+                      list(skipped), seconds=seconds)
+
+
+def _default_batch(device: str) -> int:
+    from iqa.distribution.network import DEFAULT_BATCH
+
+    return DEFAULT_BATCH.get(device, 16)
+
+
+def _workers(options: FIDOptions, device: str) -> int:
+    from iqa.distribution.network import default_workers
+
+    return default_workers(device) if options.workers is None else options.workers
+
+
+@dataclass
+class Comparison:
+    """The result of one comparison, with everything a report needs."""
+
+    fid: float
+    real: SetSummary
+    fake: SetSummary
+    options: FIDOptions
+    weights: Any = None  # iqa.weights.ResolvedWeights, when a folder was computed
+    device: str | None = None
+    kid: KIDValue | None = None
+    kid_subset_size: int | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def record(self) -> dict[str, Any]:
+        """One flat-ish dict: what ``iqa fid`` writes and quality gates read."""
+        from iqa.features.inception import NETWORK_ID
+
+        mode = RESIZE_MODES[self.options.resize]
+        record: dict[str, Any] = {"real": self.real.path, "fake": self.fake.path,
+                                  "fid": self.fid}
+        if self.kid is not None:
+            record.update(kid_mean=self.kid.mean, kid_std=self.kid.std)
+        record.update(
+            resize=self.options.resize,
+            weights=None if self.weights is None else self.weights.describe(),
+            counts={"real": self.real.n, "fake": self.fake.n,
+                    "skipped_real": len(self.real.skipped),
+                    "skipped_fake": len(self.fake.skipped)},
+            network=NETWORK_ID,
+            preprocessing={"resize": mode.name, "definition": mode.description,
+                           "reproduces": mode.reference, "alpha": self.options.alpha,
+                           "exif": self.options.exif},
+            sources={"real": self.real.source, "fake": self.fake.source},
+            device=self.device,
+        )
+        if self.kid is not None:
+            record["kid"] = {"subsets": self.options.kid_subsets,
+                             "subset_size": self.kid_subset_size, "seed": self.options.seed,
+                             "kernel": "(x.y/2048 + 1)^3", "estimator": "unbiased MMD^2"}
+        record["skipped"] = {
+            side: [{"file": f, "reason": r} for f, r in s.skipped]
+            for side, s in (("real", self.real), ("fake", self.fake))
+        }
+        record["warnings"] = list(self.warnings)
+        return record
+
+
+def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOptions(),
+                 hooks: Hooks | None = None) -> Comparison:
+    """FID (and KID when ``options.kid``) between two sets; see :func:`iqa.fid`."""
+    from iqa.metrics.base import MetricOptions
+    from iqa.metrics.fid import FID
+    from iqa.metrics.kid import KID
+
+    options.check()
+    hooks = hooks or Hooks()
+    warnings: list[str] = []
+    outer_warn = hooks.warn
+
+    def warn(message: str) -> None:
+        warnings.append(message)
+        outer_warn(message)
+
+    engine = Engine(options, Hooks(warn, hooks.info, hooks.progress, hooks.download))
+    plans = [plan_set(path, need_features=options.kid) for path in (real, fake)]
+    sides = [summarize_set(plan, engine, label=label, need_features=options.kid)
+             for plan, label in zip(plans, ("real", "fake"))]
+    _check_consistency(sides, engine, warn)
+    value = FID(MetricOptions()).compute(*sides)["fid"]
+    result = Comparison(value, *sides, options=options, warnings=warnings,
+                        weights=engine.weights if engine.resolved else None,
+                        device=engine.device if engine.resolved else None)
+    if options.kid:
+        smaller = min(len(s.features) for s in sides)  # type: ignore[arg-type]
+        size = options.kid_subset_size
+        if size > smaller:
+            warn(f"--kid-subset-size {size} is larger than the smaller set ({smaller} images); "
+                 f"using {smaller}")
+            size = smaller
+        params = {"kid.subsets": options.kid_subsets, "kid.subset_size": size,
+                  "kid.seed": options.seed}
+        kid = KID(MetricOptions(params=params)).compute(sides[0].features, sides[1].features)
+        result.kid = KIDValue(kid["kid_mean"], kid["kid_std"])
+        result.kid_subset_size = size
+    return result
+
+
+def _check_consistency(sides: list[SetSummary], engine: Engine,
+                       warn: Callable[[str], None]) -> None:
+    """Warn about what makes the number hard to compare: few images, mixed settings."""
+    counts = [s.n for s in sides]
+    if any(n is not None and n <= _DIM for n in counts):
+        shown = " and ".join(f"{n if n is not None else '?'} {label}"
+                             for n, label in zip(counts, ("real", "fake")))
+        warn(f"FID from {shown} images: with {_DIM} or fewer images a covariance is "
+             "rank-deficient and FID is biased upward; compare values only at equal image "
+             "counts (papers use 10,000-50,000)")
+    options = engine.options
+    for side in sides:
+        meta = side.meta
+        if side.source != "stats file" or not meta:
+            continue
+        if meta.get("resize") not in (None, options.resize):
+            warn(f"{side.path}: statistics computed with --resize {meta['resize']}, this run "
+                 f"uses --resize {options.resize}; the two sets were preprocessed differently")
+        digest = (meta.get("weights") or {}).get("sha256")
+        if digest and engine.resolved and digest != engine.weights.sha256:
+            warn(f"{side.path}: statistics computed with other weights (sha256 {digest[:16]}…) "
+                 f"than this run ({engine.weights.sha256[:16]}…)")
+    digests = {(s.meta.get("weights") or {}).get("sha256") for s in sides}
+    if all(s.source == "stats file" for s in sides) and len(digests - {None}) > 1:
+        warn("the two statistics files were computed with different weights")
