@@ -166,3 +166,30 @@ def test_usage_errors(tmp_path, fid_weights):
     result = run_iqa("fid", real, fake, "--weights", bad_weights, "--no-cache")
     assert result.returncode == 2 and "w.pth" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_gates_on_fid_threshold_baseline_and_junit(mixed, fid_weights, tmp_path):
+    """`iqa fid` takes the same gates as `iqa compare`: one value per run."""
+    import xml.etree.ElementTree as ET
+
+    real, fake = mixed
+    common = ("fid", real, fake, "--weights", fid_weights)
+    base = run_iqa(*common, "--format", "json", "-o", tmp_path / "base.json")
+    assert base.returncode == 0, base.stderr
+    value = strict_json((tmp_path / "base.json").read_text())["fid"]
+
+    failing = run_iqa(*common, "--fail-if", f"fid>{value / 2}", "--format", "json",
+                      "--junit", tmp_path / "gates.xml")
+    assert failing.returncode == 1, failing.stderr
+    doc = strict_json(failing.stdout)
+    assert doc["gates"]["passed"] is False and doc["gate_failures"]
+    suites = ET.parse(tmp_path / "gates.xml").getroot()
+    assert suites.get("failures") == "1"
+
+    passing = run_iqa(*common, "--fail-if", f"fid>{value * 2}", "--baseline",
+                      tmp_path / "base.json")
+    assert passing.returncode == 0, passing.stderr
+    assert "PASS fid vs baseline" in passing.stdout and "PASS fid>" in passing.stdout
+
+    malformed = run_iqa(*common, "--fail-if", "fid>>5")
+    assert malformed.returncode == 2 and malformed.stderr.count("\n") == 1

@@ -15,8 +15,9 @@ from typing import IO, Any
 import click
 
 from iqa.cli._common import device_options, download_bar, say, warn
+from iqa.cli._gates import EXIT_CODES_HELP, gate_options, prepare_gates
 from iqa.distribution.preprocess import RESIZE_MODES
-from iqa.errors import EXIT_OK, UsageError
+from iqa.errors import UsageError
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
 
 FORMATS = ("table", "json", "jsonl", "csv")
@@ -30,7 +31,7 @@ _RESIZE_HELP = (
 )
 
 
-@click.command(epilog="Exit codes: 0 success, 2 usage or input error (one line on stderr).")
+@click.command(epilog=EXIT_CODES_HELP)
 @click.argument("real", type=click.Path())
 @click.argument("fake", type=click.Path(), required=False)
 @click.option("--resize", type=click.Choice(list(RESIZE_MODES)), default="tf",
@@ -65,11 +66,14 @@ _RESIZE_HELP = (
               help="table (for people), json (one object), jsonl (one line), csv (header + row).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
+@gate_options
 @device_options
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
         no_cache: bool, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
-        output: str | None, device: str, batch_size: int | None) -> int:
+        output: str | None, fail_if: tuple[str, ...], baseline: str | None,
+        tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
+        batch_size: int | None) -> int:
     """FID between REAL and FAKE: folders of images (recursive, any size, PNG/JPEG/WebP/
     TIFF/BMP) or .npz statistics files. rFID: originals as REAL, reconstructions as FAKE.
 
@@ -77,8 +81,16 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     iqa fid data/val/ samples/
     iqa fid data/val/ samples/ --kid --format json
     iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
+    iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
     from iqa.distribution.run import FIDOptions, Hooks
+    from iqa.gates import InputProblem, Quantity
+    from iqa.registry import load
+
+    gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
+                          two_sided=two_sided, junit=junit, extra_names=("kid_mean",))
+    if "kid" in gates.metric_names:
+        kid = True  # a gate on KID computes it
 
     options = FIDOptions(
         resize=resize, weights=weights, device=device, batch_size=batch_size, workers=workers,
@@ -90,15 +102,36 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     if save_stats is not None:
         if fake is not None:
             raise UsageError("--save-stats takes one folder: iqa fid FOLDER --save-stats FILE.npz")
-        record = save_folder_stats(real, save_stats, options, hooks)
-    elif fake is None:
+        if gates.active:
+            raise UsageError("--save-stats computes no FID: gates need REAL and FAKE")
+        write_record(save_folder_stats(real, save_stats, options, hooks), fmt, output)
+        return 0
+    if fake is None:
         raise UsageError("give two sets: iqa fid REAL FAKE (or one folder with --save-stats)")
-    else:
-        from iqa.distribution.run import compare_sets
+    from iqa.distribution.run import compare_sets
 
+    with gates.guard():
+        quantities = [Quantity.from_info(load("fid").info)]
+        if kid:
+            quantities.append(Quantity.from_info(load("kid").info, key="kid_mean"))
+        settings = {"resize": resize, "alpha": alpha, "exif": exif}
+        gates.bind(quantities, {"version": _version(), "settings": settings})
         record = compare_sets(real, fake, options, hooks).record()
-    write_record(record, fmt, output)
-    return EXIT_OK
+        record["settings"] = settings
+        gates.check(record)
+        skipped = [InputProblem(s["file"], s["reason"], fatal=False)
+                   for side in record["skipped"].values() for s in side]
+        outcome = gates.finish([record], skipped)
+        if outcome.section is not None:
+            record["gates"] = outcome.section
+        write_record(record, fmt, output)
+    return outcome.exit_code
+
+
+def _version() -> str:
+    from iqa import __version__
+
+    return __version__
 
 
 def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dict[str, Any]:
@@ -155,6 +188,9 @@ def _write_csv(record: dict[str, Any], stream: IO[str]) -> None:
 
     flat = _flat(record)
     columns = CSV_COLUMNS if "fid" in record else tuple(k for k in record if k != "weights")
+    if "gate_failures" in record:
+        columns = (*columns, "gate_failures")
+        flat["gate_failures"] = "; ".join(record["gate_failures"])
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns)
     writer.writerow([csv_cell(flat.get(c)) for c in columns])
@@ -186,6 +222,11 @@ def _write_table(record: dict[str, Any], stream: IO[str]) -> None:
     width = max(len(key) for key, _ in rows)
     for key, value in rows:
         stream.write(f"{key:<{width}}  {value}\n")
+    if record.get("gates"):
+        from iqa.output.table import gate_lines
+
+        for line in gate_lines(record["gates"]):
+            stream.write(line + "\n")
 
 
 @contextmanager
