@@ -104,14 +104,30 @@ class _Runner:
     """The network for one (net, device), with the weights it was built from."""
 
     def __init__(self, net: str, device: str, progress: Any = None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from iqa.features.backbones import LPIPS_BACKBONES
-        from iqa.features.lpips import LPIPSNet, build_lpips
-        from iqa.weights import load_state_dict, resolve
+        from iqa.weights import load_state_dict, read_verified, resolve
 
         if net not in LPIPS_BACKBONES:
             raise UsageError(f"LPIPS net must be one of {', '.join(LPIPS_BACKBONES)}, not {net!r}")
-        self.weights = resolve(LPIPS_BACKBONES[net][0], progress=progress)
-        self.net = LPIPSNet(build_lpips(net, load_state_dict(self.weights), device))
+
+        def fetch() -> tuple[Any, bytes]:
+            weights = resolve(LPIPS_BACKBONES[net][0], progress=progress)
+            return weights, read_verified(weights)
+
+        # Finding, reading and hashing the weights (I/O and hashlib, outside the GIL) runs
+        # while torch and lpips are imported, which takes seconds of single-core work.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iqa-weights") as pool:
+            pending = pool.submit(fetch)
+            import lpips  # noqa: F401 - imported now, while the weights are read
+
+            from iqa.features.lpips import LPIPSNet, build_lpips
+
+            self.device = resolve_device(device)
+            self.weights, data = pending.result()
+        state = load_state_dict(self.weights, data)
+        self.net = LPIPSNet(build_lpips(net, state, self.device))
 
     def distances(self, x: Any, y: Any) -> list[float]:
         import torch
@@ -137,14 +153,14 @@ class LPIPS(PairMetric):
     def __init__(self, options: MetricOptions | None = None) -> None:
         super().__init__(options)
         self.net_name = str(self.options.params.get("lpips.net", "alex"))
-        self.device = resolve_device(self.options.device)
         progress = self.options.download_progress
         label = f"{self.net_name} weights for LPIPS"
         if progress is None:
-            self.runner = _Runner(self.net_name, self.device)
+            self.runner = _Runner(self.net_name, self.options.device)
         else:
             with progress(label) as callback:
-                self.runner = _Runner(self.net_name, self.device, callback)
+                self.runner = _Runner(self.net_name, self.options.device, callback)
+        self.device = self.runner.device
         if self.runner.weights.warning:
             self.options.warn(self.runner.weights.warning)
         self._last_ref: tuple[str, Any] | None = None

@@ -43,6 +43,7 @@ __all__ = [
     "import_file",
     "load_state_dict",
     "offline",
+    "read_verified",
     "resolve",
     "status",
 ]
@@ -173,11 +174,21 @@ def from_file(path: str | os.PathLike[str], *, name: str) -> ResolvedWeights:
     return ResolvedWeights(name, file, digest, entry.matches(digest), "file")
 
 
-def load_state_dict(weights: ResolvedWeights) -> dict[str, Any]:
-    """The state dict of ``weights``: digest re-checked, ``weights_only=True``, shapes checked."""
+def read_verified(weights: ResolvedWeights) -> bytes:
+    """The file's bytes, re-hashed: exactly the content that was verified."""
     data, digest = read_bytes(weights.path)
     if digest != weights.sha256:
         raise WeightsError(f"{weights.path} changed while it was being used; run again")
+    return data
+
+
+def load_state_dict(weights: ResolvedWeights, data: bytes | None = None) -> dict[str, Any]:
+    """The state dict of ``weights``: ``weights_only=True``, keys and shapes checked.
+
+    ``data`` is the file's content from :func:`read_verified` (read here if not given).
+    """
+    if data is None:
+        data = read_verified(weights)
     state = safe_load(data, str(weights.path))
     required, optional = known(weights.name).expected_shapes()
     check_shapes(state, required, optional, str(weights.path))
