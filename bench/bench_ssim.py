@@ -1,7 +1,8 @@
 """SSIM and MS-SSIM on a 1920x1080 RGB pair: iqa against pytorch-msssim, same arrays.
 
 Run: python bench/bench_ssim.py [--repeat N]
-Prints the median time of each, the values, and the speed ratio.
+Prints the median time of each, the values, and the speed ratio. The two are timed
+alternately, call by call, so that both see the same load on the machine.
 """
 
 from __future__ import annotations
@@ -25,19 +26,21 @@ def full_hd_pair() -> tuple[np.ndarray, np.ndarray]:
     return ref, np.asarray(Image.open(buf).convert("RGB"))
 
 
-def median_time(fn, repeat: int) -> tuple[float, float]:
-    value = fn()  # warm-up (thread pools, allocator)
-    times = []
+def median_times(ours, theirs, repeat: int) -> tuple[float, float, float, float]:
+    """Median seconds of ``ours`` and ``theirs``, timed alternately, and their values."""
+    v_ours, v_theirs = ours(), theirs()  # warm-up (thread pools, allocator, buffers)
+    t_ours, t_theirs = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), float(value)
+        for fn, times in ((ours, t_ours), (theirs, t_theirs)):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return statistics.median(t_ours), statistics.median(t_theirs), float(v_ours), float(v_theirs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
 
     import torch
@@ -55,8 +58,7 @@ def main() -> None:
         ("ms_ssim", lambda: iqa.ms_ssim(ref, dist), lambda: torch_ms_ssim(x, y, data_range=255)),
     ]
     for name, ours, theirs in rows:
-        t_ours, v_ours = median_time(ours, args.repeat)
-        t_theirs, v_theirs = median_time(theirs, args.repeat)
+        t_ours, t_theirs, v_ours, v_theirs = median_times(ours, theirs, args.repeat)
         print(
             f"{name:8s} iqa {t_ours * 1000:7.1f} ms ({v_ours:.7f})   "
             f"pytorch_msssim {t_theirs * 1000:7.1f} ms ({v_theirs:.7f})   "

@@ -29,9 +29,9 @@ import numpy as np
 from iqa.errors import UsageError
 from iqa.io.images import Image
 from iqa.metrics._arrays import as_pair
-from iqa.metrics._ssim_core import WIN, half_size, map_channels, ssim_cs_means
+from iqa.metrics._ssim_core import WIN, half_size, map_channels, split_channels, ssim_cs_means
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
-from iqa.metrics.ssim import _plane, check_min_size
+from iqa.metrics.ssim import check_min_size
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
@@ -71,11 +71,12 @@ def ms_ssim(
         raise UsageError("ms_ssim: weights must name at least one scale")
     side = min_size(len(weights))
     check_min_size(ref.shape, side, "MS-SSIM", f"{len(weights)} scales of an 11x11 window")
-    channels = [(_plane(ref, c), _plane(dist, c)) for c in range(ref.shape[2])]
+    channels = list(zip(split_channels(ref), split_channels(dist)))
     per_scale = []
     for scale in range(len(weights)):
-        per_scale.append(ssim_cs_means(channels, data_range, want_cs=True))
-        if scale + 1 < len(weights):
+        last = scale == len(weights) - 1
+        per_scale.append(ssim_cs_means(channels, data_range, want_cs=not last, want_ssim=last))
+        if not last:
             channels = map_channels(lambda p: (half_size(p[0]), half_size(p[1])), channels)
     scores = []
     for c in range(ref.shape[2]):

@@ -20,7 +20,7 @@ import numpy as np
 from iqa.errors import ImageSizeError
 from iqa.io.images import Image
 from iqa.metrics._arrays import as_pair
-from iqa.metrics._ssim_core import WIN, ssim_cs_means
+from iqa.metrics._ssim_core import WIN, split_channels, ssim_cs_means
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 
 
@@ -42,13 +42,9 @@ def ssim(ref: np.ndarray, dist: np.ndarray, *, data_range: float | None = None) 
     """
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="ssim")
     check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
-    channels = [(_plane(ref, c), _plane(dist, c)) for c in range(ref.shape[2])]
+    channels = list(zip(split_channels(ref), split_channels(dist)))
     means = ssim_cs_means(channels, data_range, want_cs=False)
     return float(np.mean([s for s, _ in means]))
-
-
-def _plane(a: np.ndarray, c: int) -> np.ndarray:
-    return np.ascontiguousarray(a[:, :, c]) if a.shape[2] > 1 else a[:, :, 0]
 
 
 def check_min_size(shape: tuple[int, ...], minimum: int, metric: str, why: str) -> None:
