@@ -58,7 +58,9 @@ def list_(fmt: str) -> int:
         style = styles.get(r["status"], "")
         table.add_row(r["name"], f"[{style}]{r['status']}[/{style}]" if style else r["status"],
                       f"{r['size_mib']:g} MiB", r["path"], r["used_by"])
-    Console(highlight=False).print(table)
+    import sys
+
+    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
     return 0
 
 
