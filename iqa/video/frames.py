@@ -1,0 +1,243 @@
+"""Frames of YUV video: planes with their own sizes, and the bit depth that goes with them.
+
+A frame is one luma plane (Y) and, unless it is monochrome, two chroma planes (U, V)
+subsampled by its chroma layout:
+
+========  ==================  ===========================
+layout    chroma plane size   ffmpeg pixel formats
+========  ==================  ===========================
+``420``   ⌈W/2⌉ × ⌈H/2⌉       yuv420p, yuv420p10le, ...
+``422``   ⌈W/2⌉ × H           yuv422p, yuv422p10le, ...
+``444``   W × H               yuv444p, yuv444p10le, ...
+``mono``  (no chroma)         gray, gray10le, ...
+========  ==================  ===========================
+
+(⌈·⌉ rounds up, as ffmpeg's ``AV_CEIL_RSHIFT``.) Samples of 8 bits are ``uint8``; 9 to
+16 bits are little-endian ``uint16`` holding values 0 … 2^bits − 1. The bit depth is a
+property of the frame, not of its dtype: a 10-bit frame has MAX = 1023, not 65535.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from iqa.errors import InputError, UsageError
+
+LAYOUTS = ("420", "422", "444", "mono")
+#: Chroma subsampling (log2 of the horizontal, vertical factor) of each layout.
+_SUBSAMPLING = {"420": (1, 1), "422": (1, 0), "444": (0, 0)}
+_LAYOUT_TEXT = {"420": "4:2:0", "422": "4:2:2", "444": "4:4:4", "mono": "monochrome"}
+
+
+@dataclass(frozen=True)
+class FrameFormat:
+    """Size, chroma layout and bit depth shared by every frame of a clip."""
+
+    width: int
+    height: int
+    layout: str
+    bits: int = 8
+
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS:
+            raise UsageError(f"chroma layout must be one of {', '.join(LAYOUTS)}, not {self.layout}")
+        if not 8 <= self.bits <= 16:
+            raise UsageError(f"bit depth must be 8 to 16, not {self.bits}")
+        if self.width < 1 or self.height < 1:
+            raise UsageError(f"frame size must be positive, not {self.width}x{self.height}")
+
+    @property
+    def plane_names(self) -> tuple[str, ...]:
+        return ("y",) if self.layout == "mono" else ("y", "u", "v")
+
+    @property
+    def plane_sizes(self) -> tuple[tuple[int, int], ...]:
+        """(width, height) of each plane, chroma sizes rounded up."""
+        if self.layout == "mono":
+            return ((self.width, self.height),)
+        sx, sy = _SUBSAMPLING[self.layout]
+        chroma = (-(-self.width >> sx), -(-self.height >> sy))
+        return ((self.width, self.height), chroma, chroma)
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.uint8) if self.bits == 8 else np.dtype("<u2")
+
+    @property
+    def max_value(self) -> int:
+        """MAX = 2^bits − 1, the peak of PSNR and the data range of SSIM."""
+        return (1 << self.bits) - 1
+
+    @property
+    def frame_bytes(self) -> int:
+        return sum(w * h for w, h in self.plane_sizes) * self.dtype.itemsize
+
+    @property
+    def layout_text(self) -> str:
+        return _LAYOUT_TEXT[self.layout]
+
+    @property
+    def pix_fmt(self) -> str:
+        """The ffmpeg pixel format name of this format (``yuv420p10le``, ``gray``...)."""
+        base = "gray" if self.layout == "mono" else f"yuv{self.layout}p"
+        return base if self.bits == 8 else f"{base}{self.bits}le"
+
+    def describe(self) -> str:
+        return f"{self.width}x{self.height} {self.layout_text} {self.bits}-bit"
+
+    def planes_of(self, buffer: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Views of the planes stored one after the other in a ``uint8`` ``buffer``."""
+        planes = []
+        offset = 0
+        item = self.dtype.itemsize
+        for w, h in self.plane_sizes:
+            n = w * h * item
+            planes.append(buffer[offset : offset + n].view(self.dtype).reshape(h, w))
+            offset += n
+        return tuple(planes)
+
+
+@dataclass
+class Frame:
+    """One frame: its planes (2-D arrays, Y first) and its format.
+
+    Frames yielded by a :class:`FrameSource` share one buffer that the next frame
+    overwrites; call :meth:`copy` to keep one.
+    """
+
+    format: FrameFormat
+    planes: tuple[np.ndarray, ...]
+    index: int = 0
+
+    @classmethod
+    def from_planes(
+        cls, y: np.ndarray, u: np.ndarray | None = None, v: np.ndarray | None = None,
+        *, bits: int | None = None, index: int = 0,
+    ) -> Frame:
+        """A frame from 2-D arrays; the layout follows from the plane sizes.
+
+        ``bits`` defaults to 8 for ``uint8`` planes and is required for ``uint16``.
+        """
+        y = np.asarray(y)
+        if y.dtype == np.uint8:
+            bits = 8 if bits is None else bits
+        elif y.dtype == np.uint16 and bits is None:
+            raise UsageError("uint16 planes need bits= (9 to 16): the dtype does not say it")
+        h, w = y.shape
+        if u is None and v is None:
+            layout = "mono"
+            planes: tuple[np.ndarray, ...] = (y,)
+        else:
+            u, v = np.asarray(u), np.asarray(v)
+            layout = _layout_of(w, h, u.shape)
+            planes = (y, u, v)
+        fmt = FrameFormat(w, h, layout, int(bits))
+        for plane, (pw, ph) in zip(planes, fmt.plane_sizes):
+            if plane.shape != (ph, pw) or plane.dtype != planes[0].dtype:
+                raise UsageError(f"planes do not form a {fmt.describe()} frame")
+            if plane.dtype.itemsize != fmt.dtype.itemsize:
+                raise UsageError(f"{bits}-bit planes must be {fmt.dtype.name}, not {plane.dtype}")
+        return cls(fmt, planes, index)
+
+    @property
+    def bits(self) -> int:
+        return self.format.bits
+
+    @property
+    def max_value(self) -> int:
+        return self.format.max_value
+
+    @property
+    def layout(self) -> str:
+        return self.format.layout
+
+    def plane(self, name: str) -> np.ndarray:
+        return self.planes[self.format.plane_names.index(name)]
+
+    def copy(self) -> Frame:
+        return Frame(self.format, tuple(p.copy() for p in self.planes), self.index)
+
+
+def _layout_of(w: int, h: int, chroma_shape: tuple[int, ...]) -> str:
+    for layout in ("420", "422", "444"):
+        if FrameFormat(w, h, layout).plane_sizes[1][::-1] == tuple(chroma_shape):
+            return layout
+    raise UsageError(f"a {chroma_shape[1]}x{chroma_shape[0]} chroma plane fits no layout of {w}x{h}")
+
+
+class FrameSource:
+    """A clip read one frame at a time, into one reused buffer.
+
+    Subclasses set ``name`` and ``format`` and implement :meth:`_frames` and
+    :meth:`_count_frames`. Iterating starts from the first frame each time and yields
+    the same :class:`Frame` object, its planes overwritten by each new frame, so memory
+    does not grow with the clip's length.
+    """
+
+    def __init__(self, name: str, format: FrameFormat) -> None:
+        self.name = name
+        self.format = format
+        self._count: int | None = None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, {self.format.describe()})"
+
+    @property
+    def frame_count(self) -> int:
+        """Number of whole frames in the clip (checked before any frame is scored)."""
+        if self._count is None:
+            self._count = self._count_frames()
+        return self._count
+
+    def _count_frames(self) -> int:  # pragma: no cover - every source overrides it
+        raise NotImplementedError
+
+    def _frames(self, buffer: np.ndarray) -> Iterator[int]:  # pragma: no cover
+        """Fill ``buffer`` with each frame in turn, yielding its index."""
+        raise NotImplementedError
+
+    def __iter__(self) -> Iterator[Frame]:
+        buffer = np.empty(self.format.frame_bytes, np.uint8)
+        frame = Frame(self.format, self.format.planes_of(buffer))
+        for index in self._frames(buffer):
+            frame.index = index
+            if 8 < self.format.bits < 16:
+                self._check_range(frame)
+            yield frame
+
+    def _check_range(self, frame: Frame) -> None:
+        """Refuse samples over 2^bits − 1: a wrong pixel format or a damaged file."""
+        top = self.format.max_value
+        for name, plane in zip(self.format.plane_names, frame.planes):
+            peak = int(plane.max())
+            if peak > top:
+                raise InputError(
+                    f"{self.name}: frame {frame.index} has a {name.upper()} sample of {peak}, "
+                    f"over the {self.format.bits}-bit maximum {top}; check the pixel format "
+                    "(bit depth and endianness)",
+                    self.name,
+                )
+
+    def close(self) -> None:
+        """Release the file; iterating again reopens it."""
+
+    def __enter__(self) -> FrameSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_full(file, view: memoryview) -> int:
+    """Read into ``view`` until it is full or the file ends; the number of bytes read."""
+    got = 0
+    total = len(view)
+    while got < total:
+        n = file.readinto(view[got:])
+        if not n:
+            break
+        got += n
+    return got

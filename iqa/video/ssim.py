@@ -1,0 +1,72 @@
+"""Per-plane SSIM of video frames, and the frame's SSIM weighted by plane size.
+
+Each plane is scored by :func:`iqa.metrics.ssim.ssim` — Wang et al. 2004, 11×11
+Gaussian window (σ = 1.5), valid windows, equal to scikit-image's
+``structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False)``
+— with data range L = 2^bits − 1 of the frame's bit depth (1023 for 10-bit).
+
+The frame's ``ssim`` weighs the planes by their sample counts,
+Σ ssim_c · (w_c · h_c) / Σ (w · h), as ffmpeg's ``ssim`` filter does for its "All"
+value (``vf_ssim.c``: ``coefs[c] = planeheight[c] * planewidth[c] / sum``): 4/6, 1/6, 1/6
+for 4:2:0. (ffmpeg's per-plane SSIM itself is a different, cheaper definition on 8×8
+blocks, so its numbers differ from these.)
+
+A plane smaller than the 11×11 window has no SSIM: its value is ``None``, the reason is
+recorded, and the frame's ``ssim`` is ``None`` too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from iqa.errors import UsageError
+from iqa.video.frames import Frame
+from iqa.video.psnr import plane_weights
+
+WINDOW = 11
+
+
+@dataclass(frozen=True)
+class FrameSSIM:
+    """SSIM of one frame: per plane (Y, U, V order) and weighted over planes."""
+
+    index: int
+    names: tuple[str, ...]
+    planes: tuple[float | None, ...]
+    ssim: float | None
+    reasons: dict[str, str]
+
+    def as_dict(self) -> dict[str, float | None]:
+        """``ssim_y``, ``ssim_u``, ``ssim_v`` and ``ssim``."""
+        out: dict[str, float | None] = {f"ssim_{n}": v for n, v in zip(self.names, self.planes)}
+        out["ssim"] = self.ssim
+        return out
+
+
+def frame_ssim(ref: Frame, dist: Frame) -> FrameSSIM:
+    """Per-plane SSIM (data range 2^bits − 1) and their pixel-count weighted sum."""
+    from iqa.metrics.ssim import ssim
+
+    fmt = ref.format
+    if dist.format != fmt:
+        raise UsageError(f"frames differ: {fmt.describe()} vs {dist.format.describe()}")
+    values: list[float | None] = []
+    reasons: dict[str, str] = {}
+    for name, a, b in zip(fmt.plane_names, ref.planes, dist.planes):
+        h, w = a.shape
+        if h < WINDOW or w < WINDOW:
+            values.append(None)
+            reasons[f"ssim_{name}"] = (
+                f"plane {name.upper()} is {w}x{h}, smaller than the {WINDOW}x{WINDOW} window"
+            )
+            continue
+        values.append(ssim(a, b, data_range=float(fmt.max_value)))
+    total: float | None = None
+    if all(v is not None for v in values):
+        total = 0.0
+        for v, weight in zip(values, plane_weights(fmt)):
+            total += v * weight  # type: ignore[operator]
+        reasons_all = {}
+    else:
+        reasons_all = {"ssim": "a plane is smaller than the 11x11 window"}
+    return FrameSSIM(ref.index, fmt.plane_names, tuple(values), total, {**reasons, **reasons_all})

@@ -1,0 +1,112 @@
+"""Raw planar YUV (.yuv) clips: frames one after the other, no header.
+
+The size and sample format are not in the file, so they are given, using ffmpeg's
+``-s WxH`` and ``-pix_fmt`` names: ``gray``, ``yuv420p``, ``yuv422p``, ``yuv444p``
+(8-bit), the same with ``9le``/``10le``/``12le``/``14le``/``16le`` (``gray10le``,
+``yuv420p10le``, ...: 16-bit little-endian samples), and the JPEG-range aliases
+``yuvj420p``, ``yuvj422p``, ``yuvj444p`` (same layout). A file whose size is not a
+whole number of frames is refused, naming the bytes left over.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import numpy as np
+
+from iqa.errors import InputError, UsageError
+from iqa.video.frames import FrameFormat, FrameSource, read_full
+from iqa.video.y4m import MAGIC
+
+_PIX_FMT = re.compile(r"(gray|yuvj?(420|422|444)p)(?:(9|10|12|14|16)le)?")
+PIX_FMT_NAMES = "gray, yuv420p, yuv422p, yuv444p, and 10le/12le/16le variants (yuv420p10le)"
+
+
+def parse_pix_fmt(name: str) -> tuple[str, int]:
+    """(layout, bits) of an ffmpeg pixel format name, e.g. ``yuv420p10le`` -> (420, 10)."""
+    match = _PIX_FMT.fullmatch(name.strip().lower())
+    if not match or (match.group(1).startswith("yuvj") and match.group(3)):
+        raise UsageError(
+            f"pixel format {name!r} is not supported for raw .yuv (supported: {PIX_FMT_NAMES})"
+        )
+    layout = "mono" if match.group(1) == "gray" else match.group(2)
+    return layout, int(match.group(3) or 8)
+
+
+def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
+    """(width, height) of ``"WxH"`` or a pair."""
+    if isinstance(size, str):
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", size)
+        if not match:
+            raise UsageError(f"size {size!r} is not WxH (e.g. 1920x1080)")
+        size = (int(match.group(1)), int(match.group(2)))
+    w, h = (int(v) for v in size)
+    if w < 1 or h < 1:
+        raise UsageError(f"size {w}x{h} must be positive")
+    return w, h
+
+
+class RawYUVSource(FrameSource):
+    """A raw planar .yuv clip of a given size and ffmpeg pixel format."""
+
+    def __init__(
+        self, path: str | os.PathLike, size: str | tuple[int, int], pix_fmt: str
+    ) -> None:
+        name = str(path)
+        width, height = parse_size(size)
+        layout, bits = parse_pix_fmt(pix_fmt)
+        super().__init__(name, FrameFormat(width, height, layout, bits))
+        self.pix_fmt = pix_fmt
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except FileNotFoundError:
+            raise InputError(f"{name}: no such file", name) from None
+        except IsADirectoryError:
+            raise InputError(f"{name}: is a folder, expected a .yuv clip", name) from None
+        except OSError as exc:
+            raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
+        try:
+            self._count = self._count_frames()
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _count_frames(self) -> int:
+        size = os.fstat(self._file.fileno()).st_size
+        frame_bytes = self.format.frame_bytes
+        what = f"{self.format.width}x{self.format.height} {self.pix_fmt}"
+        if self._file.read(len(MAGIC)) == MAGIC:
+            raise InputError(
+                f"{self.name}: is a Y4M clip, not raw YUV; name it .y4m (its header gives "
+                "the size and pixel format)",
+                self.name,
+            )
+        if size == 0:
+            raise InputError(f"{self.name}: file is empty", self.name)
+        count, rest = divmod(size, frame_bytes)
+        if rest:
+            raise InputError(
+                f"{self.name}: {size:,} bytes is not a whole number of {what} frames "
+                f"({frame_bytes:,} bytes each): {count} frames and {rest:,} bytes left over; "
+                "check --size and --pix-fmt",
+                self.name,
+            )
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _frames(self, buffer: np.ndarray) -> Iterator[int]:
+        f = self._file
+        f.seek(0)
+        view = memoryview(buffer)
+        for index in range(self.frame_count):
+            got = read_full(f, view)
+            if got < len(view):  # the file shrank while it was read
+                raise InputError(
+                    f"{self.name}: frame {index} is truncated ({got:,} of {len(view):,} bytes)",
+                    self.name,
+                )
+            yield index
