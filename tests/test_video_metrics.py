@@ -1,0 +1,146 @@
+"""Per-plane PSNR and SSIM of frames, and pooling over frames, against hand computations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from iqa.errors import UsageError
+from iqa.video import ClipPSNR, Frame, frame_psnr, frame_ssim, mse_pooled_psnr, pool
+from iqa.video.pooling import harmonic_mean, percentile
+from iqa.video.sse import plane_sse
+
+
+def tiny(scale: int = 1, bits: int = 8, u_dist: int = 110) -> tuple[Frame, Frame]:
+    """A 2x2 4:2:0 frame pair: Y planes 2x2, U and V 1x1."""
+    dt = np.uint8 if bits == 8 else np.uint16
+    ref = Frame.from_planes(np.array([[10, 20], [30, 40]], dt) * scale,
+                            np.array([[100]], dt) * scale, np.array([[50]], dt) * scale,
+                            bits=bits)
+    dist = Frame.from_planes(np.array([[12, 20], [30, 37]], dt) * scale,
+                             np.array([[u_dist]], dt) * scale, np.array([[50]], dt) * scale,
+                             bits=bits)
+    return ref, dist
+
+
+def test_two_by_two_frame_by_hand():
+    result = frame_psnr(*tiny())
+    # Y: (2² + 3²) / 4 = 3.25; U: 10² = 100; V: 0
+    assert result.sse == (13, 100, 0)
+    assert result.mse_planes == (3.25, 100.0, 0.0)
+    assert result.psnr_planes[0] == pytest.approx(10 * math.log10(255**2 / 3.25), abs=1e-12)
+    assert result.psnr_planes[1] == pytest.approx(10 * math.log10(255**2 / 100), abs=1e-12)
+    assert result.psnr_planes[2] == math.inf
+    # all 6 samples: (13 + 100 + 0) / 6
+    assert result.mse == pytest.approx(113 / 6, rel=1e-15)
+    assert result.psnr == pytest.approx(10 * math.log10(255**2 * 6 / 113), abs=1e-12)
+    assert set(result.as_dict()) == {"psnr_y", "psnr_u", "psnr_v", "psnr",
+                                     "mse_y", "mse_u", "mse_v", "mse"}
+
+
+def test_ten_bit_peak_is_1023_and_reduced_peak_is_1020():
+    ref, dist = tiny(scale=4, bits=10)
+    result = frame_psnr(ref, dist)
+    assert result.mse_planes == (52.0, 1600.0, 0.0)  # 16x the 8-bit errors
+    assert result.psnr_planes[0] == pytest.approx(10 * math.log10(1023**2 / 52), abs=1e-12)
+    assert result.psnr == pytest.approx(10 * math.log10(1023**2 * 6 / (113 * 16)), abs=1e-12)
+    reduced = frame_psnr(ref, dist, peak="reduced")
+    assert reduced.psnr_planes[0] == pytest.approx(10 * math.log10(1020**2 / 52), abs=1e-12)
+    assert reduced.psnr == pytest.approx(10 * math.log10(1020**2 * 6 / (113 * 16)), abs=1e-12)
+    # 8-bit: both peaks are 255
+    assert frame_psnr(*tiny(), peak="reduced") == frame_psnr(*tiny())
+    with pytest.raises(UsageError, match="peak must be one of max, reduced"):
+        frame_psnr(ref, dist, peak="65535")
+
+
+def test_clip_pools_the_mean_mse_as_ffmpeg():
+    clip = ClipPSNR(tiny()[0].format)
+    a = frame_psnr(*tiny(u_dist=110))
+    b = frame_psnr(*tiny(u_dist=120))  # U error 20: mse_u 400
+    clip.add(a)
+    clip.add(b)
+    s = clip.summary()
+    assert s["psnr_u"] == pytest.approx(10 * math.log10(255**2 / 250), abs=1e-12)
+    assert s["psnr_y"] == pytest.approx(10 * math.log10(255**2 / 3.25), abs=1e-12)
+    assert s["psnr_v"] == math.inf
+    mean_mse = (113 / 6 + 413 / 6) / 2
+    assert s["psnr"] == pytest.approx(10 * math.log10(255**2 / mean_mse), abs=1e-12)
+    assert s["psnr_min"] == b.psnr and s["psnr_max"] == a.psnr
+    assert clip.ffmpeg_line() == (
+        f"PSNR y:{s['psnr_y']:f} u:{s['psnr_u']:f} v:inf average:{s['psnr']:f} "
+        f"min:{b.psnr:f} max:{a.psnr:f}")
+    assert s["psnr"] == mse_pooled_psnr([a.mse, b.mse], 255)
+
+
+@pytest.mark.parametrize("bits, width", [(8, 1920), (8, 40000), (10, 1920), (10, 3000),
+                                         (12, 700), (14, 300), (16, 1920)])
+def test_plane_sse_is_exact(bits, width):
+    rng = np.random.default_rng(bits)
+    dt = np.uint8 if bits == 8 else np.uint16
+    top = 2**bits - 1
+    # worst case rows (all differences at the maximum) and random ones
+    a = rng.integers(0, top + 1, (5, width)).astype(dt)
+    b = rng.integers(0, top + 1, (5, width)).astype(dt)
+    a[0], b[0] = top, 0
+    expected = sum(int(x) ** 2 for x in (a.astype(np.int64) - b).ravel())
+    assert plane_sse(a, b, bits) == expected
+
+
+def test_per_plane_ssim_equals_scikit_image_with_the_bit_depth_range():
+    rng = np.random.default_rng(3)
+    shapes = ((33, 45), (17, 23), (17, 23))  # odd 4:2:0 chroma planes
+    ref = Frame.from_planes(*(rng.integers(0, 1024, s).astype(np.uint16) for s in shapes),
+                            bits=10)
+    noise = [rng.integers(-40, 41, s) for s in shapes]
+    dist = Frame.from_planes(
+        *(np.clip(p.astype(int) + n, 0, 1023).astype(np.uint16)
+          for p, n in zip(ref.planes, noise)), bits=10)
+    result = frame_ssim(ref, dist)
+    expected = [structural_similarity(a, b, gaussian_weights=True, sigma=1.5,
+                                      use_sample_covariance=False, data_range=1023)
+                for a, b in zip(ref.planes, dist.planes)]
+    assert result.planes == pytest.approx(expected, abs=1e-6, rel=0)
+    n = [45 * 33, 23 * 17, 23 * 17]
+    weighted = sum(v * k for v, k in zip(expected, n)) / sum(n)
+    assert result.ssim == pytest.approx(weighted, abs=1e-6, rel=0)
+    assert set(result.as_dict()) == {"ssim_y", "ssim_u", "ssim_v", "ssim"}
+
+
+def test_ssim_of_planes_smaller_than_the_window_is_none_with_a_reason():
+    y = np.zeros((16, 16), np.uint8)
+    c = np.zeros((8, 8), np.uint8)
+    frame = Frame.from_planes(y, c, c)
+    result = frame_ssim(frame, frame)
+    assert result.planes == (1.0, None, None)
+    assert result.ssim is None
+    assert result.reasons["ssim_u"] == "plane U is 8x8, smaller than the 11x11 window"
+
+
+def test_pooling_definitions():
+    x = [30.0, 40.0, 35.0, 20.0, 50.0]
+    p = pool(x)
+    assert p["mean"] == 35.0 and p["min"] == 20.0 and p["max"] == 50.0
+    # libvmaf: n / sum(1 / (x + 1)) - 1
+    assert p["harmonic_mean"] == pytest.approx(5 / sum(1 / (v + 1) for v in x) - 1, rel=1e-15)
+    # numpy linear: position q/100 * (n - 1) in the sorted scores
+    assert p["p1"] == pytest.approx(20 + 0.04 * 10, rel=1e-15)
+    assert p["p5"] == pytest.approx(20 + 0.2 * 10, rel=1e-15)
+    assert p["p5"] == float(np.percentile(x, 5))
+
+
+def test_pooling_with_identical_frames_and_missing_scores():
+    x = [math.inf, 30.0, 40.0]
+    p = pool(x)
+    assert p["mean"] == math.inf and p["max"] == math.inf and p["min"] == 30.0
+    assert p["harmonic_mean"] == pytest.approx(3 / (1 / 31 + 1 / 41) - 1, rel=1e-15)
+    assert p["p1"] == pytest.approx(30.2, rel=1e-15)
+    assert percentile(x, 75) == math.inf  # interpolates towards the identical frame
+    assert percentile([math.inf] * 4, 5) == math.inf
+    assert harmonic_mean([math.inf, math.inf]) == math.inf
+    assert pool([0.9, None]) == dict.fromkeys(["mean", "min", "max", "harmonic_mean",
+                                               "p1", "p5"])
+    with pytest.raises(UsageError):
+        pool([])
