@@ -11,7 +11,7 @@ from skimage.metrics import structural_similarity
 from iqa.errors import UsageError
 from iqa.video import ClipPSNR, Frame, frame_psnr, frame_ssim, mse_pooled_psnr, pool
 from iqa.video.pooling import harmonic_mean, percentile
-from iqa.video.sse import plane_sse
+from iqa.video.sse import frame_sse, plane_sse
 
 
 def tiny(scale: int = 1, bits: int = 8, u_dist: int = 110) -> tuple[Frame, Frame]:
@@ -144,3 +144,14 @@ def test_pooling_with_identical_frames_and_missing_scores():
                                                "p1", "p5"])
     with pytest.raises(UsageError):
         pool([])
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_frame_sse_on_threads_is_exact(monkeypatch, threads):
+    monkeypatch.setenv("IQA_THREADS", threads)
+    rng = np.random.default_rng(7)
+    shapes = ((1000, 1100), (500, 550), (500, 550))  # over a million samples: banded
+    ref = [rng.integers(0, 1024, s).astype(np.uint16) for s in shapes]
+    dist = [rng.integers(0, 1024, s).astype(np.uint16) for s in shapes]
+    expected = tuple(int(((a.astype(np.int64) - b) ** 2).sum()) for a, b in zip(ref, dist))
+    assert frame_sse(ref, dist, 10) == expected

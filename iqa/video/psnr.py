@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from iqa.errors import UsageError
 from iqa.video.frames import Frame, FrameFormat
-from iqa.video.sse import plane_sse
+from iqa.video.sse import frame_sse
 
 PEAKS = ("max", "reduced")
 
@@ -94,7 +94,7 @@ def frame_psnr(ref: Frame, dist: Frame, *, peak: str = "max") -> FramePSNR:
     if dist.format != fmt:
         raise UsageError(f"frames differ: {fmt.describe()} vs {dist.format.describe()}")
     plane_peak = peak_value(fmt.bits, peak)
-    sse = tuple(plane_sse(a, b, fmt.bits) for a, b in zip(ref.planes, dist.planes))
+    sse = frame_sse(ref.planes, dist.planes, fmt.bits)
     mse_planes = tuple(s / (float(w) * h) for s, (w, h) in zip(sse, fmt.plane_sizes))
     mse = 0.0
     for m, weight in zip(mse_planes, plane_weights(fmt)):
