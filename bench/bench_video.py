@@ -1,6 +1,6 @@
 """Per-plane PSNR of a 1920x1080 8-bit 4:2:0 Y4M clip: iqa against ffmpeg's psnr filter.
 
-Run: python bench/bench_video.py [--frames 120] [--repeat 3] [--keep DIR]
+Run: python bench/bench_video.py [--frames 120] [--repeat 3]
 
 Makes a reference clip with ffmpeg (``testsrc2``) and a distorted one (``noise``) in a
 temporary folder, then times, as whole processes (start-up included), alternately:
@@ -8,10 +8,10 @@ temporary folder, then times, as whole processes (start-up included), alternatel
 - ffmpeg: ``ffmpeg -i ref.y4m -i dist.y4m -lavfi psnr -f null -``
 - iqa:    ``python -c '<read both clips with iqa.video, frame_psnr per frame, pool>'``
 
-and prints frames/s of each (and CPU seconds), the ratio, and that both printed the same PSNR line. It
-then measures iqa's peak resident memory (``VmHWM``) on the clip and on a clip four
-times as long (the same frames repeated), which must be the same: frames are streamed
-into reused buffers.
+and prints frames/s of each (and CPU seconds), the ratio, and that both printed the same
+PSNR line. It then measures iqa's peak resident memory (``VmHWM``) on the clip and on a
+clip four times as long (the same frames repeated), which must be the same: frames are
+streamed into reused buffers.
 """
 
 from __future__ import annotations

@@ -43,7 +43,9 @@ class FrameFormat:
 
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
-            raise UsageError(f"chroma layout must be one of {', '.join(LAYOUTS)}, not {self.layout}")
+            raise UsageError(
+                f"chroma layout must be one of {', '.join(LAYOUTS)}, not {self.layout}"
+            )
         if not 8 <= self.bits <= 16:
             raise UsageError(f"bit depth must be 8 to 16, not {self.bits}")
         if self.width < 1 or self.height < 1:
@@ -165,7 +167,9 @@ def _layout_of(w: int, h: int, chroma_shape: tuple[int, ...]) -> str:
     for layout in ("420", "422", "444"):
         if FrameFormat(w, h, layout).plane_sizes[1][::-1] == tuple(chroma_shape):
             return layout
-    raise UsageError(f"a {chroma_shape[1]}x{chroma_shape[0]} chroma plane fits no layout of {w}x{h}")
+    raise UsageError(
+        f"a {chroma_shape[1]}x{chroma_shape[0]} chroma plane fits no layout of {w}x{h}"
+    )
 
 
 class FrameSource:

@@ -153,7 +153,8 @@ class ClipPSNR:
         return out
 
     def ffmpeg_line(self) -> str:
-        """The summary as ffmpeg prints it: ``PSNR y:… u:… v:… average:… min:… max:…``."""
+        """The summary as ffmpeg prints it: ``PSNR y:… u:… v:… average:… min:… max:…``
+        (``%f``: 6 decimals, ``inf`` for identical clips)."""
         s = self.summary()
         planes = " ".join(f"{n}:{s[f'psnr_{n}']:f}" for n in self.format.plane_names)
         return (

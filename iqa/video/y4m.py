@@ -188,7 +188,9 @@ def write_y4m(path: str | os.PathLike, frames: Iterable[Frame], rate: str = "25:
                 fmt = frame.format
                 f.write(header_for(fmt, rate))
             elif frame.format != fmt:
-                raise ValueError(f"frame {count} is {frame.format.describe()}, not {fmt.describe()}")
+                raise ValueError(
+                    f"frame {count} is {frame.format.describe()}, not {fmt.describe()}"
+                )
             f.write(b"FRAME\n")
             for plane in frame.planes:
                 f.write(np.ascontiguousarray(plane, dtype=fmt.dtype).tobytes())
