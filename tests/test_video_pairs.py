@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,23 @@ def test_empty_clip_is_refused(tmp_path):
     with open_source(tmp_path / "ref.y4m") as r, open_source(tmp_path / "dist.y4m") as d:
         with pytest.raises(InputError, match="ref.y4m: has no frames"):
             list(iter_frame_pairs(r, d))
+
+
+def test_frames_option_scores_the_whole_frames_of_a_truncated_clip(tmp_path):
+    fmt = FrameFormat(16, 8, "420")
+    ref = make_clip(tmp_path / "ref.y4m", fmt, 3)
+    dist = make_clip(tmp_path / "dist.y4m", fmt, 3, value=3)
+    dist.write_bytes(dist.read_bytes()[:-5])
+    with open_source(ref) as r, open_source(dist) as d:
+        assert [i for i, _, _ in iter_frame_pairs(r, d, frames=2)] == [0, 1]
+        with pytest.raises(InputError, match="dist.y4m: frame 2 is truncated .* --frames 2"):
+            list(iter_frame_pairs(r, d, frames=3))
+        with pytest.raises(InputError, match="dist.y4m: frame 2 is truncated"):
+            list(iter_frame_pairs(r, d))
+
+
+def test_a_pipe_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "stream.y4m"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="stream.y4m: is not a regular file"):
+        open_source(fifo)

@@ -169,10 +169,12 @@ def test_truncated_last_frame_names_it(tmp_path, cut):
     assert "frame 2 is truncated" in error_of(path)
     with open_source(path) as clip, pytest.raises(InputError, match="frame 2 is truncated"):
         clip.frame_count  # noqa: B018 - checked before any frame is scored
-    # the whole frames before it are read
+    # the whole frames before it can be read
     with open_source(path) as clip:
-        frames = iter(clip)
-        assert [next(frames).index for _ in range(2)] == [0, 1]
+        assert clip.whole_frames == 2
+        assert [f.index for f in clip.frames(2)] == [0, 1]
+        with pytest.raises(InputError, match="frame 2 is truncated"):
+            clip.frames(3).__next__()
 
 
 def test_damaged_frame_marker(tmp_path):

@@ -19,8 +19,11 @@ property of the frame, not of its dtype: a 10-bit frame has MAX = 1023, not 6553
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 
@@ -175,38 +178,63 @@ def _layout_of(w: int, h: int, chroma_shape: tuple[int, ...]) -> str:
 class FrameSource:
     """A clip read one frame at a time, into one reused buffer.
 
-    Subclasses set ``name`` and ``format`` and implement :meth:`_frames` and
-    :meth:`_count_frames`. Iterating starts from the first frame each time and yields
-    the same :class:`Frame` object, its planes overwritten by each new frame, so memory
-    does not grow with the clip's length.
+    Subclasses set ``name`` and ``format`` and implement :meth:`_scan` and
+    :meth:`_frames`. Iterating starts from the first frame each time and yields the same
+    :class:`Frame` object, its planes overwritten by each new frame, so memory does not
+    grow with the clip's length. The whole file is checked (cheaply: without reading the
+    pixels) before the first frame is read, so a damaged end is found before any frame
+    is scored.
     """
 
     def __init__(self, name: str, format: FrameFormat) -> None:
         self.name = name
         self.format = format
-        self._count: int | None = None
+        self._scanned: tuple[int, InputError | None] | None = None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r}, {self.format.describe()})"
 
-    @property
-    def frame_count(self) -> int:
-        """Number of whole frames in the clip (checked before any frame is scored)."""
-        if self._count is None:
-            self._count = self._count_frames()
-        return self._count
-
-    def _count_frames(self) -> int:  # pragma: no cover - every source overrides it
+    def _scan(self) -> tuple[int, InputError | None]:  # pragma: no cover - overridden
+        """(number of whole frames, the damage found after them or ``None``)."""
         raise NotImplementedError
 
-    def _frames(self, buffer: np.ndarray) -> Iterator[int]:  # pragma: no cover
-        """Fill ``buffer`` with each frame in turn, yielding its index."""
+    def scan(self) -> tuple[int, InputError | None]:
+        if self._scanned is None:
+            self._scanned = self._scan()
+        return self._scanned
+
+    @property
+    def whole_frames(self) -> int:
+        """Number of whole frames before any damage (a truncated last frame)."""
+        return self.scan()[0]
+
+    @property
+    def frame_count(self) -> int:
+        """Number of frames; raises :class:`InputError` if the clip is damaged."""
+        count, problem = self.scan()
+        if problem is not None:
+            raise problem
+        return count
+
+    def _frames(self, buffer: np.ndarray, limit: int) -> Iterator[int]:  # pragma: no cover
+        """Fill ``buffer`` with each of the first ``limit`` frames in turn, yielding its index."""
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def frames(self, limit: int | None = None) -> Iterator[Frame]:
+        """The first ``limit`` frames (all when ``None``); refused up front if any of them
+        is damaged."""
+        count, problem = self.scan()
+        if problem is not None and (limit is None or limit > count):
+            raise problem
+        limit = count if limit is None else min(limit, count)
+        if limit == 0:
+            return
         buffer = np.empty(self.format.frame_bytes, np.uint8)
         frame = Frame(self.format, self.format.planes_of(buffer))
-        for index in self._frames(buffer):
+        for index in self._frames(buffer, limit):
             frame.index = index
             if 8 < self.format.bits < 16:
                 self._check_range(frame)
@@ -233,6 +261,26 @@ class FrameSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_clip(path: str | os.PathLike, kind: str) -> BinaryIO:
+    """Open a clip file for reading, or raise the one-line error that says why not."""
+    name = str(path)
+    try:
+        mode = os.stat(path).st_mode  # before opening: opening a pipe would wait for a writer
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{name}: is a folder, expected a {kind} clip", name)
+        if not stat.S_ISREG(mode):
+            raise InputError(
+                f"{name}: is not a regular file; {kind} clips are read from files (save the "
+                "stream to a file first)",
+                name,
+            )
+        return open(path, "rb")  # noqa: SIM115 - the source closes it
+    except FileNotFoundError:
+        raise InputError(f"{name}: no such file", name) from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
 
 
 def read_full(file, view: memoryview) -> int:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from iqa.errors import UsageError
 from iqa.video.frames import Frame, FrameFormat
@@ -52,6 +53,7 @@ def psnr_of_mse(mse: float, peak: int, frames: int = 1) -> float:
     return 10.0 * math.log10((peak * peak) / mean)
 
 
+@lru_cache(maxsize=64)
 def plane_weights(fmt: FrameFormat) -> tuple[float, ...]:
     """Each plane's share of the frame's samples (ffmpeg's ``planeweight``)."""
     counts = [w * h for w, h in fmt.plane_sizes]
@@ -59,6 +61,7 @@ def plane_weights(fmt: FrameFormat) -> tuple[float, ...]:
     return tuple(float(c) / total for c in counts)
 
 
+@lru_cache(maxsize=64)
 def average_peak(fmt: FrameFormat, peak: str = "max") -> int:
     """ffmpeg's ``average_max``: Σ MAX_c · weight_c, rounded (``lrint``) to an integer."""
     value = 0.0

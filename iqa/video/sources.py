@@ -82,11 +82,13 @@ def check_pair(ref: FrameSource, dist: FrameSource, frames: int | None = None) -
         )
     if frames is not None and (isinstance(frames, bool) or frames < 1):
         raise UsageError(f"--frames must be a positive number of frames, not {frames}")
-    counts = [(src, src.frame_count) for src in (ref, dist)]
-    for src, count in counts:
+    scans = [(src, *src.scan()) for src in (ref, dist)]
+    for src, count, problem in scans:
+        if problem is not None and (frames is None or frames > count):
+            raise problem
         if count == 0:
             raise InputError(f"{src.name}: has no frames", src.name)
-    (_, n_ref), (_, n_dist) = counts
+    (_, n_ref, _), (_, n_dist, _) = scans
     if frames is None:
         if n_ref != n_dist:
             raise InputError(
@@ -96,7 +98,7 @@ def check_pair(ref: FrameSource, dist: FrameSource, frames: int | None = None) -
                 dist.name,
             )
         return n_ref
-    for src, count in counts:
+    for src, count, _ in scans:
         if count < frames:
             raise InputError(
                 f"{src.name}: has {count} frames, fewer than the {frames} asked for (--frames)",
@@ -113,6 +115,4 @@ def iter_frame_pairs(
     The two frames are overwritten by the next pair; copy them to keep them.
     """
     count = check_pair(ref, dist, frames)
-    ref_frames, dist_frames = iter(ref), iter(dist)
-    for index in range(count):
-        yield index, next(ref_frames), next(dist_frames)
+    yield from zip(range(count), ref.frames(count), dist.frames(count))

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from iqa.errors import InputError
-from iqa.video.frames import Frame, FrameFormat, FrameSource, read_full
+from iqa.video.frames import Frame, FrameFormat, FrameSource, open_clip, read_full
 
 MAGIC = b"YUV4MPEG2"
 _MAX_LINE = 4096  # longest header or FRAME line accepted
@@ -35,14 +35,7 @@ class Y4MSource(FrameSource):
 
     def __init__(self, path: str | os.PathLike) -> None:
         name = str(path)
-        try:
-            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such file", name) from None
-        except IsADirectoryError:
-            raise InputError(f"{name}: is a folder, expected a .y4m clip", name) from None
-        except OSError as exc:
-            raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
+        self._file = open_clip(path, ".y4m")
         try:
             header = self._file.readline(_MAX_LINE)
             params = parse_header(header, name)
@@ -80,7 +73,7 @@ class Y4MSource(FrameSource):
             self.name,
         )
 
-    def _count_frames(self) -> int:
+    def _scan(self) -> tuple[int, InputError | None]:
         """Walk the FRAME lines (seeking over the pixels) to count and check every frame."""
         size = os.fstat(self._file.fileno()).st_size
         frame_bytes = self.format.frame_bytes
@@ -89,28 +82,27 @@ class Y4MSource(FrameSource):
             while pos < size:
                 f.seek(pos)
                 line = f.readline(_MAX_LINE)
-                self._marker(line, index)
+                try:
+                    self._marker(line, index)
+                except InputError as problem:
+                    return index, problem
                 pos += len(line) + frame_bytes
                 if pos > size:
-                    raise self._truncated(index, size - (pos - frame_bytes))
+                    return index, self._truncated(index, size - (pos - frame_bytes))
                 index += 1
-        return index
+        return index, None
 
-    def _frames(self, buffer: np.ndarray) -> Iterator[int]:
+    def _frames(self, buffer: np.ndarray, limit: int) -> Iterator[int]:
         f = self._file
         f.seek(self._data_start)
         view = memoryview(buffer)
-        index = 0
-        while True:
+        for index in range(limit):
             line = f.readline(_MAX_LINE)
-            if not line:
-                return
-            self._marker(line, index)
+            self._marker(line, index)  # the file changed since it was scanned
             got = read_full(f, view)
             if got < len(view):
                 raise self._truncated(index, got)
             yield index
-            index += 1
 
 
 def parse_header(line: bytes, name: str) -> dict:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from iqa.errors import InputError, UsageError
-from iqa.video.frames import FrameFormat, FrameSource, read_full
+from iqa.video.frames import FrameFormat, FrameSource, open_clip, read_full
 from iqa.video.y4m import MAGIC
 
 _PIX_FMT = re.compile(r"(gray|yuvj?(420|422|444)p)(?:(9|10|12|14|16)le)?")
@@ -59,16 +59,9 @@ class RawYUVSource(FrameSource):
         layout, bits = parse_pix_fmt(pix_fmt)
         super().__init__(name, FrameFormat(width, height, layout, bits))
         self.pix_fmt = pix_fmt
+        self._file = open_clip(path, ".yuv")
         try:
-            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
-        except FileNotFoundError:
-            raise InputError(f"{name}: no such file", name) from None
-        except IsADirectoryError:
-            raise InputError(f"{name}: is a folder, expected a .yuv clip", name) from None
-        except OSError as exc:
-            raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
-        try:
-            self._count = self._count_frames()
+            self._scanned = (self._count_frames(), None)
         except BaseException:
             self._file.close()
             raise
@@ -98,11 +91,11 @@ class RawYUVSource(FrameSource):
     def close(self) -> None:
         self._file.close()
 
-    def _frames(self, buffer: np.ndarray) -> Iterator[int]:
+    def _frames(self, buffer: np.ndarray, limit: int) -> Iterator[int]:
         f = self._file
         f.seek(0)
         view = memoryview(buffer)
-        for index in range(self.frame_count):
+        for index in range(limit):
             got = read_full(f, view)
             if got < len(view):  # the file shrank while it was read
                 raise InputError(
