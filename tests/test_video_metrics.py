@@ -9,7 +9,20 @@ import pytest
 from skimage.metrics import structural_similarity
 
 from iqa.errors import UsageError
-from iqa.video import ClipPSNR, Frame, frame_psnr, frame_ssim, mse_pooled_psnr, pool
+from iqa.metrics.ms_ssim import ms_ssim
+from iqa.video import (
+    ClipPSNR,
+    Frame,
+    FrameFormat,
+    frame_ms_ssim,
+    frame_psnr,
+    frame_ssim,
+    mse_pooled_psnr,
+    open_source,
+    pool,
+    score_clips,
+    write_y4m,
+)
 from iqa.video.pooling import harmonic_mean, percentile
 from iqa.video.sse import frame_sse, plane_sse
 
@@ -155,3 +168,54 @@ def test_frame_sse_on_threads_is_exact(monkeypatch, threads):
     dist = [rng.integers(0, 1024, s).astype(np.uint16) for s in shapes]
     expected = tuple(int(((a.astype(np.int64) - b) ** 2).sum()) for a, b in zip(ref, dist))
     assert frame_sse(ref, dist, 10) == expected
+
+
+def random_clip(path, fmt, frames, seed):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(frames):
+        planes = tuple(rng.integers(0, fmt.max_value + 1, (h, w)).astype(fmt.dtype)
+                       for w, h in fmt.plane_sizes)
+        out.append(Frame(fmt, planes, i))
+    write_y4m(path, out)
+    return out
+
+
+def test_score_clips_rows_and_summary(tmp_path):
+    fmt = FrameFormat(24, 16, "420", 10)
+    refs = random_clip(tmp_path / "ref.y4m", fmt, 4, seed=1)
+    dists = random_clip(tmp_path / "dist.y4m", fmt, 4, seed=2)
+    rows_seen = []
+    with open_source(tmp_path / "ref.y4m") as r, open_source(tmp_path / "dist.y4m") as d:
+        scores = score_clips(r, d, metrics=("psnr", "ssim"), on_frame=rows_seen.append)
+    assert scores.frames == 4 and rows_seen == scores.rows
+    assert list(scores.rows[0]) == ["frame", "psnr_y", "psnr_u", "psnr_v", "psnr",
+                                    "ssim_y", "ssim_u", "ssim_v", "ssim"]
+    for row, a, b in zip(scores.rows, refs, dists):
+        assert row["psnr_y"] == frame_psnr(a, b).psnr_planes[0]
+        assert row["ssim_y"] == frame_ssim(a, b).planes[0]
+        assert row["ssim_u"] is None  # 12x8 chroma: smaller than the window
+    assert scores.reasons["ssim_u"] == "plane U is 12x8, smaller than the 11x11 window"
+    psnr_y = [row["psnr_y"] for row in scores.rows]
+    assert scores.summary["psnr_y"]["mean"] == pytest.approx(np.mean(psnr_y), rel=1e-15)
+    assert scores.summary["psnr_y"]["p5"] == float(np.percentile(psnr_y, 5))
+    mses = [frame_psnr(a, b).mse for a, b in zip(refs, dists)]
+    assert scores.summary["psnr"]["mse_pooled"] == mse_pooled_psnr(mses, 1023)
+    assert "mse_pooled" not in scores.summary["ssim_y"]
+    assert scores.summary["ssim"]["mean"] is None
+    with pytest.raises(UsageError, match="video metrics must be among"):
+        score_clips(r, d, metrics=("lpips",))
+
+
+def test_ms_ssim_per_plane_and_too_small_chroma():
+    rng = np.random.default_rng(4)
+    shapes = ((170, 330), (85, 165), (85, 165))
+    ref = Frame.from_planes(*(rng.integers(0, 256, s).astype(np.uint8) for s in shapes))
+    dist = Frame.from_planes(*(np.clip(p.astype(int) + rng.integers(-9, 10, p.shape), 0, 255)
+                               .astype(np.uint8) for p in ref.planes))
+    result = frame_ms_ssim(ref, dist)
+    assert result.planes[0] == ms_ssim(ref.planes[0], dist.planes[0], data_range=255)
+    assert result.planes[1:] == (None, None)
+    assert result.reasons["ms_ssim_v"] == (
+        "plane V is 165x85; MS-SSIM needs 161x161 (5 scales of an 11x11 window)")
+    assert set(result.as_dict()) == {"ms_ssim_y", "ms_ssim_u", "ms_ssim_v"}

@@ -1,18 +1,22 @@
 """Video and raw YUV clips: frames streamed with their bit depth, scored plane by plane.
 
-    from iqa.video import open_source, iter_frame_pairs, frame_psnr, ClipPSNR, pool
+    from iqa.video import open_source, score_clips
 
     with open_source("ref.y4m") as ref, open_source("dist.yuv", size="1920x1080",
                                                      pix_fmt="yuv420p10le") as dist:
-        clip = None
-        for index, r, d in iter_frame_pairs(ref, dist):
-            result = frame_psnr(r, d)          # psnr_y, psnr_u, psnr_v, psnr (ffmpeg psnr)
-            ...
+        scores = score_clips(ref, dist, metrics=("psnr", "ssim"))
+    scores.rows        # one dict per frame: frame, psnr_y, psnr_u, psnr_v, psnr, ssim_y, ...
+    scores.summary     # {"psnr_y": {"mean": .., "min": .., ..., "mse_pooled": ..}, ...}
+
+Lower level: ``iter_frame_pairs(ref, dist)`` yields ``(index, ref_frame, dist_frame)``;
+``frame_psnr``, ``frame_ssim``, ``frame_ms_ssim`` score one frame pair; ``ClipPSNR``
+pools PSNR as ffmpeg; ``pool`` pools any per-frame values.
 
 Modules: :mod:`~iqa.video.frames` (frame and format types), :mod:`~iqa.video.y4m`,
 :mod:`~iqa.video.yuv` (readers), :mod:`~iqa.video.sources` (opening, pairing),
 :mod:`~iqa.video.psnr`, :mod:`~iqa.video.ssim` (per-plane metrics),
-:mod:`~iqa.video.pooling` (per-clip pooling). Names are imported on first use.
+:mod:`~iqa.video.pooling` (per-clip pooling), :mod:`~iqa.video.score` (all of it for a
+pair of clips). Names are imported on first use.
 """
 
 from __future__ import annotations
@@ -35,10 +39,15 @@ _LAZY = {
     "peak_value": "iqa.video.psnr",
     "frame_ssim": "iqa.video.ssim",
     "FrameSSIM": "iqa.video.ssim",
+    "frame_ms_ssim": "iqa.video.ssim",
+    "FrameMSSSIM": "iqa.video.ssim",
     "pool": "iqa.video.pooling",
     "POOLINGS": "iqa.video.pooling",
     "mse_pooled_psnr": "iqa.video.pooling",
     "write_y4m": "iqa.video.y4m",
+    "score_clips": "iqa.video.score",
+    "ClipScores": "iqa.video.score",
+    "summarize": "iqa.video.score",
 }
 
 __all__ = list(_LAZY)

@@ -70,3 +70,43 @@ def frame_ssim(ref: Frame, dist: Frame) -> FrameSSIM:
     else:
         reasons_all = {"ssim": "a plane is smaller than the 11x11 window"}
     return FrameSSIM(ref.index, fmt.plane_names, tuple(values), total, {**reasons, **reasons_all})
+
+
+@dataclass(frozen=True)
+class FrameMSSSIM:
+    """MS-SSIM of each plane of one frame (no whole-frame value)."""
+
+    index: int
+    names: tuple[str, ...]
+    planes: tuple[float | None, ...]
+    reasons: dict[str, str]
+
+    def as_dict(self) -> dict[str, float | None]:
+        """``ms_ssim_y``, ``ms_ssim_u``, ``ms_ssim_v``."""
+        return {f"ms_ssim_{n}": v for n, v in zip(self.names, self.planes)}
+
+
+def frame_ms_ssim(ref: Frame, dist: Frame) -> FrameMSSSIM:
+    """MS-SSIM of each plane (:func:`iqa.metrics.ms_ssim.ms_ssim`, Wang et al. 2003, five
+    scales, data range 2^bits − 1). A plane with a side under 161 samples (five scales
+    of an 11×11 window) has none: ``None`` with the reason — in 4:2:0 the chroma planes
+    of frames under 322 pixels wide or high."""
+    from iqa.metrics.ms_ssim import min_size, ms_ssim
+
+    fmt = ref.format
+    if dist.format != fmt:
+        raise UsageError(f"frames differ: {fmt.describe()} vs {dist.format.describe()}")
+    side = min_size()
+    values: list[float | None] = []
+    reasons: dict[str, str] = {}
+    for name, a, b in zip(fmt.plane_names, ref.planes, dist.planes):
+        h, w = a.shape
+        if h < side or w < side:
+            values.append(None)
+            reasons[f"ms_ssim_{name}"] = (
+                f"plane {name.upper()} is {w}x{h}; MS-SSIM needs {side}x{side} "
+                "(5 scales of an 11x11 window)"
+            )
+            continue
+        values.append(ms_ssim(a, b, data_range=float(fmt.max_value)))
+    return FrameMSSSIM(ref.index, fmt.plane_names, tuple(values), reasons)
