@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pytest
 
-from iqa.video import ClipPSNR, frame_psnr, iter_frame_pairs, open_source, write_y4m
+from iqa.video import (
+    ClipPSNR,
+    frame_psnr,
+    iter_frame_pairs,
+    open_source,
+    score_clips,
+    write_y4m,
+)
 
 # 8-bit 4:2:0, 10-bit 4:2:0, 8-bit 4:4:4, and the other layouts
 FORMATS = ["yuv420p", "yuv420p10le", "yuv444p", "yuv422p12le", "gray", "gray10le"]
@@ -146,3 +153,19 @@ def test_y4m_written_by_ffmpeg_reads_its_header(ffmpeg, tmp_path):
         assert (clip.format.width, clip.format.height) == (96, 64)
         assert (clip.format.layout, clip.format.bits, clip.frame_count) == ("420", 10, 2)
         assert clip.params["rate"] == "5:1"
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuv420p10le"])
+def test_score_clips_summary_is_ffmpegs_line(ffmpeg, tmp_path, pix_fmt):
+    ref, dist = make_pair(ffmpeg, tmp_path, pix_fmt)
+    line, rows = ffmpeg_psnr(ffmpeg, ref, dist, tmp_path)
+    with open_source(ref) as r, open_source(dist) as d:
+        scores = score_clips(r, d, metrics=("psnr", "ssim"))
+    s = scores.summary
+    expected = dict(f.split(":") for f in line.split()[1:])
+    assert f"{s['psnr_y']['mse_pooled']:f}" == expected["y"]
+    assert f"{s['psnr_v']['mse_pooled']:f}" == expected["v"]
+    assert f"{s['psnr']['mse_pooled']:f}" == expected["average"]
+    assert f"{s['psnr']['min']:f}" == expected["min"]
+    assert f"{s['psnr']['max']:f}" == expected["max"]
+    assert [f"{row['psnr_u']:0.2f}" for row in scores.rows] == [r["psnr_u"] for r in rows]

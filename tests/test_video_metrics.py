@@ -219,3 +219,19 @@ def test_ms_ssim_per_plane_and_too_small_chroma():
     assert result.reasons["ms_ssim_v"] == (
         "plane V is 165x85; MS-SSIM needs 161x161 (5 scales of an 11x11 window)")
     assert set(result.as_dict()) == {"ms_ssim_y", "ms_ssim_u", "ms_ssim_v"}
+
+
+@pytest.mark.parametrize(
+    "planes, bits, message",
+    [
+        ((np.zeros((2, 2), np.uint16),), None, "uint16 planes need bits="),
+        ((np.zeros((2, 2), np.float64),), 8, "must be uint8 or uint16 arrays, not float64"),
+        ((np.zeros((2, 2), np.uint16),), 8, "8-bit planes must be uint8, not uint16"),
+        ((np.zeros((4, 4), np.uint8), np.zeros((3, 3), np.uint8), np.zeros((3, 3), np.uint8)),
+         8, "a 3x3 chroma plane fits no layout of 4x4"),
+        ((np.zeros((2, 2), np.uint8),), 17, "bit depth must be 8 to 16, not 17"),
+    ],
+)
+def test_frames_from_planes_refuse_what_they_cannot_be(planes, bits, message):
+    with pytest.raises(UsageError, match=message):
+        Frame.from_planes(*planes, bits=bits)

@@ -127,10 +127,12 @@ class Frame:
         ``bits`` defaults to 8 for ``uint8`` planes and is required for ``uint16``.
         """
         y = np.asarray(y)
-        if y.dtype == np.uint8:
-            bits = 8 if bits is None else bits
-        elif y.dtype == np.uint16 and bits is None:
-            raise UsageError("uint16 planes need bits= (9 to 16): the dtype does not say it")
+        if y.dtype not in (np.uint8, np.uint16):
+            raise UsageError(f"planes must be uint8 or uint16 arrays, not {y.dtype}")
+        if bits is None:
+            if y.dtype == np.uint16:
+                raise UsageError("uint16 planes need bits= (9 to 16): the dtype does not say it")
+            bits = 8
         h, w = y.shape
         if u is None and v is None:
             layout = "mono"
