@@ -1,6 +1,6 @@
 """Per-plane PSNR of a 1920x1080 8-bit 4:2:0 Y4M clip: iqa against ffmpeg's psnr filter.
 
-Run: python bench/bench_video.py [--frames 120] [--repeat 3]
+Run: python bench/bench_video.py [--frames 120] [--repeat 3] [--ssim]
 
 Makes a reference clip with ffmpeg (``testsrc2``) and a distorted one (``noise``) in a
 temporary folder, then times, as whole processes (start-up included), alternately:
@@ -28,6 +28,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+IQA_SSIM_SCRIPT = """
+import sys
+from iqa.video import open_source, score_clips
+with open_source(sys.argv[1]) as ref, open_source(sys.argv[2]) as dist:
+    s = score_clips(ref, dist, metrics=("psnr", "ssim")).summary
+print("ssim_mean", s["ssim"]["mean"], "psnr", s["psnr"]["mse_pooled"])
+"""
 
 IQA_SCRIPT = """
 import sys
@@ -82,8 +90,8 @@ def ffmpeg_cmd(ffmpeg: str, ref: Path, dist: Path) -> list[str]:
             "-lavfi", "psnr", "-f", "null", "-"]
 
 
-def iqa_cmd(ref: Path, dist: Path) -> list[str]:
-    return [sys.executable, "-c", IQA_SCRIPT, str(ref), str(dist)]
+def iqa_cmd(ref: Path, dist: Path, script: str = IQA_SCRIPT) -> list[str]:
+    return [sys.executable, "-c", script, str(ref), str(dist)]
 
 
 def psnr_line(text: str) -> str:
@@ -106,6 +114,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--ssim", action="store_true",
+                        help="also time per-plane PSNR + SSIM against ffmpeg's ssim filter "
+                        "(a different, 8x8-block definition: for information only)")
     args = parser.parse_args()
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
@@ -134,6 +145,15 @@ def main() -> None:
         print(f"ratio iqa/ffmpeg (frames/s): {fps['iqa'] / fps['ffmpeg']:.2f}x (target >= 0.8x)")
         ff_line, our_line = psnr_line(ff.stderr), psnr_line(ours.stdout)
         print(f"ffmpeg: {ff_line}\niqa   : {our_line}\nsame line: {ff_line == our_line}")
+
+        if args.ssim:
+            ff_ssim = [ffmpeg, "-nostdin", "-hide_banner", "-i", str(ref), "-i", str(dist),
+                       "-lavfi", "ssim", "-f", "null", "-"]
+            wall_ff, _, _ = timed(ff_ssim)
+            wall_iqa, _, out = timed(iqa_cmd(ref, dist, IQA_SSIM_SCRIPT))
+            print(f"psnr+ssim: iqa {n / wall_iqa:.1f} frames/s, ffmpeg ssim filter "
+                  f"{n / wall_ff:.1f} frames/s, ratio {wall_ff / wall_iqa:.2f}x "
+                  f"(iqa: Gaussian 11x11 per plane; ffmpeg: 8x8 blocks) {out.stdout.strip()}")
 
         memory = {}
         for times in (1, 4):
