@@ -200,3 +200,11 @@ def test_missing_file_and_folder(tmp_path):
     folder = tmp_path / "dir.y4m"
     folder.mkdir()
     assert "is a folder" in error_of(folder)
+
+
+def test_first_frame_truncated_or_header_too_large(tmp_path):
+    path = tmp_path / "big.y4m"
+    path.write_bytes(b"YUV4MPEG2 W100000 H100000 C444p16\nFRAME\n" + bytes(100))
+    message = error_of(path)
+    assert "frame 0 is truncated (100 of 60,000,000,000 bytes)" in message
+    assert "no whole frame" in message

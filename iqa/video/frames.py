@@ -138,6 +138,8 @@ class Frame:
             layout = "mono"
             planes: tuple[np.ndarray, ...] = (y,)
         else:
+            if u is None or v is None:
+                raise UsageError("give both chroma planes (u and v), or neither for monochrome")
             u, v = np.asarray(u), np.asarray(v)
             layout = _layout_of(w, h, u.shape)
             planes = (y, u, v)

@@ -55,7 +55,7 @@ class Y4MSource(FrameSource):
         if not line.endswith(b"\n") and (line.startswith(b"FRAME") or b"FRAME".startswith(line)):
             raise InputError(
                 f"{self.name}: frame {index} is truncated (the file ends in its FRAME line); "
-                f"score the {index} whole frames with --frames {index}",
+                + _advice(index),
                 self.name,
             )
         raise InputError(
@@ -68,8 +68,7 @@ class Y4MSource(FrameSource):
     def _truncated(self, index: int, got: int) -> InputError:
         return InputError(
             f"{self.name}: frame {index} is truncated ({got:,} of "
-            f"{self.format.frame_bytes:,} bytes); score the {index} whole frames with "
-            f"--frames {index}",
+            f"{self.format.frame_bytes:,} bytes); " + _advice(index),
             self.name,
         )
 
@@ -103,6 +102,12 @@ class Y4MSource(FrameSource):
             if got < len(view):
                 raise self._truncated(index, got)
             yield index
+
+
+def _advice(whole: int) -> str:
+    if whole == 0:
+        return "the clip has no whole frame (is the header's size or chroma right?)"
+    return f"score the {whole} whole frames before it with --frames {whole}"
 
 
 def parse_header(line: bytes, name: str) -> dict:
