@@ -1,6 +1,6 @@
 """Per-plane PSNR of a 1920x1080 8-bit 4:2:0 Y4M clip: iqa against ffmpeg's psnr filter.
 
-Run: python bench/bench_video.py [--frames 120] [--repeat 3] [--ssim]
+Run: python bench/bench_video.py [--frames 120] [--repeat 3] [--ssim] [--pix-fmt yuv420p10le]
 
 Makes a reference clip with ffmpeg (``testsrc2``) and a distorted one (``noise``) in a
 temporary folder, then times, as whole processes (start-up included), alternately:
@@ -57,13 +57,13 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return result
 
 
-def make_clips(ffmpeg: str, folder: Path, frames: int) -> tuple[Path, Path]:
+def make_clips(ffmpeg: str, folder: Path, frames: int, pix_fmt: str) -> tuple[Path, Path]:
     ref, dist = folder / "ref.y4m", folder / "dist.y4m"
     run([ffmpeg, "-nostdin", "-y", "-v", "error", "-f", "lavfi", "-i",
-         "testsrc2=size=1920x1080:rate=30", "-frames:v", str(frames), "-pix_fmt", "yuv420p",
-         str(ref)])
+         "testsrc2=size=1920x1080:rate=30", "-frames:v", str(frames), "-pix_fmt", pix_fmt,
+         "-strict", "-1", str(ref)])
     run([ffmpeg, "-nostdin", "-y", "-v", "error", "-i", str(ref), "-vf",
-         "noise=alls=12:allf=t", "-pix_fmt", "yuv420p", str(dist)])
+         "noise=alls=12:allf=t", "-pix_fmt", pix_fmt, "-strict", "-1", str(dist)])
     return ref, dist
 
 
@@ -114,6 +114,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=120)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pix-fmt", default="yuv420p",
+                        help="ffmpeg pixel format of the clips (e.g. yuv420p10le)")
     parser.add_argument("--ssim", action="store_true",
                         help="also time per-plane PSNR + SSIM against ffmpeg's ssim filter "
                         "(a different, 8x8-block definition: for information only)")
@@ -124,7 +126,7 @@ def main() -> None:
     print(run([ffmpeg, "-version"]).stdout.splitlines()[0])
     with tempfile.TemporaryDirectory(prefix="iqa-bench-video-") as tmp:
         folder = Path(tmp)
-        ref, dist = make_clips(ffmpeg, folder, args.frames)
+        ref, dist = make_clips(ffmpeg, folder, args.frames, args.pix_fmt)
         for path in (ref, dist):
             warm(path)
         times: dict[str, list[tuple[float, float]]] = {"ffmpeg": [], "iqa": []}
@@ -134,7 +136,7 @@ def main() -> None:
             wall, cpu, ours = timed(iqa_cmd(ref, dist))
             times["iqa"].append((wall, cpu))
         n = args.frames
-        print(f"1920x1080 yuv420p 8-bit, {n} frames, whole processes (start-up included), "
+        print(f"1920x1080 {args.pix_fmt}, {n} frames, whole processes (start-up included), "
               f"median of {args.repeat}, {os.cpu_count()} CPUs")
         fps = {}
         for tool, runs in times.items():
