@@ -84,15 +84,34 @@ def test_ten_bit_values_are_little_endian_and_keep_their_depth(tmp_path):
     assert np.array_equal(read.planes[0], y)
 
 
-def test_frames_share_one_buffer(tmp_path):
+def test_frames_reuse_their_buffers(tmp_path):
     fmt = FrameFormat(16, 8, "420")
-    data, _ = clip_bytes("YUV4MPEG2 W16 H8", fmt, 4)
+    data, raw = clip_bytes("YUV4MPEG2 W16 H8", fmt, 5)
     path = tmp_path / "clip.y4m"
     path.write_bytes(data)
     with open_source(path) as clip:
-        seen = [(f, f.planes[0]) for f in clip]
-    assert all(f is seen[0][0] for f, _ in seen)
-    assert all(np.shares_memory(p, seen[0][1]) for _, p in seen)
+        # one buffer without read-ahead
+        seen = [(f, f.planes[0], f.planes[0].tobytes()) for f in clip.frames(read_ahead=False)]
+        assert all(f is seen[0][0] and np.shares_memory(p, seen[0][1]) for f, p, _ in seen)
+        # two with it (the next frame is read while the current one is used), in turn
+        ahead = [(f, f.planes[0].tobytes()) for f in clip]
+    assert ahead[0][0] is ahead[2][0] is ahead[4][0] and ahead[1][0] is ahead[3][0]
+    assert ahead[0][0] is not ahead[1][0]
+    assert [b for _, b in ahead] == [b for _, _, b in seen] == [r[:128] for r in raw]
+
+
+def test_stopping_early_leaves_the_clip_readable(tmp_path):
+    fmt = FrameFormat(16, 8, "444")
+    data, raw = clip_bytes("YUV4MPEG2 W16 H8 C444", fmt, 6)
+    path = tmp_path / "clip.y4m"
+    path.write_bytes(data)
+    with open_source(path) as clip:
+        for _ in range(3):
+            frames = clip.frames()
+            first = next(frames).planes[2].tobytes()
+            frames.close()  # a read of frame 1 may be in flight: waited for, not raced
+            assert first == raw[0][256:]
+        assert [f.planes[1].tobytes() for f in clip] == [r[128:256] for r in raw]
 
 
 def test_memory_does_not_grow_with_clip_length(tmp_path):

@@ -22,7 +22,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import BinaryIO
 
 import numpy as np
@@ -220,29 +222,56 @@ class FrameSource:
             raise problem
         return count
 
-    def _frames(self, buffer: np.ndarray, limit: int) -> Iterator[int]:  # pragma: no cover
-        """Fill ``buffer`` with each of the first ``limit`` frames in turn, yielding its index."""
+    def _rewind(self) -> None:  # pragma: no cover - overridden
+        """Go back to the first frame."""
+        raise NotImplementedError
+
+    def _read(self, index: int, view: memoryview) -> None:  # pragma: no cover - overridden
+        """Read frame ``index`` (the next one in the file) into ``view``."""
         raise NotImplementedError
 
     def __iter__(self) -> Iterator[Frame]:
         return self.frames()
 
-    def frames(self, limit: int | None = None) -> Iterator[Frame]:
+    def frames(self, limit: int | None = None, *, read_ahead: bool = True) -> Iterator[Frame]:
         """The first ``limit`` frames (all when ``None``); refused up front if any of them
-        is damaged."""
+        is damaged.
+
+        With ``read_ahead`` the next frame is read on a thread (into a second buffer)
+        while the caller works on the current one; a yielded frame stays valid until the
+        caller asks for the next.
+        """
         count, problem = self.scan()
         if problem is not None and (limit is None or limit > count):
             raise problem
         limit = count if limit is None else min(limit, count)
         if limit == 0:
             return
-        buffer = np.empty(self.format.frame_bytes, np.uint8)
-        frame = Frame(self.format, self.format.planes_of(buffer))
-        for index in self._frames(buffer, limit):
-            frame.index = index
-            if 8 < self.format.bits < 16:
-                self._check_range(frame)
-            yield frame
+        buffers = [np.empty(self.format.frame_bytes, np.uint8)
+                   for _ in range(2 if read_ahead and limit > 1 else 1)]
+        frames = [Frame(self.format, self.format.planes_of(b)) for b in buffers]
+        views = [memoryview(b) for b in buffers]
+        self._rewind()
+        if len(frames) == 1:
+            for index in range(limit):
+                self._read(index, views[0])
+                yield self._ready(frames[0], index)
+            return
+        pending = _reader().submit(self._read, 0, views[0])
+        try:
+            for index in range(limit):
+                pending.result()
+                if index + 1 < limit:
+                    pending = _reader().submit(self._read, index + 1, views[(index + 1) % 2])
+                yield self._ready(frames[index % 2], index)
+        finally:
+            pending.cancel() or pending.exception()  # never leave a read running on the file
+
+    def _ready(self, frame: Frame, index: int) -> Frame:
+        frame.index = index
+        if 8 < self.format.bits < 16:
+            self._check_range(frame)
+        return frame
 
     def _check_range(self, frame: Frame) -> None:
         """Refuse samples over 2^bits − 1: a wrong pixel format or a damaged file."""
@@ -265,6 +294,12 @@ class FrameSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@lru_cache(maxsize=1)
+def _reader() -> ThreadPoolExecutor:
+    """Threads that read the next frame of each clip ahead (file reads release the GIL)."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-read")
 
 
 def open_clip(path: str | os.PathLike, kind: str) -> BinaryIO:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -91,17 +91,14 @@ class Y4MSource(FrameSource):
                 index += 1
         return index, None
 
-    def _frames(self, buffer: np.ndarray, limit: int) -> Iterator[int]:
-        f = self._file
-        f.seek(self._data_start)
-        view = memoryview(buffer)
-        for index in range(limit):
-            line = f.readline(_MAX_LINE)
-            self._marker(line, index)  # the file changed since it was scanned
-            got = read_full(f, view)
-            if got < len(view):
-                raise self._truncated(index, got)
-            yield index
+    def _rewind(self) -> None:
+        self._file.seek(self._data_start)
+
+    def _read(self, index: int, view: memoryview) -> None:
+        self._marker(self._file.readline(_MAX_LINE), index)  # if the file changed since
+        got = read_full(self._file, view)
+        if got < len(view):
+            raise self._truncated(index, got)
 
 
 def _advice(whole: int) -> str:

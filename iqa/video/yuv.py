@@ -12,10 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
-
-import numpy as np
-
 from iqa.errors import InputError, UsageError
 from iqa.video.frames import FrameFormat, FrameSource, open_clip, read_full
 from iqa.video.y4m import MAGIC
@@ -91,15 +87,13 @@ class RawYUVSource(FrameSource):
     def close(self) -> None:
         self._file.close()
 
-    def _frames(self, buffer: np.ndarray, limit: int) -> Iterator[int]:
-        f = self._file
-        f.seek(0)
-        view = memoryview(buffer)
-        for index in range(limit):
-            got = read_full(f, view)
-            if got < len(view):  # the file shrank while it was read
-                raise InputError(
-                    f"{self.name}: frame {index} is truncated ({got:,} of {len(view):,} bytes)",
-                    self.name,
-                )
-            yield index
+    def _rewind(self) -> None:
+        self._file.seek(0)
+
+    def _read(self, index: int, view: memoryview) -> None:
+        got = read_full(self._file, view)
+        if got < len(view):  # the file shrank since it was opened
+            raise InputError(
+                f"{self.name}: frame {index} is truncated ({got:,} of {len(view):,} bytes)",
+                self.name,
+            )
