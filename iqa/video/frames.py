@@ -111,8 +111,8 @@ class FrameFormat:
 class Frame:
     """One frame: its planes (2-D arrays, Y first) and its format.
 
-    Frames yielded by a :class:`FrameSource` share one buffer that the next frame
-    overwrites; call :meth:`copy` to keep one.
+    Frames yielded by a :class:`FrameSource` live in reused buffers that later frames
+    overwrite; call :meth:`copy` to keep one.
     """
 
     format: FrameFormat
@@ -182,14 +182,14 @@ def _layout_of(w: int, h: int, chroma_shape: tuple[int, ...]) -> str:
 
 
 class FrameSource:
-    """A clip read one frame at a time, into one reused buffer.
+    """A clip read one frame at a time, into reused buffers.
 
-    Subclasses set ``name`` and ``format`` and implement :meth:`_scan` and
-    :meth:`_frames`. Iterating starts from the first frame each time and yields the same
-    :class:`Frame` object, its planes overwritten by each new frame, so memory does not
-    grow with the clip's length. The whole file is checked (cheaply: without reading the
-    pixels) before the first frame is read, so a damaged end is found before any frame
-    is scored.
+    Subclasses set ``name`` and ``format`` and implement :meth:`_scan`, :meth:`_rewind`
+    and :meth:`_read`. Iterating starts from the first frame each time and yields
+    :class:`Frame` objects whose planes are overwritten by later frames (two buffers
+    used in turn, see :meth:`frames`), so memory does not grow with the clip's length.
+    The whole file is checked (cheaply: without reading the pixels) before the first
+    frame is read, so a damaged end is found before any frame is scored.
     """
 
     def __init__(self, name: str, format: FrameFormat) -> None:
