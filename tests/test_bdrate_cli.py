@@ -25,7 +25,7 @@ _MAIN = ("import sys, iqa.cli; iqa.cli._COMMANDS.setdefault('bdrate', 'iqa.cli.b
 def run_bdrate(*args, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", _MAIN, "bdrate", *map(str, args)],
                           capture_output=True, text=True, cwd=cwd or ROOT, timeout=300,
-                          env={**os.environ, "IQA_DEBUG": ""})
+                          env={**os.environ, "IQA_DEBUG": "", "PYTHONPATH": str(ROOT)})
 
 
 SEQ = {
@@ -283,3 +283,43 @@ def test_bad_gate_is_a_usage_error(tmp_path, gate, expected):
     proc = run_bdrate(anchor, test, "--fail-if", gate)
     assert proc.returncode == 2 and expected in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_end_to_end_jpeg_vs_webp_from_iqa_compare(tmp_path):
+    """Encode the sample at 4 JPEG and 4 WebP qualities, `iqa compare` each set, then
+    `iqa bdrate` with a gate and a plot: equal to bjontegaard on the file sizes."""
+    from PIL import Image
+
+    from tests.cli_helpers import run_iqa
+
+    image = Image.open(ROOT / "sample_images" / "reference.png").convert("RGB")
+    ref = tmp_path / "reference.png"
+    image.save(ref)
+    curves = {}
+    for codec, ext, qualities in (("jpeg", "jpg", (40, 60, 80, 90)),
+                                  ("webp", "webp", (20, 50, 70, 85))):
+        files = []
+        for q in qualities:
+            files.append(tmp_path / f"{codec}_q{q}.{ext}")
+            image.save(files[-1], quality=q)
+        proc = run_iqa("compare", "reference.png", *[f.name for f in files], "-m", "psnr",
+                       "--format", "json", "-o", f"{codec}.json", cwd=tmp_path,
+                       env={"PYTHONPATH": str(ROOT)})
+        assert proc.returncode == 0, proc.stderr
+        pairs = json.loads((tmp_path / f"{codec}.json").read_text())["pairs"]
+        curves[codec] = ([(tmp_path / p["dist"]).stat().st_size for p in pairs],
+                         [p["psnr"] for p in pairs])
+    plot = tmp_path / "rd.svg"
+    proc = run_bdrate("jpeg.json", "webp.json", "--fail-if", "bd_rate(psnr)>0.5", "--plot",
+                      plot, "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = strict_json(proc.stdout)
+    assert doc["rate"] == "bytes (file size)"
+    expected = reference(bjontegaard.bd_rate, *curves["jpeg"], *curves["webp"])
+    assert doc["metrics"]["psnr"]["bd_rate"] == pytest.approx(expected, rel=1e-9)
+    assert expected < -20  # WebP needs far fewer bytes than JPEG for the same PSNR
+    assert b"<svg" in plot.read_bytes()[:400]
+    swapped = run_bdrate("webp.json", "jpeg.json", "--fail-if", "bd_rate(psnr)>0.5",
+                         cwd=tmp_path)
+    assert swapped.returncode == 1
+    assert swapped.stderr.strip().splitlines()[-1].startswith("iqa: gate bd_rate(psnr)>0.5")

@@ -57,7 +57,7 @@ def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str])
                 ax.plot(c.rates, c.quality, marker, color=tint, linestyle="none", label=name)
         mean = analysis.means[metric]
         ax.set_xscale("log")
-        ax.set_xlabel("rate" if rate_unit == "rate" else f"rate ({rate_unit})")
+        ax.set_xlabel("rate" if rate_unit == "rate" else f"rate, {rate_unit}")
         ax.set_ylabel(metric + ("" if analysis.higher_is_better[metric] else " (lower is better)"))
         ax.set_title(f"{metric}: BD-rate {mean['bd_rate']:+.2f} %, BD-{metric} "
                      f"{mean['bd_quality']:+.4g}", fontsize=10)

@@ -112,10 +112,11 @@ def _sequence(name: str, anchor: PointSet, test: PointSet, metrics: list[str],
             axis = "quality" if rate.overlap == 0 else "rate"
             raise InputError(f"{test.path}: sequence {name}: {m} curves of ANCHOR and TEST "
                              f"do not overlap in {axis}; BD needs a common range", test.path)
-        for overlap, axis in ((rate.overlap, "quality"), (quality.overlap, "rate")):
+        for overlap, axis, value in ((rate.overlap, "quality", "BD-rate"),
+                                     (quality.overlap, "rate", f"BD-{m}")):
             if overlap < MIN_OVERLAP:
-                warn(f"sequence {name}: {m} curves overlap in {axis} by {overlap:.0%} only "
-                     f"(under {MIN_OVERLAP:.0%}); the BD value describes the shared range only")
+                warn(f"sequence {name}: {m} curves share {overlap:.0%} of their {axis} range "
+                     f"(under {MIN_OVERLAP:.0%}); {value} covers that shared range only")
         result.metrics[m] = {
             "bd_rate": rate.value, "bd_quality": quality.value,
             "quality_overlap": rate.overlap, "rate_overlap": quality.overlap,
