@@ -323,3 +323,22 @@ def test_end_to_end_jpeg_vs_webp_from_iqa_compare(tmp_path):
                          cwd=tmp_path)
     assert swapped.returncode == 1
     assert swapped.stderr.strip().splitlines()[-1].startswith("iqa: gate bd_rate(psnr)>0.5")
+
+
+@pytest.mark.parametrize("broken, expected", [
+    ({"error": "cannot decode x.jpg"}, "was not scored (cannot decode x.jpg)"),
+    ({"bpp": None, "dist": "gone.jpg"}, "has no rate (bpp, kbps, bytes)"),
+    ({"psnr": None}, "is empty"),
+    ({"psnr": None, "psnr_band": "identical"}, "usable points (1 infinite left out)"),
+])
+def test_bad_compare_json_is_one_line_exit_2(tmp_path, broken, expected):
+    rates, quality = [0.1, 0.2, 0.4, 0.8], [30.0, 33.0, 35.5, 37.0]
+    rows = [{"pair": f"q{i}", "ref": "r.png", "dist": f"q{i}.jpg", "psnr": q, "ssim": q / 50,
+             "bpp": r, "error": None} for i, (r, q) in enumerate(zip(rates, quality))]
+    anchor = compare_doc(tmp_path, "a.json", rows)
+    rows[1] = {**rows[1], **broken}
+    test = compare_doc(tmp_path, "t.json", rows)
+    proc = run_bdrate(anchor, test, "--metric", "psnr")
+    assert proc.returncode == 2, proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("iqa: ") and "t.json" in last and expected in last

@@ -235,7 +235,7 @@ def curve(
     pairs = sorted((r, v[metric]) for r, v in points)
     kept = [(r, q) for r, q in pairs if not math.isinf(q)]
     dropped = len(pairs) - len(kept)
-    if any(q < 0 for _, q in pairs if math.isinf(q)) or (dropped and not higher_is_better):
+    if dropped and not higher_is_better:
         raise InputError(f"{where}: {metric} has an infinite value where lower is better; "
                          "fix the value", path)
     if len(kept) < MIN_POINTS:
