@@ -342,3 +342,20 @@ def test_bad_compare_json_is_one_line_exit_2(tmp_path, broken, expected):
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith("iqa: ") and "t.json" in last and expected in last
+
+
+def test_worst_sequence_gates(tmp_path):
+    anchor, test = pair_of_csvs(tmp_path)
+    per_seq = [reference(bjontegaard.bd_rate, *SEQ[s]) for s in SEQ]
+    worst, best = max(per_seq), min(per_seq)
+    mean = sum(per_seq) / 2
+    ok = run_bdrate(anchor, test, "--fail-if", f"max(bd_rate(psnr))>{worst + 0.01}",
+                    "--fail-if", f"bd_rate(psnr)>{mean + 0.01}")
+    assert ok.returncode == 0, ok.stderr
+    proc = run_bdrate(anchor, test, "--format", "json", "--fail-if",
+                      f"max(bd_rate(psnr))>{worst - 0.01},min(bd_rate(psnr))<{best - 0.01}")
+    assert proc.returncode == 1
+    checks = strict_json(proc.stdout)["gates"]["checks"]
+    assert [c["passed"] for c in checks] == [False, True]
+    assert checks[0]["value"] == pytest.approx(worst, rel=1e-9)
+    assert checks[0]["gate"].startswith("max(bd_rate(psnr))>")

@@ -33,7 +33,8 @@ FORMATS = ("table", "json", "csv")
               "matplotlib).")
 @click.option("--fail-if", "fail_if", multiple=True, metavar="EXPR",
               help="Fail (exit 1) when EXPR holds for the mean over sequences: "
-              "'bd_rate(psnr)>0.5' (percent), 'bd_quality(psnr)<-0.05'. Repeatable.")
+              "'bd_rate(psnr)>0.5' (percent), 'bd_quality(psnr)<-0.05'; or for the worst "
+              "sequence: 'max(bd_rate(psnr))>2', 'min(bd_quality(psnr))<-0.1'. Repeatable.")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write a JUnit XML report of the gates to FILE.")
 @click.option("--allow-missing", is_flag=True,
@@ -90,7 +91,7 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
                              f"{', '.join(metrics)}); name one of them")
     analysis = analyse(points_a, points_t, metrics, method, allow_missing=allow_missing,
                        warn=warn)
-    checks = rd_gates.check(gates, analysis.means)
+    checks = rd_gates.check(gates, analysis)
     failed = any(c.failed for c in checks)
     code = EXIT_GATE_FAILED if failed else EXIT_OK
     context = {"tool": "iqa", "version": __version__, "command": "bdrate", "anchor": anchor,

@@ -2,13 +2,16 @@
 
 Grammar (case-insensitive, spaces allowed, several gates may be comma-separated)::
 
-    gate     := quantity "(" metric ")" op number
-    quantity := bd_rate | bd_quality
-    op       := < | <= | > | >=
+    gate      := [aggregate "("] quantity "(" metric ")" [")"] op number ["%"]
+    aggregate := mean | min | max      (over sequences; default mean)
+    quantity  := bd_rate | bd_quality
+    op        := < | <= | > | >=
 
-A gate names the condition that *fails* the run and tests the mean over sequences:
-``bd_rate(psnr)>0.5`` fails when TEST needs more than 0.5 % more bits than ANCHOR for the
-same PSNR; ``bd_quality(psnr)<-0.05`` fails when TEST loses more than 0.05 dB.
+A gate names the condition that *fails* the run. Without an aggregate it tests the mean
+over sequences (what CTC reports): ``bd_rate(psnr)>0.5`` fails when TEST needs more than
+0.5 % more bits than ANCHOR for the same PSNR on average; ``bd_quality(psnr)<-0.05``
+fails when TEST loses more than 0.05 dB. ``max(bd_rate(psnr))>2`` fails when any one
+sequence loses more than 2 %.
 """
 
 from __future__ import annotations
@@ -21,11 +24,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iqa.errors import UsageError
+from iqa.rd.report import Analysis
 
 QUANTITIES = ("bd_rate", "bd_quality")
+AGGREGATES = ("mean", "min", "max")
+_INNER = r"(?P<q>[A-Za-z_]+)\s*\(\s*(?P<m>[A-Za-z_][A-Za-z0-9_]*)\s*\)"
 _GATE = re.compile(
-    r"^\s*(?P<q>[A-Za-z_]+)\s*\(\s*(?P<m>[A-Za-z_][A-Za-z0-9_]*)\s*\)\s*(?P<op><=|>=|<|>)"
-    r"\s*(?P<n>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*%?\s*$"
+    rf"^\s*(?:(?P<agg>[A-Za-z]+)\s*\(\s*{_INNER}\s*\)|{_INNER.replace('?P<', '?P<o')})"
+    r"\s*(?P<op><=|>=|<|>)\s*(?P<n>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*%?\s*$"
 )
 
 
@@ -35,10 +41,14 @@ class BDGate:
     metric: str
     op: str
     limit: float
+    aggregate: str = "mean"
 
     @property
     def text(self) -> str:
-        return f"{self.quantity}({self.metric}){self.op}{self.limit:g}"
+        subject = f"{self.quantity}({self.metric})"
+        if self.aggregate != "mean":
+            subject = f"{self.aggregate}({subject})"
+        return f"{subject}{self.op}{self.limit:g}"
 
     def fails(self, value: float) -> bool:
         if math.isnan(value):
@@ -52,12 +62,15 @@ def parse_gates(expressions: Iterable[str]) -> list[BDGate]:
     for option in expressions:
         for text in option.split(","):
             match = _GATE.match(text)
-            if not match or match["q"].lower() not in QUANTITIES:
+            quantity = (match["q"] or match["oq"]).lower() if match else ""
+            aggregate = (match["agg"] or "mean").lower() if match else ""
+            if quantity not in QUANTITIES or aggregate not in AGGREGATES:
                 raise UsageError(
                     f"--fail-if {text.strip()!r}: not a gate; write bd_rate(METRIC)>PERCENT or "
-                    "bd_quality(METRIC)<AMOUNT, e.g. 'bd_rate(psnr)>0.5' (operators < <= > >=)")
-            gates.append(BDGate(match["q"].lower(), match["m"].lower(), match["op"],
-                                float(match["n"])))
+                    "bd_quality(METRIC)<AMOUNT, e.g. 'bd_rate(psnr)>0.5' (the mean over "
+                    "sequences) or 'max(bd_rate(psnr))>2'; operators < <= > >=")
+            metric = (match["m"] or match["om"]).lower()
+            gates.append(BDGate(quantity, metric, match["op"], float(match["n"]), aggregate))
     return gates
 
 
@@ -73,9 +86,17 @@ class GateCheck:
         return f"gate {self.gate.text} failed: {self.gate.quantity} = {self.value:.4g}{unit}"
 
 
-def check(gates: Sequence[BDGate], means: dict[str, dict[str, float]]) -> list[GateCheck]:
-    return [GateCheck(g, means[g.metric][g.quantity], g.fails(means[g.metric][g.quantity]))
-            for g in gates]
+def check(gates: Sequence[BDGate], analysis: Analysis) -> list[GateCheck]:
+    """Each gate against the mean (or min / max) over the sequences of ``analysis``."""
+    checks = []
+    for g in gates:
+        if g.aggregate == "mean":
+            value = analysis.means[g.metric][g.quantity]
+        else:
+            values = [s.metrics[g.metric][g.quantity] for s in analysis.sequences]
+            value = max(values) if g.aggregate == "max" else min(values)
+        checks.append(GateCheck(g, value, g.fails(value)))
+    return checks
 
 
 def section(checks: Sequence[GateCheck]) -> dict:
