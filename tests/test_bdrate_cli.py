@@ -359,3 +359,19 @@ def test_worst_sequence_gates(tmp_path):
     assert [c["passed"] for c in checks] == [False, True]
     assert checks[0]["value"] == pytest.approx(worst, rel=1e-9)
     assert checks[0]["gate"].startswith("max(bd_rate(psnr))>")
+
+
+def test_differently_defined_metric_is_refused(tmp_path):
+    """PSNR on luma (`iqa compare --luma`) against PSNR on RGB is not one metric."""
+    rows = [{"pair": f"q{i}", "ref": "r.png", "dist": f"q{i}.jpg", "psnr": q, "ssim": q / 50,
+             "bpp": r, "error": None}
+            for i, (r, q) in enumerate(zip([0.1, 0.2, 0.4, 0.8], [30.0, 33.0, 35.5, 37.0]))]
+    anchor = compare_doc(tmp_path, "a.json", rows)
+    doc = json.loads(anchor.read_text())
+    doc["definitions"]["psnr"]["channels"] = "BT.601 luma"
+    test = tmp_path / "t.json"
+    test.write_text(json.dumps(doc))
+    proc = run_bdrate(anchor, test, "--metric", "psnr")
+    assert proc.returncode == 2
+    assert "t.json: psnr is defined differently" in proc.stderr and "channels" in proc.stderr
+    assert run_bdrate(anchor, test, "--metric", "ssim").returncode == 0

@@ -63,6 +63,7 @@ class PointSet:
     rate_unit: str
     metrics: list[str]
     higher_is_better: dict[str, bool] = field(default_factory=dict)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
     sequences: dict[str, list[tuple[float, dict[str, float]]]] = field(default_factory=dict)
 
 
@@ -121,7 +122,8 @@ def _from_compare(path: str, parsed: tuple[list[dict[str, Any]], dict[str, Any]]
     hib = {m: bool(definitions[m]["higher_is_better"]) for m in metrics
            if isinstance(definitions.get(m), dict) and "higher_is_better" in definitions[m]}
     units = set()
-    points = PointSet(path, "", metrics, hib)
+    points = PointSet(path, "", metrics, hib,
+                      {m: definitions[m] for m in metrics if isinstance(definitions.get(m), dict)})
     for i, row in enumerate(rows, 1):
         where = f"{path}: pair {row.get('pair') or row.get('dist') or i}"
         if row.get("error"):
@@ -213,17 +215,25 @@ def _rate(value: Any, where: str, path: str) -> float:
     return rate
 
 
-def lower_is_better_by_name(name: str) -> bool:
-    """Whether ``name`` is a lower-is-better metric: the registered metric's
-    ``higher_is_better``, else :data:`LOWER_IS_BETTER` (name or prefix before "_")."""
+def registered_info(name: str):
+    """The ``info`` of the registered metric ``name``, or None (unknown or broken plugin)."""
     from iqa.errors import IQAError
     from iqa.registry import load, registered
 
     if name in registered():
         try:
-            return not load(name).info.higher_is_better
+            return load(name).info
         except IQAError:
-            pass
+            return None
+    return None
+
+
+def lower_is_better_by_name(name: str) -> bool:
+    """Whether ``name`` is a lower-is-better metric: the registered metric's
+    ``higher_is_better``, else :data:`LOWER_IS_BETTER` (name or prefix before "_")."""
+    info = registered_info(name)
+    if info is not None:
+        return not info.higher_is_better
     return name in LOWER_IS_BETTER or name.split("_", 1)[0] in LOWER_IS_BETTER
 
 

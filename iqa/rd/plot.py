@@ -58,9 +58,10 @@ def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str])
         mean = analysis.means[metric]
         ax.set_xscale("log")
         ax.set_xlabel("rate" if rate_unit == "rate" else f"rate, {rate_unit}")
-        ax.set_ylabel(metric + ("" if analysis.higher_is_better[metric] else " (lower is better)"))
+        label = metric + (f" ({mean['unit']})" if mean["unit"] else "")
+        ax.set_ylabel(label + ("" if analysis.higher_is_better[metric] else ", lower is better"))
         ax.set_title(f"{metric}: BD-rate {mean['bd_rate']:+.2f} %, BD-{metric} "
-                     f"{mean['bd_quality']:+.4g}", fontsize=10)
+                     f"{mean['bd_quality']:+.4g} {mean['unit']}".rstrip(), fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
         if len(analysis.sequences) <= 8:
             ax.legend(fontsize=8)

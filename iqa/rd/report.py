@@ -57,6 +57,29 @@ def choose_metrics(anchor: PointSet, test: PointSet, requested: Sequence[str],
     return common
 
 
+def check_definitions(anchor: PointSet, test: PointSet, metrics: list[str]) -> None:
+    """Refuse a metric that the two ``iqa compare`` runs defined differently (PSNR on luma
+    against PSNR on RGB): its BD values would compare two different things."""
+    for m in metrics:
+        a, t = anchor.definitions.get(m), test.definitions.get(m)
+        if a is None or t is None or a == t:
+            continue
+        key = next(k for k in sorted(set(a) | set(t)) if a.get(k) != t.get(k))
+        raise InputError(f"{test.path}: {m} is defined differently than in {anchor.path} "
+                         f"({key}: {t.get(key)!r} vs {a.get(key)!r}); run both `iqa compare` "
+                         "with the same options", test.path)
+
+
+def unit(metric: str, anchor: PointSet) -> str:
+    """The metric's unit ("dB" for PSNR): the file's definitions, else the registry."""
+    from iqa.rd.curves import registered_info
+
+    if "unit" in anchor.definitions.get(metric, {}):
+        return str(anchor.definitions[metric]["unit"])
+    info = registered_info(metric)
+    return getattr(info, "unit", "") if info is not None else ""
+
+
 def direction(metric: str, anchor: PointSet, test: PointSet) -> bool:
     """higher_is_better from the files' definitions, else the registry / known names."""
     for side in (anchor, test):
@@ -83,6 +106,7 @@ def analyse(anchor: PointSet, test: PointSet, metrics: list[str], method: str, *
                              "average the common sequences only", other.path)
         for s in missing:
             warn(f"{other.path}: no sequence {s!r}; left out of the means")
+    check_definitions(anchor, test, metrics)
     hib = {m: direction(m, anchor, test) for m in metrics}
     results = [_sequence(s, anchor, test, metrics, hib, method, warn) for s in names]
     means = {}
@@ -91,7 +115,8 @@ def analyse(anchor: PointSet, test: PointSet, metrics: list[str], method: str, *
         quality = [r.metrics[m]["bd_quality"] for r in results]
         means[m] = {"bd_rate": math.fsum(rates) / len(rates),
                     "bd_quality": math.fsum(quality) / len(quality),
-                    "sequences": len(results), "higher_is_better": hib[m]}
+                    "sequences": len(results), "higher_is_better": hib[m],
+                    "unit": unit(m, anchor)}
     return Analysis(method, metrics, hib, results, means)
 
 

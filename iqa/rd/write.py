@@ -55,7 +55,8 @@ def write_table(stream: IO[str], analysis: Analysis, context: dict[str, Any]) ->
     table.add_column("sequence", overflow="fold")
     for m in analysis.metrics:
         table.add_column(f"{m} BD-rate", justify="right")
-        table.add_column(f"BD-{m}", justify="right")
+        u = analysis.means[m]["unit"]
+        table.add_column(f"BD-{m}" + (f" ({u})" if u else ""), justify="right")
     for s in analysis.sequences:
         cells = [s.sequence]
         for m in analysis.metrics:
