@@ -375,3 +375,18 @@ def test_differently_defined_metric_is_refused(tmp_path):
     assert proc.returncode == 2
     assert "t.json: psnr is defined differently" in proc.stderr and "channels" in proc.stderr
     assert run_bdrate(anchor, test, "--metric", "ssim").returncode == 0
+
+
+def test_poorly_conditioned_cubic_fit_is_a_warning_line(tmp_path):
+    rates = [1, 2, 4, 8, 16]
+    quality = [0.999990, 0.999991, 0.999992, 0.999993, 0.999994]
+    anchor = write_csv(tmp_path / "a.csv", ["rate", "ssim"], list(zip(rates, quality)))
+    test = write_csv(tmp_path / "t.csv", ["rate", "ssim"],
+                     [[r * 0.9, q] for r, q in zip(rates, quality)])
+    proc = run_bdrate(anchor, test, "--method", "cubic")
+    assert proc.returncode == 0
+    assert proc.stderr.strip().splitlines() == [
+        "iqa: warning: --method cubic: Polyfit may be poorly conditioned; --method pchip "
+        "does not fit a polynomial"]
+    pchip = strict_json(run_bdrate(anchor, test, "--format", "json").stdout)
+    assert pchip["metrics"]["ssim"]["bd_rate"] == pytest.approx(-10.0, abs=1e-6)

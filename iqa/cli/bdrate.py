@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
@@ -89,8 +90,12 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
         if gate.metric not in metrics:
             raise UsageError(f"--fail-if {gate.text}: {gate.metric} is not compared (metrics: "
                              f"{', '.join(metrics)}); name one of them")
-    analysis = analyse(points_a, points_t, metrics, method, allow_missing=allow_missing,
-                       warn=warn)
+    with warnings.catch_warnings(record=True) as caught:  # numpy's RankWarning of `cubic`
+        warnings.simplefilter("always")
+        analysis = analyse(points_a, points_t, metrics, method, allow_missing=allow_missing,
+                           warn=warn)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        warn(f"--method {method}: {message}; --method pchip does not fit a polynomial")
     checks = rd_gates.check(gates, analysis)
     failed = any(c.failed for c in checks)
     code = EXIT_GATE_FAILED if failed else EXIT_OK
