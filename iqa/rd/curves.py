@@ -1,0 +1,270 @@
+"""Reading rate–distortion points: CSV files and ``iqa compare`` JSON / JSON Lines.
+
+**CSV**: a header row, then one row per encoding. Column names are case-insensitive.
+
+* the rate: the first of ``bpp``, ``kbps``, ``bytes``, ``rate`` that is present (any unit:
+  BD-rate is scale-free, but ANCHOR and TEST must use the same column);
+* ``sequence`` (optional): which RD curve a row belongs to; without it the whole file is
+  one curve;
+* every other column is a metric (``psnr``, ``ssim``, ``psnr_y``, ``lpips``, ...) except
+  the label columns in :data:`NOT_METRICS` (``qp``, ``crf``, ``codec``, ``file``, ...).
+  ``inf`` is an infinite value (lossless PSNR).
+
+**JSON** from ``iqa compare --format json`` (or ``jsonl``): one RD curve per reference
+(the ``ref`` field as written, so run both compares from the same folder with the same
+reference paths); the rate of a row is its ``bpp``, ``kbps``, ``bytes`` or ``rate`` field
+(first present), otherwise the size in bytes of its ``dist`` file (looked up relative to
+the current folder, then to the JSON file's folder). A row with an ``error`` is refused.
+A ``null`` PSNR with ``psnr_band: "identical"`` is an infinite PSNR.
+
+Rules for every curve (:func:`curve`): at least :data:`MIN_POINTS` points; rates finite
+and > 0 and all different; metric values finite, except that points with an infinite
+quality (lossless: infinite PSNR) are left out of that metric's curve with a warning;
+quality strictly increasing with rate (strictly decreasing for lower-is-better metrics).
+Anything else is an :class:`~iqa.errors.InputError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from iqa.errors import InputError
+
+MIN_POINTS = 4
+RATE_COLUMNS = ("bpp", "kbps", "bytes", "rate")
+SEQUENCE_COLUMN = "sequence"
+#: Columns of a CSV file that are labels or settings, never metrics.
+NOT_METRICS = frozenset({
+    SEQUENCE_COLUMN, *RATE_COLUMNS, "qp", "crf", "q", "quality", "preset", "codec",
+    "encoder", "config", "file", "path", "pair", "ref", "dist", "name", "label", "frames",
+    "width", "height", "time", "enc_time", "dec_time", "encode_time", "decode_time",
+    "psnr_band", "error", "gate_failures", "type",
+})
+#: Unregistered metric names (or their prefix before "_") where lower is better.
+LOWER_IS_BETTER = frozenset({"lpips", "fid", "kid", "dists", "mse", "rmse", "mae", "flip",
+                             "butteraugli", "ciede2000"})
+ALL = "(all)"  # the sequence name of a file without a sequence column
+
+
+@dataclass
+class PointSet:
+    """The RD points of one file: per sequence, a list of (rate, {metric: value})."""
+
+    path: str
+    rate_unit: str
+    metrics: list[str]
+    higher_is_better: dict[str, bool] = field(default_factory=dict)
+    definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sequences: dict[str, list[tuple[float, dict[str, float]]]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One checked RD curve, sorted by rate; ``dropped`` counts infinite-quality points."""
+
+    rates: np.ndarray
+    quality: np.ndarray
+    dropped: int = 0
+
+
+def read_points(path: str, warn: Callable[[str], None]) -> PointSet:
+    """The RD points of a CSV or ``iqa compare`` JSON file (chosen by content)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; give a CSV file or `iqa compare --format "
+                         "json` output", path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read it ({exc}); give a UTF-8 CSV or JSON file",
+                         path) from None
+    if text.lstrip().startswith(("{", "[")):
+        return _from_compare(path, _json_rows(path, text), warn)
+    return _from_csv(path, text)
+
+
+def _json_rows(path: str, text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    try:
+        document = json.loads(text)
+        lines = [document]
+    except json.JSONDecodeError:
+        try:
+            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}: not valid JSON ({exc}); give `iqa compare --format "
+                             "json` output or a CSV file", path) from None
+    if len(lines) == 1 and isinstance(lines[0], dict) and isinstance(lines[0].get("pairs"), list):
+        return lines[0]["pairs"], lines[0]
+    pairs = [x for x in lines if isinstance(x, dict) and x.get("type") == "pair"]
+    header = next((x for x in lines if isinstance(x, dict) and x.get("type") == "summary"), {})
+    if not pairs:
+        raise InputError(f"{path}: no `pairs` in this JSON; give `iqa compare --format json` "
+                         "output or a CSV file", path)
+    return pairs, header
+
+
+def _from_compare(path: str, parsed: tuple[list[dict[str, Any]], dict[str, Any]],
+                  warn: Callable[[str], None]) -> PointSet:
+    rows, header = parsed
+    metrics = [m for m in header.get("metrics") or [] if isinstance(m, str)]
+    if not metrics:
+        metrics = [k for k, v in rows[0].items() if isinstance(v, int | float)
+                   and k.lower() not in NOT_METRICS]
+    definitions = header.get("definitions") or {}
+    hib = {m: bool(definitions[m]["higher_is_better"]) for m in metrics
+           if isinstance(definitions.get(m), dict) and "higher_is_better" in definitions[m]}
+    units = set()
+    points = PointSet(path, "", metrics, hib,
+                      {m: definitions[m] for m in metrics if isinstance(definitions.get(m), dict)})
+    for i, row in enumerate(rows, 1):
+        where = f"{path}: pair {row.get('pair') or row.get('dist') or i}"
+        if row.get("error"):
+            raise InputError(f"{where} was not scored ({row['error']}); fix it and rerun "
+                             "`iqa compare`", path)
+        unit, rate = _row_rate(path, row, where)
+        units.add(unit)
+        values = {}
+        for m in metrics:
+            value = row.get(m)
+            if value is None and m == "psnr" and row.get("psnr_band") == "identical":
+                value = math.inf
+            values[m] = _number(value, f"{where}: {m}", path)
+        points.sequences.setdefault(str(row.get("ref") or ALL), []).append((rate, values))
+    if len(units) > 1:
+        raise InputError(f"{path}: rows mix rate units ({', '.join(sorted(units))}); give "
+                         "every row the same one of bpp, kbps, bytes", path)
+    points.rate_unit = units.pop() if units else "bytes"
+    if points.rate_unit == "bytes (file size)":
+        warn(f"{path}: no bpp/kbps/bytes in the rows; rates are the file sizes of the "
+             "distorted files")
+    return points
+
+
+def _row_rate(path: str, row: dict[str, Any], where: str) -> tuple[str, float]:
+    for name in RATE_COLUMNS:
+        if row.get(name) is not None:
+            return name, _rate(row[name], f"{where}: {name}", path)
+    dist = row.get("dist")
+    if isinstance(dist, str):
+        for candidate in (Path(dist), Path(path).parent / dist):
+            if candidate.is_file():
+                return "bytes (file size)", float(os.path.getsize(candidate))
+    raise InputError(f"{where} has no rate (bpp, kbps, bytes) and its file {dist} is not "
+                     "found; run the JSON's `iqa compare` folder or add a rate", path)
+
+
+def _from_csv(path: str, text: str) -> PointSet:
+    reader = csv.reader(text.splitlines())
+    header = next(reader, None)
+    if not header or not any(h.strip() for h in header):
+        raise InputError(f"{path}: empty CSV; give a header row with a rate column "
+                         f"({', '.join(RATE_COLUMNS)}) and metric columns", path)
+    names = [h.strip().lower() for h in header]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise InputError(f"{path}: column {duplicated[0]!r} appears twice; rename one", path)
+    rate_col = next((c for c in RATE_COLUMNS if c in names), None)
+    if rate_col is None:
+        raise InputError(f"{path}: no rate column; add a column named one of "
+                         f"{', '.join(RATE_COLUMNS)} (any unit)", path)
+    metrics = [n for n in names if n and n not in NOT_METRICS]
+    points = PointSet(path, rate_col, metrics)
+    for line, cells in enumerate(reader, 2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(names):
+            raise InputError(f"{path}: line {line} has {len(cells)} cells, the header "
+                             f"{len(names)}; fix the row", path)
+        row = dict(zip(names, (c.strip() for c in cells)))
+        where = f"{path}: line {line}"
+        rate = _rate(row[rate_col], f"{where}: {rate_col}", path)
+        values = {m: _number(row[m], f"{where}: {m}", path) for m in metrics}
+        sequence = row.get(SEQUENCE_COLUMN) or ALL
+        points.sequences.setdefault(sequence, []).append((rate, values))
+    if not points.sequences:
+        raise InputError(f"{path}: no data rows; add one row per encoding", path)
+    return points
+
+
+def _number(value: Any, where: str, path: str) -> float:
+    """A float from a JSON value or CSV cell; nan and -inf are refused, +inf kept."""
+    if isinstance(value, bool) or value is None or value == "":
+        raise InputError(f"{where} is empty; give a number", path)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: {value!r} is not a number; fix the cell or leave the "
+                         "column out with --metric", path) from None
+    if math.isnan(number) or number == -math.inf:
+        raise InputError(f"{where} is {value}; give a finite number", path)
+    return number
+
+
+def _rate(value: Any, where: str, path: str) -> float:
+    rate = _number(value, where, path)
+    if not math.isfinite(rate) or rate <= 0:
+        raise InputError(f"{where} is {value}; rates must be finite and > 0", path)
+    return rate
+
+
+def registered_info(name: str):
+    """The ``info`` of the registered metric ``name``, or None (unknown or broken plugin)."""
+    from iqa.errors import IQAError
+    from iqa.registry import load, registered
+
+    if name in registered():
+        try:
+            return load(name).info
+        except IQAError:
+            return None
+    return None
+
+
+def lower_is_better_by_name(name: str) -> bool:
+    """Whether ``name`` is a lower-is-better metric: the registered metric's
+    ``higher_is_better``, else :data:`LOWER_IS_BETTER` (name or prefix before "_")."""
+    info = registered_info(name)
+    if info is not None:
+        return not info.higher_is_better
+    return name in LOWER_IS_BETTER or name.split("_", 1)[0] in LOWER_IS_BETTER
+
+
+def curve(
+    points: Iterable[tuple[float, dict[str, float]]], metric: str, higher_is_better: bool,
+    where: str, path: str,
+) -> Curve:
+    """The checked curve of one metric (rules in the module docstring)."""
+    pairs = sorted((r, v[metric]) for r, v in points)
+    kept = [(r, q) for r, q in pairs if not math.isinf(q)]
+    dropped = len(pairs) - len(kept)
+    if dropped and not higher_is_better:
+        raise InputError(f"{where}: {metric} has an infinite value where lower is better; "
+                         "fix the value", path)
+    if len(kept) < MIN_POINTS:
+        extra = f" ({dropped} infinite left out)" if dropped else ""
+        raise InputError(f"{where}: {metric} curve has {len(kept)} usable points{extra}; "
+                         f"BD needs at least {MIN_POINTS} encodings per curve", path)
+    rates = np.array([r for r, _ in kept])
+    quality = np.array([q for _, q in kept])
+    same = np.flatnonzero(np.diff(rates) == 0)
+    if same.size:
+        raise InputError(f"{where}: two points with rate {rates[same[0]]:g}; keep one "
+                         "encoding per rate", path)
+    steps = np.diff(quality) if higher_is_better else -np.diff(quality)
+    bad = np.flatnonzero(steps <= 0)
+    if bad.size:
+        i = bad[0]
+        trend = "rise" if higher_is_better else "fall"
+        raise InputError(
+            f"{where}: {metric} does not {trend} with rate ({quality[i]:g} at rate "
+            f"{rates[i]:g}, {quality[i + 1]:g} at rate {rates[i + 1]:g}); BD needs a strictly "
+            "monotonic curve: drop the outlier or leave the metric out with --metric", path)
+    return Curve(rates, quality, dropped)

@@ -1,0 +1,79 @@
+"""RD plots: one panel per metric, ANCHOR and TEST curves of each sequence, BD-rate on it.
+
+matplotlib (the ``plot`` extra) is imported here only, with the Agg backend, so the
+command needs no display. The file type follows the suffix (:data:`SUFFIXES`); the plot
+is written to a temporary name beside the target and renamed at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from iqa.errors import UsageError
+from iqa.rd.bdrate import evaluate
+from iqa.rd.report import Analysis
+
+SUFFIXES = (".png", ".svg", ".pdf")
+
+
+def check_target(path: str) -> None:
+    """Refuse an unusable --plot target before any work is done."""
+    target = Path(path)
+    if target.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"--plot {path}: the name must end in {', '.join(SUFFIXES)}")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--plot {path}: folder {folder} does not exist")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise UsageError("--plot needs matplotlib; install it with "
+                         "`pip install 'iqa[plot]'`") from None
+
+
+def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    n = len(analysis.metrics)
+    fig = Figure(figsize=(5.5 * n, 4.5), layout="constrained")
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    colours = [f"C{i % 10}" for i in range(len(analysis.sequences))]
+    for ax, metric in zip(axes, analysis.metrics):
+        for colour, seq in zip(colours, analysis.sequences):
+            sides = (colour, colour) if len(analysis.sequences) > 1 else ("C0", "C1")
+            for c, style, marker, label, tint in zip(seq.curves[metric], ("-", "--"),
+                                                      ("o", "x"), labels, sides):
+                name = f"{label}" if len(analysis.sequences) == 1 else f"{label}: {seq.sequence}"
+                q = np.linspace(c.quality.min(), c.quality.max(), 200)
+                rates = 10.0 ** evaluate(c.quality, np.log10(c.rates), analysis.method, q)
+                ax.plot(rates, q, style, color=tint, linewidth=1.2)
+                ax.plot(c.rates, c.quality, marker, color=tint, linestyle="none", label=name)
+        mean = analysis.means[metric]
+        ax.set_xscale("log")
+        ax.set_xlabel("rate" if rate_unit == "rate" else f"rate, {rate_unit}")
+        label = metric + (f" ({mean['unit']})" if mean["unit"] else "")
+        ax.set_ylabel(label + ("" if analysis.higher_is_better[metric] else ", lower is better"))
+        ax.set_title(f"{metric}: BD-rate {mean['bd_rate']:+.2f} %, BD-{metric} "
+                     f"{mean['bd_quality']:+.4g} {mean['unit']}".rstrip(), fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        if len(analysis.sequences) <= 8:
+            ax.legend(fontsize=8)
+    fig.suptitle(f"{labels[1]} vs {labels[0]} ({analysis.method}; mean of "
+                 f"{len(analysis.sequences)} sequence(s))", fontsize=11)
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
