@@ -19,6 +19,7 @@ from iqa import __version__
 from iqa.errors import EXIT_INTERNAL, IQAError
 
 _COMMANDS = {
+    "bdrate": "iqa.cli.bdrate",
     "compare": "iqa.cli.compare",
     "fid": "iqa.cli.fid",
     "metrics": "iqa.cli.metrics",
