@@ -119,3 +119,20 @@ def test_every_iqa_json_result_is_accepted(tmp_path):
     for name, doc in (("c.json", compare_doc), ("f.jsonl", fid_line)):
         (tmp_path / name).write_text(json.dumps(doc) + "\n")
         assert load_baseline(str(tmp_path / name)).records
+
+
+def test_directories_as_baseline_or_junit_are_one_line(pairs, tmp_path):
+    line = one_line_error(compare(*pairs, "--baseline", tmp_path))
+    assert f"--baseline {tmp_path}: not a regular file (a directory)" in line
+    line = one_line_error(compare(*pairs, "--junit", tmp_path))
+    assert f"--junit {tmp_path}: is a directory; give a file name" in line
+
+
+def test_a_baseline_larger_than_any_result_is_refused_unread(tmp_path):
+    from iqa.gates.baseline import MAX_BASELINE_BYTES
+
+    path = tmp_path / "huge.json"
+    with open(path, "wb") as stream:
+        stream.truncate(MAX_BASELINE_BYTES + 1)  # sparse: no disk space used
+    with pytest.raises(InputError, match="larger than any result"):
+        load_baseline(str(path))

@@ -177,3 +177,23 @@ def test_a_gate_on_kid_mean_turns_kid_on(tmp_path):
     assert result.returncode == 0, result.stderr
     doc = strict_json(result.stdout)
     assert isinstance(doc["kid_mean"], float) and doc["gates"]["passed"] is True
+
+
+def test_fid_baseline_of_another_network_is_exit_2_unless_allowed(tmp_path):
+    _stats(tmp_path / "a.npz", 0.0)
+    _stats(tmp_path / "b.npz", 0.1)
+    base = tmp_path / "fid.json"
+    base.write_text(json.dumps({"tool": "iqa", "command": "fid", "fid": 3.0,
+                                "network": "other-inception:pool3"}))
+    args = ("fid", tmp_path / "a.npz", tmp_path / "b.npz", "--baseline", base,
+            "--tolerance", "fid=1e9", "--format", "json")
+    refused = run_iqa(*args, "--junit", tmp_path / "j.xml")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    line = refused.stderr.strip().splitlines()[-1]  # after the small-sample FID warning
+    assert line.startswith(f"iqa: --baseline {base}: ")
+    assert "network changed ('other-inception:pool3' -> 'inception-v3" in line
+    assert "--allow-definition-change" in line
+    assert "network changed" in (tmp_path / "j.xml").read_text()
+    allowed = run_iqa(*args, "--allow-definition-change")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "iqa: warning: --baseline" in allowed.stderr and "network changed" in allowed.stderr

@@ -53,7 +53,7 @@ def gate_options(fn: Callable) -> Callable:
     --junit to a command; the help text follows the command (``compare`` or ``fid``)."""
     examples, baseline_help, _, changers = _HELP.get(fn.__name__, _HELP["compare"])
     fn = click.option(
-        "--junit", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        "--junit", type=click.Path(), default=None, metavar="FILE",
         help="Write a JUnit XML report to FILE: one test case per result and gate, plus "
         "input errors and results missing from the baseline.",
     )(fn)
@@ -77,7 +77,7 @@ def gate_options(fn: Callable) -> Callable:
         "allowed.",
     )(fn)
     fn = click.option(
-        "--baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        "--baseline", type=click.Path(), default=None, metavar="FILE",
         help=baseline_help,
     )(fn)
     fn = click.option(

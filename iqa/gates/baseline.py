@@ -26,6 +26,10 @@ from iqa.errors import InputError
 #: The key of a result that has no ``pair`` (a command that produces one result).
 SINGLE = "result"
 _RECORD_LISTS = ("pairs", "results", "records")
+#: Fields of a result that define how its numbers were computed (``iqa fid``: the network,
+#: the weights' digest, the KID subsets); checked when the result and its baseline both have
+#: them.
+RECORD_DEFINITIONS = ("network", "weights.sha256", "kid.subsets", "kid.subset_size", "kid.seed")
 #: Settings that choose which files are paired but do not change any value.
 NEUTRAL_SETTINGS = frozenset({"pair_by"})
 
@@ -111,6 +115,24 @@ class Baseline:
                 line = f"setting {key} changed ({self.settings[key]!r} -> {settings[key]!r})"
                 (neutral if key in NEUTRAL_SETTINGS else changed).append(line)
         return changed, neutral
+
+
+def _field(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def record_definition_changes(base: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """One line per field of :data:`RECORD_DEFINITIONS` that both results have and that
+    differs (``network changed ('a' -> 'b')``)."""
+    lines = []
+    for name in RECORD_DEFINITIONS:
+        old, new = _field(base, name), _field(record, name)
+        if old is not None and new is not None and old != new:
+            lines.append(f"{name} changed ({old!r} -> {new!r})")
+    return lines
 
 
 #: Refused before reading: a baseline larger than this is not a result file.
@@ -210,11 +232,12 @@ def _read_text(path: str, where: str) -> str:
         raise InputError(f"{where}: no such file", path) from None
     except OSError as exc:
         raise InputError(f"{where}: cannot read it ({_reason(exc)})", path) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"{where}: not a regular file ({_kind(info.st_mode)}); {_SAVE_HINT}",
+                         path)
     with os.fdopen(fd, "rb") as stream:
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{where}: not a regular file ({_kind(info.st_mode)}); "
-                             f"{_SAVE_HINT}", path)
         if info.st_size > MAX_BASELINE_BYTES:
             raise InputError(f"{where}: {info.st_size} bytes, larger than any result "
                              f"({MAX_BASELINE_BYTES} bytes at most); {_SAVE_HINT}", path)

@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from iqa.errors import EXIT_GATE_FAILED, EXIT_INPUT, EXIT_OK, IQAError, InputError, UsageError
-from iqa.gates.baseline import Baseline, load_baseline, record_key
+from iqa.gates.baseline import (
+    Baseline,
+    load_baseline,
+    record_definition_changes,
+    record_key,
+)
 from iqa.gates.evaluate import GateEvaluator
 from iqa.gates.expressions import Threshold, Tolerance, check_names, parse_gates, parse_tolerances
 from iqa.gates.results import GateResult, InputProblem, Quantity
@@ -131,16 +136,35 @@ class GateRun:
             [q.name for q in self.evaluator.compared],
         )
         where = f"--baseline {self.baseline.path}"
-        if changed and not self.allow_definition_change:
-            raise InputError(f"{where}: {'; '.join(changed)}; {DEFINITION_HINT}",
+        self._changed(changed)
+        self.definition_changes += neutral
+        for line in neutral:
+            self.warn(f"{where}: {line}")
+
+    def _changed(self, lines: list[str]) -> None:
+        """Definition changes: an input error unless allowed, then warnings."""
+        lines = [line for line in lines if line not in self.definition_changes]
+        if not lines or self.baseline is None:
+            return
+        where = f"--baseline {self.baseline.path}"
+        if not self.allow_definition_change:
+            raise InputError(f"{where}: {'; '.join(lines)}; {DEFINITION_HINT}",
                              self.baseline.path)
-        self.definition_changes = changed + neutral
-        for line in self.definition_changes:
+        self.definition_changes += lines
+        for line in lines:
             self.warn(f"{where}: {line}")
 
     def check(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Check one result and add ``gate_failures`` (messages; empty when it passes)."""
+        """Check one result and add ``gate_failures`` (messages; empty when it passes).
+
+        A result whose own definition fields (the network and weights of ``iqa fid``,
+        :data:`iqa.gates.baseline.RECORD_DEFINITIONS`) differ from its baseline result's
+        is a definition change, as in :meth:`bind`."""
         if self.evaluator is not None:
+            if self.baseline is not None:
+                base = self.baseline.records.get(record_key(record))
+                if base is not None:
+                    self._changed(record_definition_changes(base, record))
             record["gate_failures"] = self.evaluator.check(record)
         return record
 
@@ -226,6 +250,9 @@ def plan_gates(
         raise UsageError("--allow-definition-change needs --baseline FILE")
     if junit:
         folder = Path(junit).parent
+        if Path(junit).is_dir():
+            raise UsageError(f"--junit {junit}: is a directory; give a file name, e.g. "
+                             f"{Path(junit) / 'quality.xml'}")
         if not folder.is_dir():
             raise UsageError(f"--junit {junit}: folder {folder} does not exist")
     loaded = load_baseline(baseline) if baseline is not None else None
