@@ -79,7 +79,7 @@ def test_passing_gates_exit_0_and_json_is_self_describing(pairs):
     result = compare(*pairs, "--fail-if", "ssim<0.1", "--fail-if", "min(psnr)<20",
                      "--format", "json")
     assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
+    assert result.stderr == "iqa: PASS 2 gates on 3 pairs\n"  # stdout carries no table
     doc = strict_json(result.stdout)
     gates = doc["gates"]
     assert gates["passed"] is True and gates["exit_code"] == 0 and gates["checks_failed"] == 0
@@ -138,7 +138,7 @@ def test_identical_images_have_infinite_psnr_in_gates_and_baselines(tmp_path):
     assert first.returncode == 0, first.stderr
     doc = strict_json(saved.read_text())
     assert doc["pairs"][0]["psnr"] is None and doc["pairs"][0]["psnr_band"] == "identical"
-    assert check(doc["gates"], "mean(psnr)<30")["value"] == "inf"
+    assert check(doc["gates"], "mean(psnr)<30")["value"] is None  # inf, as in "summary"
 
     again = compare(ref, out, "--baseline", saved, "--format", "json")
     assert again.returncode == 0, again.stderr
@@ -151,7 +151,7 @@ def test_identical_images_have_infinite_psnr_in_gates_and_baselines(tmp_path):
                     "--format", "json")
     assert worse.returncode == 1
     failure = check(gates_of(worse), "psnr vs baseline")["failures"][0]
-    assert failure["baseline"] == "inf" and failure["excess"] == "inf"
+    assert failure["baseline"] is None and failure["excess"] is None
     assert failure["direction"] == "regression" and "baseline inf dB: inf dB worse" in \
         failure["message"]
 
@@ -266,7 +266,7 @@ def test_malformed_expressions_are_usage_errors(pairs, expr, message):
 )
 def test_option_and_baseline_errors_exit_2_in_one_line(pairs, tmp_path, args, message):
     (tmp_path / "bad.json").write_text("{")
-    (tmp_path / "fid.json").write_text(json.dumps({"command": "fid", "fid": 3.0}))
+    (tmp_path / "fid.json").write_text(json.dumps({"tool": "iqa", "command": "fid", "fid": 3.0}))
     args = [a.format(tmp=tmp_path) for a in args]
     result = compare(*pairs, *args)
     assert message in one_line_error(result) and result.stdout == ""
@@ -402,12 +402,13 @@ def test_baseline_saved_as_json_lines_works(pairs, tmp_path):
     assert gates_of(result)["baseline"]["pairs"] == 3
 
 
-def test_changed_definition_against_the_baseline_is_warned(pairs, baseline):
+def test_changed_definition_against_the_baseline_is_warned_when_allowed(pairs, baseline):
     result = compare(*pairs, "--luma", "--baseline", baseline, "--tolerance", "psnr=100",
-                     "--format", "json")
+                     "--allow-definition-change", "--format", "json")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"iqa: warning: --baseline {baseline}: ")
+    assert len(lines) == 2 and lines[0].startswith(f"iqa: warning: --baseline {baseline}: ")
+    assert lines[1] == "iqa: PASS 3 gates on 3 pairs"
     assert "psnr definition changed (channels: 'all channels' -> 'BT.601 luma" in lines[0]
     assert gates_of(result)["baseline"]["definition_changes"]
 

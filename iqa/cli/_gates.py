@@ -1,65 +1,68 @@
-"""The gate options of the commands, and the glue between a command and :mod:`iqa.gates`.
+"""The gate options of the commands; the run itself is :class:`iqa.gates.GateRun`.
 
-A command adds the options with :func:`gate_options`, builds :class:`Gates` with
-:func:`prepare_gates` before any work (bad expressions, unknown metrics and unreadable
-baselines are usage/input errors, exit 2), and then::
-
-    with gates.guard():                       # an error still leaves a JUnit report
-        gates.bind(quantities, context)       # what the results carry
-        for record in results:
-            gates.check(record)               # adds record["gate_failures"]
-            writer.row(record)
-        outcome = gates.finish(records, problems)
-        report["gates"] = outcome.section     # None when no gate option was given
-        writer.end(report)
-    return outcome.exit_code
-
-Exit codes: 2 when there is a fatal input problem (it wins over a failed gate),
-otherwise 1 when a gate failed, otherwise 0.
+A command adds the options with :func:`gate_options` (help text per command, chosen by
+the command function's name) and builds its :class:`Gates` with :func:`prepare_gates`
+before any work; see :mod:`iqa.gates.run` for the rest of the protocol. The CLI part adds
+only printing: warnings on stderr and, when the results do not go to stdout as a table,
+the verdict of :meth:`iqa.gates.GateOutcome.verdict` on stderr so a CI log shows what
+failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 import click
 
-from iqa import __version__
-from iqa.cli._common import warn
-from iqa.errors import EXIT_GATE_FAILED, EXIT_INPUT, EXIT_OK, IQAError, UsageError
-from iqa.gates import (
-    NOISE_REL,
-    Baseline,
-    GateEvaluator,
-    GateResult,
-    InputProblem,
-    Quantity,
-    Threshold,
-    Tolerance,
-    check_names,
-    format_number,
-    load_baseline,
-    parse_gates,
-    parse_tolerances,
-    record_key,
-)
+from iqa.cli._common import say, warn
+from iqa.gates import NOISE_REL, GateOutcome, GateRun, InputProblem, format_number, plan_gates
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 all gates pass, 1 a quality gate failed, 2 usage or input error "
     "(2 wins over 1)."
 )
+_ALLOW_KEY = "iqa.allow_definition_change"
+
+#: Per command: (--fail-if examples, --baseline text, the noun of one result, options
+#: that change a definition).
+_HELP = {
+    "compare": (
+        "'psnr<30', 'ssim<0.95', 'lpips>0.1' test every pair; 'mean(psnr)<32', "
+        "'min(ssim)<0.9' (mean, median, min, max) test the whole run.",
+        "Compare each result with the same pair in FILE (saved earlier with --format json "
+        "-o FILE): a change for the worse beyond --tolerance fails; pairs of FILE missing "
+        "from this run fail; new pairs are listed.",
+        "pair",
+        "--luma, --alpha, --ignore-exif",
+    ),
+    "fid": (
+        "'fid>12', 'kid_mean>0.01' (a gate on kid or kid_mean turns --kid on) test the "
+        "run's one result.",
+        "Compare FID (and KID) with the same statistics saved earlier in FILE (--format "
+        "json -o FILE): a change for the worse beyond --tolerance (e.g. fid=2%) fails.",
+        "result",
+        "--resize, --alpha, --exif",
+    ),
+}
 
 
 def gate_options(fn: Callable) -> Callable:
-    """Add --fail-if, --baseline, --tolerance, --two-sided and --junit to a command."""
+    """Add --fail-if, --baseline, --tolerance, --two-sided, --allow-definition-change and
+    --junit to a command; the help text follows the command (``compare`` or ``fid``)."""
+    examples, baseline_help, _, changers = _HELP.get(fn.__name__, _HELP["compare"])
     fn = click.option(
-        "--junit", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+        "--junit", type=click.Path(), default=None, metavar="FILE",
         help="Write a JUnit XML report to FILE: one test case per result and gate, plus "
-        "input errors and pairs missing from the baseline.",
+        "input errors and results missing from the baseline.",
+    )(fn)
+    fn = click.option(
+        "--allow-definition-change", is_flag=True, expose_value=False, is_eager=False,
+        callback=_remember_allow,
+        help="With --baseline, compare even when a metric definition or a setting that "
+        f"changes values ({changers}) differs from the baseline's; "
+        "otherwise that is an error (exit 2).",
     )(fn)
     fn = click.option(
         "--two-sided", is_flag=True,
@@ -68,139 +71,59 @@ def gate_options(fn: Callable) -> Callable:
     )(fn)
     fn = click.option(
         "--tolerance", multiple=True, metavar="NAME=AMOUNT[%]",
-        help="Allowed change from the baseline: 'psnr=0.05' absolute, 'ssim=0.1%' relative "
+        help="Allowed change from the baseline: 'NAME=0.05' absolute, 'NAME=0.1%' relative "
         "to the baseline value. Default: exact (differences below "
         f"{format_number(NOISE_REL)} relative are float noise). Repeatable; comma lists "
         "allowed.",
     )(fn)
     fn = click.option(
-        "--baseline", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-        help="Compare each result with the same pair in FILE (saved earlier with "
-        "--format json -o FILE): a change for the worse beyond --tolerance fails; pairs "
-        "of FILE missing from this run fail; new pairs are listed.",
+        "--baseline", type=click.Path(), default=None, metavar="FILE",
+        help=baseline_help,
     )(fn)
     fn = click.option(
         "--fail-if", "fail_if", multiple=True, metavar="EXPR",
-        help="Fail (exit 1) when EXPR holds. 'psnr<30', 'ssim<0.95', 'lpips>0.1' test every "
-        "result; 'mean(psnr)<32', 'min(ssim)<0.9' (mean, median, min, max) test the whole "
-        "run. Operators < <= > >=; quote EXPR in the shell. Repeatable; comma lists allowed.",
+        help=f"Fail (exit 1) when EXPR holds. {examples} Operators < <= > >=; quote EXPR in "
+        "the shell. Repeatable; comma lists allowed; an empty EXPR is an error.",
     )(fn)
     return fn
 
 
-@dataclass
-class GateOutcome:
-    result: GateResult | None
-    section: dict[str, Any] | None  # the "gates" section of JSON reports
-    exit_code: int
+def _remember_allow(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    ctx.meta[_ALLOW_KEY] = bool(value)
+    return value
 
 
 @dataclass
-class Gates:
-    """The gate options of one run, and their evaluation as results come in."""
+class Gates(GateRun):
+    """A :class:`GateRun` that warns on stderr and prints the verdict on stderr when
+    stdout does not carry the table (``-o FILE``, or ``--format`` csv/json/jsonl)."""
 
-    command: str
-    thresholds: list[Threshold] = field(default_factory=list)
-    tolerances: dict[str, Tolerance] = field(default_factory=dict)
-    baseline: Baseline | None = None
-    two_sided: bool = False
-    junit: str | None = None
-    evaluator: GateEvaluator | None = None
-    definition_changes: list[str] = field(default_factory=list)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.thresholds or self.baseline or self.junit)
-
-    @property
-    def metric_names(self) -> list[str]:
-        """Metrics that --fail-if names, in order (a command may compute them on demand)."""
-        names: list[str] = []
-        for gate in self.thresholds:
-            if gate.metric not in names:
-                names.append(gate.metric)
-        return names
-
-    @property
-    def columns(self) -> list[str]:
-        return ["gate_failures"] if self.active else []
-
-    def bind(self, quantities: Sequence[Quantity], context: dict[str, Any]) -> None:
-        """Check the gates against what the run computes; warn about baseline mismatches.
-
-        ``context`` is what the report starts with; its ``definitions`` and ``settings``
-        are compared with the baseline's."""
-        if not self.active:
-            return
-        self.evaluator = GateEvaluator(
-            self.thresholds, quantities, baseline=self.baseline, tolerances=self.tolerances,
-            two_sided=self.two_sided,
-        )
-        for note in self.evaluator.notes:
-            warn(note)
-        if self.baseline is not None:
-            self.definition_changes = self.baseline.changed_definitions(
-                context.get("definitions") or {}, context.get("settings") or {},
-                [q.name for q in self.evaluator.compared],
-            )
-            for line in self.definition_changes:
-                warn(f"--baseline {self.baseline.path}: {line}")
-
-    def check(self, record: dict[str, Any]) -> dict[str, Any]:
-        """Check one result and add ``gate_failures`` (messages; empty when it passes)."""
-        if self.evaluator is not None:
-            record["gate_failures"] = self.evaluator.check(record)
-        return record
+    verdict_noun: str = "pair"
+    verdict_on_stderr: bool = False
 
     def finish(
         self, records: Sequence[dict[str, Any]], problems: Iterable[InputProblem] = ()
     ) -> GateOutcome:
-        """Evaluate the run, write the JUnit report, and decide the exit code."""
-        problems = list(problems)
-        fatal = any(p.fatal for p in problems)
-        if self.evaluator is None:
-            return GateOutcome(None, None, EXIT_INPUT if fatal else EXIT_OK)
-        result = self.evaluator.finish()
-        if result.baseline is not None:
-            result.baseline["definition_changes"] = self.definition_changes
-        code = EXIT_INPUT if fatal else EXIT_OK if result.passed else EXIT_GATE_FAILED
-        section = {
-            **result.to_json(),
-            "exit_code": code,
-            "input_problems": len(problems),
-            "input_problems_fatal": fatal,
-        }
-        if self.junit:
-            from iqa.output.junit import write_junit
+        outcome = super().finish(records, problems)
+        if self.verdict_on_stderr and (self.thresholds or self.baseline is not None):
+            for line in outcome.verdict(self.verdict_noun):
+                say(line)
+        return outcome
 
-            write_junit(self.junit, self._suite_name, result,
-                        results=[record_key(r) for r in records], problems=problems,
-                        properties=self._properties())
-        return GateOutcome(result, section, code)
 
-    @contextmanager
-    def guard(self) -> Iterator[None]:
-        """On an error that ends the run, still write a JUnit report that shows it."""
-        try:
-            yield
-        except IQAError as exc:
-            if self.junit:
-                from iqa.output.junit import write_junit
+@dataclass
+class _Context:
+    output: str | None
+    fmt: str
+    allow_definition_change: bool
 
-                write_junit(self.junit, self._suite_name, None, results=[],
-                            problems=[InputProblem(f"iqa {self.command}", str(exc))],
-                            properties=self._properties())
-            raise
 
-    @property
-    def _suite_name(self) -> str:
-        return f"iqa {self.command}"
-
-    def _properties(self) -> dict[str, str]:
-        props = {"iqa.command": self.command, "iqa.version": __version__}
-        if self.baseline is not None:
-            props["iqa.baseline"] = self.baseline.path
-        return props
+def _from_click() -> _Context:
+    ctx = click.get_current_context(silent=True)
+    params = ctx.params if ctx is not None else {}
+    meta = ctx.meta if ctx is not None else {}
+    return _Context(params.get("output"), params.get("fmt") or "table",
+                    bool(meta.get(_ALLOW_KEY, False)))
 
 
 def prepare_gates(
@@ -212,29 +135,25 @@ def prepare_gates(
     two_sided: bool = False,
     junit: str | None = None,
     extra_names: Iterable[str] = (),
+    allow_definition_change: bool | None = None,
+    output: str | None = None,
+    fmt: str | None = None,
 ) -> Gates:
-    """Parse and check the gate options before any work is done.
+    """Parse and check the gate options before any work is done (see
+    :func:`iqa.gates.plan_gates`).
 
-    Metric names must be registered metrics (``iqa metrics``) or one of ``extra_names``
-    (result fields a command offers besides metric names, such as ``kid_mean``).
+    ``allow_definition_change``, ``output`` and ``fmt`` default to the current click
+    command's ``--allow-definition-change``, ``-o`` and ``--format``. The verdict goes
+    to stderr unless a table goes to stdout (which already shows the gates).
     """
-    from iqa.registry import registered
-
-    thresholds = parse_gates(fail_if)
-    tolerances = parse_tolerances(tolerance)
-    known = set(registered()) | set(extra_names)
-    check_names([g.metric for g in thresholds], known, "--fail-if")
-    check_names(tolerances, known, "--tolerance")
-    if (tolerances or two_sided) and baseline is None:
-        raise UsageError("--tolerance and --two-sided need --baseline FILE")
-    if junit:
-        folder = Path(junit).parent
-        if not folder.is_dir():
-            raise UsageError(f"--junit {junit}: folder {folder} does not exist")
-    loaded = load_baseline(baseline) if baseline is not None else None
-    if loaded is not None and loaded.command and loaded.command != command:
-        raise UsageError(
-            f"--baseline {baseline}: it holds results of `iqa {loaded.command}`, "
-            f"not `iqa {command}`"
-        )
-    return Gates(command, thresholds, tolerances, loaded, two_sided, junit)
+    seen = _from_click()
+    allow = seen.allow_definition_change if allow_definition_change is None \
+        else allow_definition_change
+    output = output if output is not None else seen.output
+    fmt = fmt or seen.fmt
+    run = plan_gates(command, fail_if=fail_if, baseline=baseline, tolerance=tolerance,
+                     two_sided=two_sided, junit=junit, allow_definition_change=allow,
+                     extra_names=extra_names, warn=warn)
+    return Gates(**{f.name: getattr(run, f.name) for f in fields(run)},
+                 verdict_noun=_HELP.get(command, _HELP["compare"])[2],
+                 verdict_on_stderr=fmt != "table" or output not in (None, "-"))

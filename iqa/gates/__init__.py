@@ -2,12 +2,15 @@
 
 Command-agnostic and free of I/O except reading a baseline file. A command
 
-1. parses the options with :func:`parse_gates` / :func:`parse_tolerances` and reads the
-   baseline with :func:`load_baseline` (usage and input errors before any work),
-2. builds a :class:`GateEvaluator` from the gates and the :class:`Quantity` values its
-   results carry (name, direction from ``MetricInfo.higher_is_better``),
-3. calls :meth:`GateEvaluator.check` on each result record as it is produced and
-   :meth:`GateEvaluator.finish` at the end, which returns a :class:`GateResult`.
+1. builds a :class:`GateRun` with :func:`plan_gates` (it parses the options with
+   :func:`parse_gates` / :func:`parse_tolerances` and reads the baseline with
+   :func:`load_baseline`: usage and input errors before any work),
+2. binds it to the :class:`Quantity` values its results carry (name, direction from
+   ``MetricInfo.higher_is_better``) and the report's definitions (:meth:`GateRun.bind`),
+3. calls :meth:`GateRun.check` on each result record as it is produced and
+   :meth:`GateRun.finish` at the end, which returns a :class:`GateOutcome`: the
+   :class:`GateResult`, the report's ``gates`` section, the exit code
+   (:func:`exit_code`) and a short verdict for a log.
 
 A record is a dict with a ``pair`` key (or none, for a command with a single result)
 and one value per metric; see :mod:`iqa.gates.evaluate` for the rules.
@@ -34,6 +37,7 @@ from iqa.gates.expressions import (
     parse_tolerance,
     parse_tolerances,
 )
+from iqa.gates.run import DEFINITION_HINT, GateOutcome, GateRun, exit_code, plan_gates
 from iqa.gates.results import (
     NOISE_ABS,
     NOISE_REL,
@@ -47,6 +51,11 @@ from iqa.gates.results import (
 )
 
 __all__ = [
+    "DEFINITION_HINT",
+    "GateOutcome",
+    "GateRun",
+    "exit_code",
+    "plan_gates",
     "AGGREGATES",
     "EXACT",
     "NOISE_ABS",

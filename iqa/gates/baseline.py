@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from iqa.errors import InputError
@@ -25,6 +26,12 @@ from iqa.errors import InputError
 #: The key of a result that has no ``pair`` (a command that produces one result).
 SINGLE = "result"
 _RECORD_LISTS = ("pairs", "results", "records")
+#: Fields of a result that define how its numbers were computed (``iqa fid``: the network,
+#: the weights' digest, the KID subsets); checked when the result and its baseline both have
+#: them.
+RECORD_DEFINITIONS = ("network", "weights.sha256", "kid.subsets", "kid.subset_size", "kid.seed")
+#: Settings that choose which files are paired but do not change any value.
+NEUTRAL_SETTINGS = frozenset({"pair_by"})
 
 
 def record_key(record: dict[str, Any]) -> str:
@@ -84,40 +91,178 @@ class Baseline:
         self, definitions: dict[str, Any], settings: dict[str, Any], metrics: Iterable[str]
     ) -> list[str]:
         """One line per metric definition or setting that differs from this run's."""
-        lines = []
+        changed, neutral = self.definition_changes(definitions, settings, metrics)
+        return changed + neutral
+
+    def definition_changes(
+        self, definitions: dict[str, Any], settings: dict[str, Any], metrics: Iterable[str]
+    ) -> tuple[list[str], list[str]]:
+        """``(changes that make values incomparable, changes that do not)``, one line each.
+
+        A metric's definition (``definitions`` of the report) or a setting of the run
+        (``settings``: decoding, resizing) that differs changes the numbers; a setting in
+        :data:`NEUTRAL_SETTINGS` only chooses which files are paired.
+        """
+        changed, neutral = [], []
         for name in metrics:
             old, new = self.definitions.get(name), definitions.get(name)
-            if old is not None and new is not None and old != new:
+            if isinstance(old, dict) and isinstance(new, dict) and old != new:
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys)
-                lines.append(f"{name} definition changed ({detail})")
+                changed.append(f"{name} definition changed ({detail})")
         for key in sorted(set(self.settings) & set(settings)):
             if self.settings[key] != settings[key]:
-                lines.append(f"setting {key} changed ({self.settings[key]!r} -> {settings[key]!r})")
-        return lines
+                line = f"setting {key} changed ({self.settings[key]!r} -> {settings[key]!r})"
+                (neutral if key in NEUTRAL_SETTINGS else changed).append(line)
+        return changed, neutral
+
+
+def _field(record: dict[str, Any], dotted: str) -> Any:
+    value: Any = record
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def record_definition_changes(base: dict[str, Any], record: dict[str, Any]) -> list[str]:
+    """One line per field of :data:`RECORD_DEFINITIONS` that both results have and that
+    differs (``network changed ('a' -> 'b')``)."""
+    lines = []
+    for name in RECORD_DEFINITIONS:
+        old, new = _field(base, name), _field(record, name)
+        if old is not None and new is not None and old != new:
+            lines.append(f"{name} changed ({old!r} -> {new!r})")
+    return lines
+
+
+#: Refused before reading: a baseline larger than this is not a result file.
+MAX_BASELINE_BYTES = 1 << 30
+_SAVE_HINT = "give a JSON file saved with `iqa ... --format json -o FILE`"
 
 
 def load_baseline(path: str) -> Baseline:
-    """Read a JSON (or JSON Lines) result file written by ``iqa ... --format json``."""
+    """Read a JSON (or JSON Lines) result file written by ``iqa ... --format json``.
+
+    Every way a file can fail to be such a result is an :class:`InputError` with one
+    line naming the file and the reason: missing, not a regular file (a FIFO would block,
+    ``/dev/null`` reads as nothing), unreadable, empty, not UTF-8, not strict JSON
+    (``NaN``/``Infinity`` tokens), nested too deeply to parse, or not a result of ``iqa``.
+    """
     where = f"--baseline {path}"
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{where}: no such file", path)
+    text = _read_text(path, where)
+    if not text.strip():
+        raise InputError(f"{where}: is empty; {_SAVE_HINT}", path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{where}: cannot read it ({exc})", path) from None
+        document = _parse(text, where, path)
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply to be a result; {_SAVE_HINT}",
+                         path) from None
+    except _NonStrict as exc:
+        raise InputError(f"{where}: {exc} is not strict JSON (RFC 8259); {_SAVE_HINT}",
+                         path) from None
+    check_iqa_result(document, where, path)
+    return baseline_from_document(document, path)
+
+
+def _parse(text: str, where: str, path: str) -> Any:
+    """One JSON document, or JSON Lines read as one document."""
     try:
-        document = json.loads(text)
+        return _strict_loads(text)
     except json.JSONDecodeError as exc:
         document = _json_lines(text)
         if document is None:
             raise InputError(
-                f"{where}: not valid JSON (line {exc.lineno}: {exc.msg}); save a baseline "
-                "with `iqa compare ... --format json -o FILE`",
-                path,
+                f"{where}: not valid JSON (line {exc.lineno}: {exc.msg}); {_SAVE_HINT}", path,
             ) from None
-    return baseline_from_document(document, path)
+        return document
+
+
+def check_iqa_result(document: Any, where: str, path: str | None = None) -> None:
+    """Refuse a parsed document that is not a result written by ``iqa``.
+
+    A result is a JSON object with ``"tool": "iqa"`` (every ``--format json`` report and
+    the summary line of ``--format jsonl``), or an ``iqa fid --format jsonl`` line, which
+    carries ``fid``, ``network`` and ``sources``.
+    """
+    if not isinstance(document, dict):
+        raise InputError(
+            f"{where}: expected a JSON object written by `iqa ... --format json`, "
+            f"found a JSON {_json_type(document)}", path,
+        )
+    if document.get("tool") == "iqa":
+        return
+    if all(k in document for k in ("fid", "network", "sources")):
+        return
+    raise InputError(
+        f"{where}: not a result written by iqa (no \"tool\": \"iqa\" key); {_SAVE_HINT}", path
+    )
+
+
+class _NonStrict(ValueError):
+    """A ``NaN``, ``Infinity`` or ``-Infinity`` token, which RFC 8259 does not allow."""
+
+
+def _refuse_constant(token: str) -> Any:
+    raise _NonStrict(token)
+
+
+def _strict_loads(text: str) -> Any:
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return "number"
+
+
+def _read_text(path: str, where: str) -> str:
+    """The file's text, refusing anything but a readable regular UTF-8 file.
+
+    The file is opened non-blocking and checked with ``fstat`` on the open descriptor, so
+    a named pipe never blocks and a file swapped after a check is still checked.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise InputError(f"{where}: no such file", path) from None
+    except OSError as exc:
+        raise InputError(f"{where}: cannot read it ({_reason(exc)})", path) from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise InputError(f"{where}: not a regular file ({_kind(info.st_mode)}); {_SAVE_HINT}",
+                         path)
+    with os.fdopen(fd, "rb") as stream:
+        if info.st_size > MAX_BASELINE_BYTES:
+            raise InputError(f"{where}: {info.st_size} bytes, larger than any result "
+                             f"({MAX_BASELINE_BYTES} bytes at most); {_SAVE_HINT}", path)
+        try:
+            data = stream.read(MAX_BASELINE_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"{where}: cannot read it ({_reason(exc)})", path) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{where}: not UTF-8 text (invalid byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start}); {_SAVE_HINT}", path,
+        ) from None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
+
+
+def _kind(mode: int) -> str:
+    kinds = ((stat.S_ISDIR, "a directory"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a named pipe"),
+             (stat.S_ISSOCK, "a socket"))
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def baseline_from_document(document: Any, path: str) -> Baseline:
@@ -157,7 +302,7 @@ def _json_lines(text: str) -> dict[str, Any] | None:
     pairs: list[dict[str, Any]] = []
     summary: dict[str, Any] = {}
     try:
-        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+        lines = [_strict_loads(line) for line in text.splitlines() if line.strip()]
     except json.JSONDecodeError:
         return None
     if len(lines) < 2 or not all(isinstance(line, dict) for line in lines):

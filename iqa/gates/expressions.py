@@ -110,9 +110,25 @@ def format_number(value: float) -> str:
     return f"{mantissa}e{int(exponent)}" if exponent else text
 
 
-def split_list(values: Iterable[str]) -> list[str]:
-    """Repeated options and comma lists, flattened; empty items dropped."""
-    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+def split_list(values: Iterable[str], option: str) -> list[str]:
+    """Repeated options and comma lists, flattened.
+
+    An empty item (``--fail-if ""`` from an unset shell variable, ``","``, a trailing or
+    doubled comma) is a usage error: it must never turn a gate off silently.
+    """
+    items = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                raise UsageError(
+                    f"{option}: empty expression in {value!r} (an unset shell variable?); "
+                    f"give e.g. {_EXAMPLES[option]}, or leave the option out"
+                )
+            items.append(part.strip())
+    return items
+
+
+_EXAMPLES = {"--fail-if": "'psnr<30'", "--tolerance": "'psnr=0.05'"}
 
 
 def parse_gate(text: str) -> Threshold:
@@ -151,7 +167,7 @@ def parse_gate(text: str) -> Threshold:
 def parse_gates(values: Iterable[str]) -> list[Threshold]:
     """Every gate of repeated ``--fail-if`` options (each may be a comma list), deduplicated."""
     gates: list[Threshold] = []
-    for item in split_list(values):
+    for item in split_list(values, "--fail-if"):
         gate = parse_gate(item)
         if gate not in gates:
             gates.append(gate)
@@ -176,7 +192,7 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
 
 def parse_tolerances(values: Iterable[str]) -> dict[str, Tolerance]:
     """Tolerances by metric name; when a metric is given twice, the last one counts."""
-    return dict(parse_tolerance(item) for item in split_list(values))
+    return dict(parse_tolerance(item) for item in split_list(values, "--tolerance"))
 
 
 def check_names(names: Iterable[str], known: Iterable[str], option: str) -> None:

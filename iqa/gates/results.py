@@ -1,8 +1,9 @@
 """What gate evaluation produces: one outcome per result and check, in JSON-ready form.
 
-Numbers in the ``gates`` section of reports are JSON numbers, or the strings ``"inf"`` /
-``"-inf"`` for infinities (identical images have an infinite PSNR), so the section stays
-strict RFC 8259 JSON and ``float(x)`` reads every number back.
+Numbers in the ``gates`` section of reports follow the convention of every other section
+(:func:`iqa.output.values.strict`): a finite number is a JSON number, a non-finite one
+(the infinite PSNR of identical images, an infinite excess against such a baseline) is
+``null``; the gate's ``message`` says ``inf``. The report stays strict RFC 8259 JSON.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ RULES = {
     "float noise, not a change",
     "infinite": "identical images have infinite PSNR: inf passes psnr<30; against a "
     "baseline inf equals inf and a finite value is infinitely worse than inf",
-    "numbers": "non-finite numbers in this section are the strings \"inf\" and \"-inf\"",
+    "numbers": "non-finite numbers are null, as in the rest of the report; the message "
+    "says inf",
 }
 
 PASS, FAIL, SKIP = "pass", "fail", "skip"
@@ -154,14 +156,10 @@ class GateResult:
 
 
 def json_number(value: Any) -> Any:
-    """A value strict JSON can carry: infinite floats become the strings "inf" / "-inf",
-    NaN becomes null; anything else is returned as it is."""
-    if not isinstance(value, float):
-        return value
-    if math.isnan(value):
+    """A value strict JSON can carry, as :func:`iqa.output.values.strict` writes it:
+    a non-finite float becomes None (``null``); anything else is returned as it is."""
+    if isinstance(value, float) and not math.isfinite(value):
         return None
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
     return value
 
 

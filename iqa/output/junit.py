@@ -1,4 +1,4 @@
-"""JUnit XML reports of quality gates, in the schema GitLab, Jenkins and GitHub reporters read.
+r"""JUnit XML reports of quality gates, in the schema GitLab, Jenkins and GitHub reporters read.
 
 ::
 
@@ -14,17 +14,70 @@ test case, "all results"). Results without a value are ``skipped`` with the reas
 The suite ``inputs`` has one test case per result and per unusable input: an
 ``error`` when it makes the run fail (exit code 2), ``skipped`` when it was allowed
 (``--skip-bad``, ``--allow-unmatched``).
+
+The report is always well-formed UTF-8 XML, whatever the file names. Every name, message
+and property goes through :func:`xml_safe`: a backslash is written ``\\``; tab, newline
+and carriage return ``\t`` ``\n`` ``\r``; other control characters (C0 and DEL) ``\xHH``;
+C1 controls, lone surrogates and U+FFFE/U+FFFF ``\uHHHH``; and each byte of a file name
+that is not UTF-8 (decoded by :func:`os.fsdecode` to U+DC80..U+DCFF) ``\xHH`` with
+``HH`` >= 80. :func:`raw_name` reads such a name back into the exact bytes of the file
+name; the JSON report carries the names too.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 
-from iqa.gates import CheckResult, GateResult, InputProblem
 from iqa.gates.expressions import format_number
-from iqa.gates.results import ALL_RESULTS, FAIL, SKIP
+from iqa.gates.results import ALL_RESULTS, FAIL, SKIP, CheckResult, GateResult, InputProblem
+
+_SHORT = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_UNSHORT = {"\\": b"\\", "t": b"\t", "n": b"\n", "r": b"\r"}
+_ESCAPE = re.compile(r"\\(\\|t|n|r|x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4})")
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    if char in _SHORT:
+        return _SHORT[char]
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:  # a byte of a name that is not UTF-8 (os.fsdecode)
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
+
+
+def xml_safe(text: str, keep: str = "") -> str:
+    """``text`` with what XML cannot carry (or a log would hide) backslash-escaped.
+
+    Characters in ``keep`` (``"\\n"`` for multi-line text) are left as they are. See the
+    module docstring for the escapes; :func:`raw_name` undoes them."""
+    if keep:
+        return keep.join(xml_safe(part) for part in text.split(keep[0]))
+    return _UNSAFE.sub(_escape, text)
+
+
+def raw_name(text: str) -> bytes:
+    """The bytes of the file name that :func:`xml_safe` wrote as ``text``."""
+    out = bytearray()
+    position = 0
+    for match in _ESCAPE.finditer(text):
+        out += text[position:match.start()].encode("utf-8", "surrogatepass")
+        code = match.group(1)
+        if code[0] == "x":
+            out.append(int(code[1:], 16))
+        elif code[0] == "u":
+            out += chr(int(code[1:], 16)).encode("utf-8", "surrogatepass")
+        else:
+            out += _UNSHORT[code]
+        position = match.end()
+    out += text[position:].encode("utf-8", "surrogatepass")
+    return bytes(out)
 
 
 def junit_tree(
@@ -48,6 +101,11 @@ def junit_tree(
             suite.insert(0, block)
         root.append(suite)
     _count(root, suites)
+    for element in root.iter():
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
+        if element.text:
+            element.text = xml_safe(element.text, keep="\n")
     return root
 
 
