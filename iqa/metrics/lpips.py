@@ -96,8 +96,9 @@ def lpips(
 
 def check_size(shape: tuple[int, ...], net: str) -> None:
     """Refuse (``ImageSizeError``, also ``ValueError``) images below the trunk's minimum."""
+    others = ", ".join(f"{_TRUNK_NAME[n]} {m}x{m}" for n, m in MIN_SIDE.items() if n != net)
     check_min_size(shape, MIN_SIDE[net], "LPIPS",
-                   f"the {_TRUNK_NAME[net]} trunk's pooling; see MIN_SIDE for other nets")
+                   f"the {_TRUNK_NAME[net]} trunk's pooling layers; other trunks: {others}")
 
 
 def check_finite(value: float, runner: _Runner) -> float:
