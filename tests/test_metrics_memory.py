@@ -61,10 +61,12 @@ def test_psnr_strips_cover_every_row():
 
 @pytest.mark.parametrize("name, per_pixel", [("ssim", 0.5), ("ms_ssim", 3.5)])
 def test_ssim_and_ms_ssim_memory_per_pixel(name, per_pixel):
-    """Measured: SSIM ~17 MiB of strip buffers + 0.1 B/px; MS-SSIM 3 B/px: its half-size
+    """Measured: SSIM 0.1 B/px besides its reused strip buffers; MS-SSIM 3 B/px: its half-size
     float32 planes of both images (1 B/px each) and the next scale in float64. It was
     6 B/px while the 2×2 mean made a full-size float32 copy of each image first."""
     ref = random_image((2000, 2100), seed=1)
     dist = random_image((2000, 2100), seed=2)
-    _, peak = peak_bytes(getattr(iqa, name), ref, dist)
-    assert peak < per_pixel * ref.size + (24 << 20), peak / ref.size
+    fn = getattr(iqa, name)
+    fn(ref, dist)  # the engine's per-thread strip buffers (~9 MB each) are kept for reuse
+    _, peak = peak_bytes(fn, ref, dist)
+    assert peak < per_pixel * ref.size + (4 << 20), peak / ref.size
