@@ -22,6 +22,8 @@ from iqa.errors import IQAError, UsageError
 from tests.images import astronaut, camera, jpeg, noisy
 
 FUNCTIONS = ["psnr", "ssim", "ms_ssim"]
+# lpips checks its inputs before it looks for weights, so refusals need no network
+REFUSING = [*FUNCTIONS, "lpips"]
 
 
 def pair():
@@ -42,7 +44,7 @@ def test_python_lists_need_data_range(name):
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64])
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", REFUSING)
 def test_other_integer_types_need_data_range(name, dtype):
     ref, dist = pair()
     with pytest.raises(UsageError, match=f"data_range.*{np.dtype(dtype).name}"):
@@ -70,7 +72,7 @@ def test_uint8_and_uint16_imply_their_range_as_scikit_image_does():
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", REFUSING)
 def test_non_finite_pixels_are_refused(name, bad):
     ref, dist = pair()
     a, b = ref / 255.0, dist / 255.0
@@ -98,7 +100,7 @@ BAD_RANGES = [
 
 
 @pytest.mark.parametrize("value, base", BAD_RANGES, ids=[repr(v)[:12] for v, _ in BAD_RANGES])
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", REFUSING)
 def test_bad_data_range_is_an_iqa_error(name, value, base):
     ref, dist = pair()
     with pytest.raises(IQAError, match="data_range") as info:
@@ -130,7 +132,7 @@ BAD_ARRAYS = [
 
 
 @pytest.mark.parametrize("label, array, base", BAD_ARRAYS, ids=[c[0] for c in BAD_ARRAYS])
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", REFUSING)
 def test_bad_arrays_are_iqa_errors(name, label, array, base):
     with pytest.raises(IQAError) as info:
         getattr(iqa, name)(array, array, data_range=255)
@@ -191,3 +193,18 @@ def test_bad_ms_ssim_weights_are_iqa_errors(weights, base):
     with pytest.raises(IQAError, match="weights") as info:
         iqa.ms_ssim(ref, dist, weights=weights)
     assert isinstance(info.value, base)
+
+
+@pytest.mark.parametrize("args", [{"net": "resnet"}, {"device": "tpu"}])
+def test_bad_lpips_options_are_value_errors(args):
+    ref, dist = pair()
+    with pytest.raises(UsageError) as info:
+        iqa.lpips(ref, dist, **args)
+    assert isinstance(info.value, ValueError)
+
+
+def test_lpips_channel_count_is_a_value_error():
+    rgba = np.zeros((64, 64, 4), np.uint8)
+    with pytest.raises(IQAError, match="RGB or gray") as info:
+        iqa.lpips(rgba, rgba)
+    assert isinstance(info.value, ValueError)

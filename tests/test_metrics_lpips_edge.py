@@ -6,11 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from iqa.errors import ImageSizeError, InputError, WeightsError
+from iqa.errors import ImageSizeError, InputError
 from tests.cli_helpers import ROOT, run_iqa, strict_json
 from tests.images import astronaut, noisy
 

@@ -29,7 +29,7 @@ from typing import Any, Union
 
 import numpy as np
 
-from iqa.errors import ImageSizeError, UsageError
+from iqa.errors import ImageSizeError, InputError, UsageError
 from iqa.io.images import Image, load_image
 
 # These belong in iqa.errors; they are defined here until they move there.
@@ -45,6 +45,10 @@ class InvalidType(UsageError, TypeError):
 
 class InvalidImageSize(ImageSizeError, ValueError):
     """Two images of different sizes, or an image too small for the metric."""
+
+
+class InvalidImage(InputError, ValueError):
+    """An image a metric cannot score (e.g. a channel count it does not define)."""
 
 
 #: What the array API accepts as an image.

@@ -25,7 +25,7 @@ import numpy as np
 
 from iqa.errors import InputError, UsageError
 from iqa.io.images import Image
-from iqa.metrics._arrays import ImageLike, InvalidArgument, as_pair
+from iqa.metrics._arrays import ImageLike, InvalidArgument, InvalidImage, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
 from iqa.metrics.ssim import check_min_size
 
@@ -42,6 +42,8 @@ DEFAULT_BATCH = {"cpu": 2, "cuda": 16}
 #: SqueezeNet 1.1 17). Smaller pairs get ``null`` with this size as the reason.
 MIN_SIDE = {"alex": 31, "vgg": 16, "squeeze": 17}
 _TRUNK_NAME = {"alex": "AlexNet", "vgg": "VGG-16", "squeeze": "SqueezeNet 1.1"}
+
+DEVICES = ("auto", "cpu", "cuda")
 
 #: The packages LPIPS imports, and how to get them.
 PACKAGES = ("torch", "torchvision", "lpips")
@@ -87,6 +89,8 @@ def lpips(
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="lpips")
     if net not in MIN_SIDE:
         raise InvalidArgument(f"lpips: net must be one of {', '.join(MIN_SIDE)}, not {net!r}")
+    if device not in DEVICES:
+        raise InvalidArgument(f"lpips: device must be auto, cpu or cuda, not {device!r}")
     check_size(ref.shape, net)
     _rgb(ref)
     runner = _runner(net, device)
@@ -201,7 +205,7 @@ def _rgb(a: np.ndarray) -> np.ndarray:
     if a.shape[2] == 1:
         return np.repeat(a, 3, axis=2)
     if a.shape[2] != 3:
-        raise InputError(
+        raise InvalidImage(
             f"LPIPS needs RGB or gray images, got {a.shape[2]} channels "
             "(for RGBA choose --alpha drop, black or white)"
         )
