@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
@@ -51,8 +52,8 @@ class InvalidImage(InputError, ValueError):
     """An image a metric cannot score (e.g. a channel count it does not define)."""
 
 
-#: What the array API accepts as an image.
-ImageLike = Union[np.ndarray, "os.PathLike[str]", str, Any]
+#: What the array API accepts as an image (nested sequences included).
+ImageLike = Union[np.ndarray, Image, str, "os.PathLike[str]", Sequence[Any]]
 
 #: data_range bounds: L² and (K·L)² stay normal float64 numbers.
 MIN_RANGE, MAX_RANGE = 1e-150, 1e150
