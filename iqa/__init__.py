@@ -7,6 +7,13 @@ weight-free metrics never import torch::
     iqa.psnr(ref, dist)      # dB; inf for identical images
     iqa.ssim(ref, dist)      # Wang et al. 2004, Gaussian window
     iqa.ms_ssim(ref, dist)   # Wang et al. 2003, five scales
+    iqa.psnr("ref.png", "q50.jpg")                           # paths are decoded
+    iqa.psnr(iqa.load_image("a.png"), iqa.load_image("b.png"))  # so are Image objects
+
+Images are arrays (H×W or H×W×C), ``Image`` objects or paths. ``uint8`` implies a data
+range of 255 and ``uint16`` 65535; every other type (floats, other integers, Python
+lists) needs ``data_range=``. Errors are ``IQAError`` subclasses that are also
+``ValueError`` or ``TypeError`` as fits.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ _LAZY = {
     "fid": "iqa.metrics.fid",
     "kid": "iqa.metrics.kid",
     "load_image": "iqa.io.images",
+    "Image": "iqa.io.images",
     "IQAError": "iqa.errors",
 }
 

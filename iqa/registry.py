@@ -8,9 +8,12 @@ contract, raises :class:`~iqa.errors.PluginError` naming it; other metrics still
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from iqa.errors import PluginError, UsageError
 
@@ -25,6 +28,10 @@ _BUILTIN = {
     "fid": "iqa.metrics.fid:FID",
     "kid": "iqa.metrics.kid:KID",
 }
+
+
+#: Spellings accepted for a metric besides its name, after normalisation (see _key).
+ALIASES = {"multiscalessim": "ms_ssim"}
 
 
 @dataclass(frozen=True)
@@ -82,3 +89,91 @@ def load_all() -> tuple[list, list[str]]:
         except PluginError as exc:
             errors.append(str(exc))
     return classes, errors
+
+
+def _key(name: str) -> str:
+    """Case, '-', '_' and spaces do not matter: MS-SSIM, ms_ssim and msssim are one."""
+    return "".join(ch for ch in name.lower() if ch not in "-_ ")
+
+
+def pair_metric_names() -> list[str]:
+    """Registered pair metrics that load: the built-ins in their usual order, then the
+    others sorted by name."""
+    order = list(_BUILTIN)
+    names = sorted(registered(), key=lambda n: (order.index(n) if n in order else len(order), n))
+    pairs = []
+    for name in names:
+        try:
+            if load(name).info.kind == "pair":
+                pairs.append(name)
+        except PluginError:  # listed by `iqa metrics` with its error
+            continue
+    return pairs
+
+
+def resolve_pair_metrics(
+    spec: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> list[str]:
+    """The pair metric names in a ``-m`` value, in order, without duplicates.
+
+    * Names are matched ignoring case, ``-``, ``_`` and spaces (``MS-SSIM``, ``msssim``
+      and ``ms_ssim`` are one metric), plus :data:`ALIASES`.
+    * ``all`` is every pair metric that can run here: a metric whose class says it is
+      :meth:`~iqa.metrics.base.PairMetric.unavailable` (LPIPS without torch/lpips, or
+      without its weights while ``IQA_OFFLINE=1``) is left out with one note to ``warn``.
+      ``params`` are the run's metric parameters (e.g. ``lpips.net``), so the check is
+      made for the trunk that would be used. A metric named explicitly is kept and
+      fails later with its own error.
+    * An unknown name is a :class:`UsageError` with a "did you mean" and the list of
+      pair metrics; a distribution metric (``fid``, ``kid``) says which command to use.
+    """
+    items = [item.strip() for item in spec.split(",") if item.strip()]
+    if not items:
+        raise UsageError("-m/--metrics: give at least one metric name (see `iqa metrics`)")
+    lookup = {_key(name): name for name in sorted(registered())}
+    lookup.update({k: v for k, v in ALIASES.items() if v in registered()})
+    names: list[str] = []
+    for item in items:
+        if _key(item) == "all":
+            names += _available_pair_metrics(params or {}, warn)
+            continue
+        name = lookup.get(_key(item))
+        if name is None:
+            raise UsageError(_unknown_message(item, lookup))
+        if load(name).info.kind != "pair":
+            raise UsageError(
+                f"-m {item}: {name} compares two sets of images, not pairs; "
+                f"use `iqa {name} REAL FAKE`"
+            )
+        names.append(name)
+    return list(dict.fromkeys(names))
+
+
+def _available_pair_metrics(
+    params: Mapping[str, Any], warn: Callable[[str], None] | None
+) -> list[str]:
+    from iqa.metrics.base import MetricOptions
+
+    options = MetricOptions(params=dict(params))
+    names = []
+    for name in pair_metric_names():
+        check = getattr(load(name), "unavailable", None)
+        reason = check(options) if callable(check) else None
+        if reason:
+            if warn is not None:
+                warn(f"-m all: {name} skipped: {reason}")
+            continue
+        names.append(name)
+    return names
+
+
+def _unknown_message(item: str, lookup: Mapping[str, str]) -> str:
+    pairs = pair_metric_names()
+    keys = {k: v for k, v in lookup.items() if v in pairs}
+    close = difflib.get_close_matches(_key(item), list(keys), n=1, cutoff=0.6)
+    hint = f"did you mean '{keys[close[0]]}'? " if close else ""
+    return (f"-m {item}: unknown metric; {hint}pair metrics: {', '.join(pairs)} "
+            "or all (see `iqa metrics`)")

@@ -349,20 +349,44 @@ def half_size(a: np.ndarray) -> np.ndarray:
     ``1:2:end``: output ``i`` is the mean of rows ``2i`` and ``2i+1``, the row past the
     end being the last row again. The result has ``ceil(n/2)`` rows and columns.
 
-    Integers of up to 16 bits are averaged in float32 and come back as float32: every
-    partial sum (below 2**18 in magnitude) and the quarter-integer mean are exact in
-    float32's 24 bits. Anything else is averaged and returned in float64.
+    Integers of up to 16 bits are summed in integers and come back as float32: the sum
+    (below 2**18 in magnitude) and the quarter-integer mean are exact in float32's 24
+    bits. Anything else is summed and returned in float64 (exact for the float32 output
+    of the integer case). No full-size copy is made: memory is the half-size result
+    (and, for integers, its integer sum).
     """
-    import cv2
-
     a = np.asarray(a)
-    exact32 = a.dtype.kind in "iu" and a.dtype.itemsize <= 2
-    a = a.astype(np.float32 if exact32 else np.float64)
+    if a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
+        total = _sum_2x2(a, np.uint32 if a.dtype.kind == "u" else np.int32)
+        out = total.astype(np.float32)
+        out *= np.float32(0.25)
+        return out
+    total = _sum_2x2(a, np.float64)
+    total *= 0.25
+    return total
+
+
+def _sum_2x2(a: np.ndarray, acc: type) -> np.ndarray:
+    """Sums of 2×2 blocks in type ``acc``; an odd side repeats its last row/column."""
     h, w = a.shape
-    if h % 2 or w % 2:
-        a = cv2.copyMakeBorder(a, 0, h % 2, 0, w % 2, cv2.BORDER_REPLICATE)
-    # INTER_AREA with an exact factor of 2 is the 2×2 mean.
-    return cv2.resize(a, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    he, we = h - h % 2, w - w % 2
+    total = np.empty(((h + 1) // 2, (w + 1) // 2), acc)
+    body = total[: he // 2, : we // 2]
+    np.add(a[0:he:2, 0:we:2], a[1:he:2, 0:we:2], out=body, dtype=acc)
+    body += a[0:he:2, 1:we:2]
+    body += a[1:he:2, 1:we:2]
+    if w % 2:  # the last column, repeated: twice its two rows
+        col = total[: he // 2, -1]
+        np.add(a[0:he:2, -1], a[1:he:2, -1], out=col, dtype=acc)
+        col *= 2
+    if h % 2:  # the last row, repeated
+        row = total[-1, : we // 2]
+        np.add(a[-1, 0:we:2], a[-1, 1:we:2], out=row, dtype=acc)
+        row *= 2
+    if h % 2 and w % 2:
+        total[-1, -1] = a[-1, -1]
+        total[-1, -1] *= 4
+    return total
 
 
 def map_channels(fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:

@@ -63,10 +63,30 @@ class PairMetric(ABC):
 
     @abstractmethod
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
-        """Score a batch of pairs (same order). Raise ``InputError`` for a bad pair."""
+        """Score a batch of pairs (same order). Raise ``InputError`` for a bad pair.
+
+        Never return NaN or inf for a number that could not be computed: raise
+        ``InputError`` with the reason (``inf`` is only for a defined infinite value,
+        such as the PSNR of identical images).
+        """
+
+    @classmethod
+    def unavailable(cls, options: MetricOptions) -> str | None:
+        """Why this metric cannot run here, or None (the default: it always can).
+
+        For example a package that is not installed, or weights that are missing while
+        downloads are off. Must be cheap: no heavy imports, no downloads. ``-m all``
+        skips a metric that gives a reason, with a one-line note; a metric named
+        explicitly is built anyway and fails with its own error.
+        """
+        return None
 
     def check(self, ref: Image, dist: Image) -> None:  # noqa: B027 - optional hook
-        """Raise ``InputError`` if this pair cannot be scored (e.g. too small)."""
+        """Raise ``InputError`` if this pair cannot be scored (e.g. too small).
+
+        The pair then gets ``null`` for this metric with the message as its reason, and
+        the pair's other metrics are still computed.
+        """
 
     def annotate(self, value: float | None) -> dict[str, Any]:
         """Extra per-pair fields for reports (e.g. ``psnr_band``); keys start with the name."""

@@ -16,6 +16,7 @@ Effectiveness of Deep Features as a Perceptual Metric", CVPR 2018.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -24,8 +25,9 @@ import numpy as np
 
 from iqa.errors import InputError, UsageError
 from iqa.io.images import Image
-from iqa.metrics._arrays import as_pair
+from iqa.metrics._arrays import ImageLike, InvalidArgument, InvalidImage, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
+from iqa.metrics.ssim import check_min_size
 
 #: Pairs per forward pass when --batch-size is not given, by device type. Measured with
 #: bench/bench_lpips.py (24 pairs of 512x512, AlexNet, 2-core CPU): 1, 2, 4 and 8 pairs
@@ -35,10 +37,22 @@ from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
 #: CUDA default follows the usual rule that larger batches fill a GPU; it was not measured.
 DEFAULT_BATCH = {"cpu": 2, "cuda": 16}
 
+#: Smallest side each trunk accepts: below it a pooling layer has no output (found by
+#: running ``lpips.LPIPS`` on n×n and n×200 inputs: AlexNet needs 31, VGG-16 16,
+#: SqueezeNet 1.1 17). Smaller pairs get ``null`` with this size as the reason.
+MIN_SIDE = {"alex": 31, "vgg": 16, "squeeze": 17}
+_TRUNK_NAME = {"alex": "AlexNet", "vgg": "VGG-16", "squeeze": "SqueezeNet 1.1"}
+
+DEVICES = ("auto", "cpu", "cuda")
+
+#: The packages LPIPS imports, and how to get them.
+PACKAGES = ("torch", "torchvision", "lpips")
+INSTALL_HINT = "pip install torch torchvision lpips"
+
 
 def lpips(
-    ref: np.ndarray,
-    dist: np.ndarray,
+    ref: ImageLike,
+    dist: ImageLike,
     *,
     net: str = "alex",
     data_range: float | None = None,
@@ -48,24 +62,118 @@ def lpips(
 
     Parameters
     ----------
-    ref, dist : ndarray
-        Same shape; ``uint8``, ``uint16``, or float with ``data_range``.
+    ref, dist : ndarray, Image or path
+        Same shape, each side at least 31 pixels (AlexNet; VGG-16 16, SqueezeNet 17).
+        Arrays, nested lists, ``iqa.Image`` objects and file paths (decoded with
+        ``iqa.load_image``'s defaults).
     net : {"alex", "vgg", "squeeze"}
         The trunk. Its weights come from the weights manager (downloaded on first use
         unless ``IQA_OFFLINE=1``; see ``iqa weights``).
     data_range : float, optional
-        MAX of the pixel values; defaults to 255 for ``uint8``, 65535 for ``uint16``.
+        MAX of the pixel values. Implied only for ``uint8`` (255) and ``uint16`` (65535);
+        required for every other type (floats, other integers, Python lists).
     device : {"auto", "cpu", "cuda"}
 
     Returns
     -------
     float
         LPIPS, ≥ 0; lower is more similar.
+
+    Raises
+    ------
+    IQAError
+        Bad inputs (also ``ValueError``/``TypeError``), an image below the trunk's
+        minimum size, missing weights or packages, or a non-finite result (the network
+        produced NaN or inf: broken weights), which is never returned as a number.
     """
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="lpips")
-    runner = _runner(net, resolve_device(device))
+    if net not in MIN_SIDE:
+        raise InvalidArgument(f"lpips: net must be one of {', '.join(MIN_SIDE)}, not {net!r}")
+    if device not in DEVICES:
+        raise InvalidArgument(f"lpips: device must be auto, cpu or cuda, not {device!r}")
+    check_size(ref.shape, net)
+    _rgb(ref)
+    runner = _runner(net, device)
     x, y = to_tensor([ref], data_range), to_tensor([dist], data_range)
-    return float(runner.distances(x, y)[0])
+    return check_finite(runner.distances(x, y)[0], runner)
+
+
+def check_size(shape: tuple[int, ...], net: str) -> None:
+    """Refuse (``ImageSizeError``, also ``ValueError``) images below the trunk's minimum."""
+    others = ", ".join(f"{_TRUNK_NAME[n]} {m}x{m}" for n, m in MIN_SIDE.items() if n != net)
+    check_min_size(shape, MIN_SIDE[net], "LPIPS",
+                   f"the {_TRUNK_NAME[net]} trunk's pooling layers; other trunks: {others}")
+
+
+def check_finite(value: float, runner: _Runner) -> float:
+    """``value`` if it is a finite number, else an InputError naming the weights."""
+    if math.isfinite(value):
+        return value
+    weights = runner.weights
+    kind = "official" if weights.verified else "unverified"
+    raise InputError(
+        f"LPIPS is {value}, not a finite number: the {runner.net_name} network with the "
+        f"{kind} {weights.name} weights {weights.path} produced non-finite features; "
+        f"check them with `iqa weights list` or replace them (iqa weights download "
+        f"{weights.name})"
+    )
+
+
+def missing_packages() -> list[str]:
+    """The packages LPIPS needs that are not installed (found without importing them)."""
+    import importlib.util
+
+    missing = []
+    for name in PACKAGES:
+        try:
+            if importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except (ImportError, ValueError):
+            missing.append(name)
+    return missing
+
+
+def check_can_run(net: str) -> None:
+    """Raise now, before torch is imported, if packages or (offline) weights are missing."""
+    from iqa.errors import WeightsError
+
+    missing = missing_packages()
+    if missing:
+        raise UsageError(
+            f"LPIPS needs the packages {', '.join(PACKAGES)} ({', '.join(missing)} "
+            f"not installed): {INSTALL_HINT}"
+        )
+    reason = weights_unavailable(net)
+    if reason is not None:
+        raise WeightsError(reason)
+
+
+def weights_unavailable(net: str) -> str | None:
+    """Why the trunk weights of ``net`` cannot be had here, or None; imports no torch.
+
+    Missing weights count only when downloads are off (``IQA_OFFLINE=1``); the reason
+    is the weights manager's own message (what to fetch and how to import it).
+    """
+    from iqa.errors import WeightsError
+    from iqa.features.backbones import LPIPS_BACKBONES
+    from iqa.weights import offline, resolve
+
+    if not offline() or _weights_present(LPIPS_BACKBONES[net][0]):
+        return None
+    try:
+        resolve(LPIPS_BACKBONES[net][0], allow_download=False)
+    except WeightsError as exc:
+        return str(exc)
+    return None
+
+
+def _weights_present(catalog_name: str) -> bool:
+    """Whether a weights file for ``catalog_name`` is in the cache (not verified here)."""
+    from iqa.weights import _store, official_path
+    from iqa.weights.catalog import known
+
+    return (catalog_name in _store.unverified_imports()
+            or official_path(known(catalog_name)).is_file())
 
 
 def resolve_device(device: str) -> str:
@@ -75,9 +183,9 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is available (use --device cpu)")
+        raise InvalidArgument("--device cuda: no CUDA device is available (use --device cpu)")
     if device not in ("cpu", "cuda"):
-        raise UsageError(f"device must be auto, cpu or cuda, not {device!r}")
+        raise InvalidArgument(f"device must be auto, cpu or cuda, not {device!r}")
     return device
 
 
@@ -97,7 +205,7 @@ def _rgb(a: np.ndarray) -> np.ndarray:
     if a.shape[2] == 1:
         return np.repeat(a, 3, axis=2)
     if a.shape[2] != 3:
-        raise InputError(
+        raise InvalidImage(
             f"LPIPS needs RGB or gray images, got {a.shape[2]} channels "
             "(for RGBA choose --alpha drop, black or white)"
         )
@@ -114,7 +222,10 @@ class _Runner:
         from iqa.weights import load_state_dict, read_verified, resolve
 
         if net not in LPIPS_BACKBONES:
-            raise UsageError(f"LPIPS net must be one of {', '.join(LPIPS_BACKBONES)}, not {net!r}")
+            raise InvalidArgument(
+                f"LPIPS net must be one of {', '.join(LPIPS_BACKBONES)}, not {net!r}")
+        self.net_name = net
+        check_can_run(net)
 
         def fetch() -> tuple[Any, bytes]:
             weights = resolve(LPIPS_BACKBONES[net][0], progress=progress)
@@ -140,8 +251,14 @@ class _Runner:
             return self.net.distance(self.net.features(x), self.net.features(y)).tolist()
 
 
-@lru_cache(maxsize=4)
 def _runner(net: str, device: str) -> _Runner:
+    """The shared network of the array API for (net, device), built on first use."""
+    check_can_run(net)
+    return _cached_runner(net, resolve_device(device))
+
+
+@lru_cache(maxsize=4)
+def _cached_runner(net: str, device: str) -> _Runner:
     return _Runner(net, device)
 
 
@@ -173,7 +290,21 @@ class LPIPS(PairMetric):
     def preferred_batch(self) -> int:
         return self.options.batch_size or DEFAULT_BATCH.get(self.device, 1)
 
+    @classmethod
+    def unavailable(cls, options: MetricOptions) -> str | None:
+        net = str(options.params.get("lpips.net", "alex"))
+        missing = missing_packages()
+        if missing:
+            return f"LPIPS needs {', '.join(missing)} ({INSTALL_HINT})"
+        if net in MIN_SIDE:
+            reason = weights_unavailable(net)
+            if reason is not None:
+                return (f"its {_TRUNK_NAME[net]} weights are not in the cache and downloads "
+                        "are off (IQA_OFFLINE=1); see `iqa weights`")
+        return None
+
     def check(self, ref: Image, dist: Image) -> None:
+        check_size(ref.pixels.shape, self.net_name)
         _rgb(ref.pixels)
 
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
@@ -196,7 +327,7 @@ class LPIPS(PairMetric):
                     f_ref = [f[: len(refs)] for f in features]
                     f_dist = [f[len(refs):] for f in features]
                 for i, value in zip(index, self.runner.net.distance(f_ref, f_dist).tolist()):
-                    results[i] = value
+                    results[i] = check_finite(value, self.runner)
         return results
 
     def _shared_ref(self, ref: Image, count: int, data_range: float) -> list[Any]:

@@ -22,13 +22,14 @@ Computers, 2003.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
-from iqa.errors import UsageError
 from iqa.io.images import Image
-from iqa.metrics._arrays import as_pair
+from iqa.metrics._arrays import ImageLike, InvalidArgument, InvalidType, as_pair
 from iqa.metrics._ssim_core import WIN, half_size, map_channels, split_channels, ssim_cs_means
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 from iqa.metrics.ssim import check_min_size
@@ -42,8 +43,8 @@ def min_size(scales: int = len(WEIGHTS)) -> int:
 
 
 def ms_ssim(
-    ref: np.ndarray,
-    dist: np.ndarray,
+    ref: ImageLike,
+    dist: ImageLike,
     *,
     data_range: float | None = None,
     weights: Sequence[float] = WEIGHTS,
@@ -52,11 +53,13 @@ def ms_ssim(
 
     Parameters
     ----------
-    ref, dist : ndarray
+    ref, dist : ndarray, Image or path
         Reference and distorted image, same shape; each side at least 161 pixels
-        for the default five scales.
+        for the default five scales. Arrays, nested lists, ``iqa.Image`` objects and
+        file paths (decoded with ``iqa.load_image``'s defaults).
     data_range : float, optional
-        Defaults to 255 for ``uint8`` and 65535 for ``uint16``; required for floats.
+        Implied only for ``uint8`` (255) and ``uint16`` (65535); required for every
+        other type (floats, other integers, Python lists).
     weights : sequence of float
         Per-scale exponents; their number sets the number of scales.
 
@@ -64,11 +67,15 @@ def ms_ssim(
     -------
     float
         MS-SSIM in [0, 1]; 1 means identical.
+
+    Raises
+    ------
+    IQAError
+        Also a ``ValueError`` or ``TypeError``: bad shapes, types, NaN pixels, range,
+        an image smaller than the scales need.
     """
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="ms_ssim")
-    weights = tuple(float(w) for w in weights)
-    if not weights:
-        raise UsageError("ms_ssim: weights must name at least one scale")
+    weights = _check_weights(weights)
     side = min_size(len(weights))
     check_min_size(ref.shape, side, "MS-SSIM", f"{len(weights)} scales of an 11x11 window")
     channels = list(zip(split_channels(ref), split_channels(dist)))
@@ -87,6 +94,27 @@ def ms_ssim(
             value *= max(term, 0.0) ** w
         scores.append(value)
     return float(np.mean(scores))
+
+
+def _check_weights(weights: Sequence[float]) -> tuple[float, ...]:
+    try:
+        values = tuple(_number(w) for w in weights)
+    except TypeError:
+        raise InvalidType(
+            f"ms_ssim: weights must be a sequence of numbers, not {weights!r:.60}"
+        ) from None
+    if not values or not all(math.isfinite(w) and w >= 0 for w in values):
+        raise InvalidArgument(
+            f"ms_ssim: weights must be one or more finite numbers ≥ 0, not {weights!r:.60}"
+        )
+    return values
+
+
+def _number(w: object) -> float:
+    """A weight as a float; TypeError for anything but a real number."""
+    if isinstance(w, (bool, str, bytes)) or not isinstance(w, numbers.Real):
+        raise TypeError(w)
+    return float(w)
 
 
 class MSSSIM(PairMetric):

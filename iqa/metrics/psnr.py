@@ -19,9 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from iqa.errors import UsageError
 from iqa.io.images import Image
-from iqa.metrics._arrays import as_pair
+from iqa.metrics._arrays import ImageLike, InvalidArgument, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 
 #: (lower bound in dB, band id, what it means), from best to worst.
@@ -36,37 +35,85 @@ BANDS = (
 
 _BT601 = np.array([65.481, 128.553, 24.966]) / 255.0
 
+#: Rows are processed in strips of about this many bytes of float64.
+STRIP_BYTES = 4 << 20
+
 
 def psnr(
-    ref: np.ndarray, dist: np.ndarray, *, data_range: float | None = None, luma: bool = False
+    ref: ImageLike, dist: ImageLike, *, data_range: float | None = None, luma: bool = False
 ) -> float:
     """PSNR in dB of two images (H×W or H×W×C); ``inf`` when they are identical.
 
     Parameters
     ----------
-    ref, dist : ndarray
-        Reference and distorted image, same shape.
+    ref, dist : ndarray, Image or path
+        Reference and distorted image, same shape. Arrays, nested lists, ``iqa.Image``
+        objects and file paths (decoded with ``iqa.load_image``'s defaults).
     data_range : float, optional
-        MAX. Defaults to 255 for ``uint8``, 65535 for ``uint16``; required for floats.
+        MAX. Implied only for ``uint8`` (255) and ``uint16`` (65535); required for every
+        other type (floats, other integers, Python lists). See ``iqa.metrics._arrays``.
     luma : bool
         Score the BT.601 luma (Y) of RGB images instead of all channels.
+
+    Raises
+    ------
+    IQAError
+        Also a ``ValueError`` or ``TypeError``: bad shapes, types, NaN pixels, range.
+
+    Notes
+    -----
+    The squared error is summed in strips of rows, so memory does not grow with the
+    image beyond the inputs: exactly, in integers, for 8- and 16-bit images (then MSE is
+    the correctly rounded quotient), else in float64 per strip and ``math.fsum`` over
+    strips.
     """
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="psnr")
-    a = ref.astype(np.float64)
-    b = dist.astype(np.float64)
     if luma:
-        a, b = _luma(a, data_range), _luma(b, data_range)
-    mse = float(np.mean((a - b) ** 2, dtype=np.float64))
+        _check_luma(ref)
+    mse = mean_squared_error(ref, dist, luma=luma, data_range=data_range)
     if mse == 0.0:
         return math.inf
     return float(10 * np.log10((data_range**2) / mse))
 
 
+def mean_squared_error(
+    ref: np.ndarray, dist: np.ndarray, *, luma: bool = False, data_range: float = 255.0
+) -> float:
+    """Mean squared error of two H×W×C arrays, computed in strips of rows (see psnr)."""
+    h, w, c = ref.shape
+    rows = max(1, STRIP_BYTES // (8 * w * c))
+    exact = (not luma and ref.dtype == dist.dtype and ref.dtype.kind in "ui"
+             and ref.dtype.itemsize <= 2)
+    if exact:
+        total = 0
+        for top in range(0, h, rows):
+            d = ref[top:top + rows].astype(np.int64)
+            d -= dist[top:top + rows]
+            np.square(d, out=d)
+            total += int(d.sum())
+        return total / (h * w * c)
+    partial = []
+    count = 0
+    for top in range(0, h, rows):
+        a = ref[top:top + rows].astype(np.float64)
+        b = dist[top:top + rows].astype(np.float64)
+        if luma:
+            a, b = _luma(a, data_range), _luma(b, data_range)
+        a -= b
+        np.square(a, out=a)
+        partial.append(float(a.sum(dtype=np.float64)))
+        count += a.size
+    return math.fsum(partial) / count
+
+
+def _check_luma(a: np.ndarray) -> None:
+    if a.shape[2] not in (1, 3):
+        raise InvalidArgument(f"psnr: luma needs RGB or gray images, got {a.shape[2]} channels")
+
+
 def _luma(a: np.ndarray, data_range: float) -> np.ndarray:
     if a.shape[2] == 1:
         return a
-    if a.shape[2] != 3:
-        raise UsageError(f"psnr: luma needs RGB or gray images, got {a.shape[2]} channels")
     return a @ _BT601 + 16.0 * data_range / 255.0
 
 

@@ -17,28 +17,36 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from iqa.errors import ImageSizeError
 from iqa.io.images import Image
-from iqa.metrics._arrays import as_pair
+from iqa.metrics._arrays import ImageLike, InvalidImageSize, as_pair
 from iqa.metrics._ssim_core import WIN, split_channels, ssim_cs_means
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 
 
-def ssim(ref: np.ndarray, dist: np.ndarray, *, data_range: float | None = None) -> float:
+def ssim(ref: ImageLike, dist: ImageLike, *, data_range: float | None = None) -> float:
     """Mean SSIM of two images (H×W or H×W×C; ``uint8``, ``uint16`` or float).
 
     Parameters
     ----------
-    ref, dist : ndarray
-        Reference and distorted image, same shape, at least 11×11.
+    ref, dist : ndarray, Image or path
+        Reference and distorted image, same shape, at least 11×11. Arrays, nested
+        lists, ``iqa.Image`` objects and file paths (decoded with ``iqa.load_image``'s
+        defaults).
     data_range : float, optional
-        L in C1 = (0.01·L)², C2 = (0.03·L)². Defaults to 255 for ``uint8`` and
-        65535 for ``uint16``; required for float images.
+        L in C1 = (0.01·L)², C2 = (0.03·L)². Implied only for ``uint8`` (255) and
+        ``uint16`` (65535), as scikit-image does; required for every other type
+        (floats, other integers, Python lists).
 
     Returns
     -------
     float
         SSIM in [-1, 1]; 1 means identical.
+
+    Raises
+    ------
+    IQAError
+        Also a ``ValueError`` or ``TypeError``: bad shapes, types, NaN pixels, range,
+        an image smaller than 11×11.
     """
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="ssim")
     check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
@@ -50,7 +58,7 @@ def ssim(ref: np.ndarray, dist: np.ndarray, *, data_range: float | None = None) 
 def check_min_size(shape: tuple[int, ...], minimum: int, metric: str, why: str) -> None:
     h, w = shape[:2]
     if h < minimum or w < minimum:
-        raise ImageSizeError(
+        raise InvalidImageSize(
             f"{metric} needs images of at least {minimum}x{minimum} pixels ({why}); "
             f"got {w}x{h}"
         )
