@@ -14,6 +14,7 @@ The policies are described in :mod:`iqa.io.images`; this module implements them:
 
 from __future__ import annotations
 
+import importlib
 import io
 import struct
 import zlib
@@ -25,6 +26,8 @@ from iqa.errors import InputError
 
 SUPPORTED_TEXT = "PNG, JPEG, WebP, TIFF or BMP"
 _FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")  # JPEG's factory also opens MPO
+_PLUGINS = ("PngImagePlugin", "JpegImagePlugin", "WebPImagePlugin", "TiffImagePlugin",
+            "BmpImagePlugin")
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 _SAMPLE_FORMATS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}
 _INTEGER_TEXT = "8- or 16-bit integer gray or RGB images are supported"
@@ -36,10 +39,10 @@ def open_header(data: bytes, name: str) -> Any:
     Pillow's own decompression-bomb check is not applied here: :func:`check_header`
     applies the caller's budget, which is stated in bytes and can be raised.
     """
-    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin  # noqa: F401
     from PIL import Image as PILImage
-    from PIL import TiffImagePlugin, WebPImagePlugin  # noqa: F401  (register the formats)
 
+    for plugin in _PLUGINS:  # importing a plugin registers its format (cached after once)
+        importlib.import_module(f"PIL.{plugin}")
     prefix = data[:16]
     for fmt in _FORMATS:
         factory, accept = PILImage.OPEN[fmt]
