@@ -275,3 +275,17 @@ def test_unreadable_file_is_one_error(tmp_path, monkeypatch):
     with pytest.raises(InputError, match=r"secret.png: cannot be read \(Permission denied\)"):
         load_image(path)
     assert stat.S_ISREG(path.stat().st_mode)
+
+
+def test_jpeg_check_gives_back_other_output_on_stderr(capfd, monkeypatch):
+    import cv2
+
+    from iqa.io.jpeg_check import libjpeg_warning
+
+    def decode(buffer, flags):  # another thread's line lands in the capture window
+        os.write(2, b"progress photos/IMG_1.JPEG 50%\n")
+        os.write(2, b"Corrupt JPEG data: bad Huffman code\n")
+
+    monkeypatch.setattr(cv2, "imdecode", decode)
+    assert libjpeg_warning(b"\xff\xd8") == "Corrupt JPEG data: bad Huffman code"
+    assert capfd.readouterr().err == "progress photos/IMG_1.JPEG 50%\n"

