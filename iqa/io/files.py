@@ -85,13 +85,11 @@ def read_regular_file(path: str | os.PathLike[str], *, max_bytes: int | None = N
                 f"{max_bytes / 2**20:,.0f} MiB{too_big}",
                 name,
             )
-        try:
-            data = handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+        try:  # one byte more than expected, to notice a file that grew meanwhile
+            data = handle.read(info.st_size + 1)
         except OSError as exc:
             raise _os_error(name, exc) from None
-    if not data:
-        raise InputError(f"{name}: file is empty", name)
-    if max_bytes is not None and len(data) > max_bytes:  # grew while being read
-        raise InputError(f"{name}: file grew while being read; read it again when it is "
-                         "complete", name)
+    if len(data) != info.st_size:
+        raise InputError(f"{name}: file changed size while being read; read it again when "
+                         "it is complete", name)
     return data
