@@ -1,42 +1,62 @@
-"""Decode image files into arrays, with explicit policies for alpha, EXIF and bit depth.
+"""Decode image files into arrays, with explicit policies for every decoding choice.
 
-Policies (documented in the README):
+Policies (also in the README, "How images are read"):
 
 * **Formats**: PNG, JPEG, WebP, TIFF and BMP, recognised by content. 8-bit files are
   decoded by Pillow (the decoder scikit-image, pytorch-fid and clean-fid use), 16-bit
-  colour files by OpenCV, because Pillow reduces them to 8 bits.
+  colour files by OpenCV, because Pillow reduces them to 8 bits. Floating-point and
+  32-bit TIFFs are refused, naming their sample format.
 * **Bit depth**: 8-bit images give ``uint8`` (data range 255), 16-bit images give
   ``uint16`` (data range 65535). 1-bit images become 8-bit 0/255.
 * **EXIF orientation** is applied by default, so images are compared as a viewer shows
   them; ``exif=False`` compares the stored pixel grid.
-* **Alpha**: an alpha channel that is fully opaque is dropped (it carries nothing).
-  A transparent one is handled by ``alpha``: ``"error"`` (default) refuses the file,
-  ``"drop"`` ignores alpha, ``"black"``/``"white"`` composite over that background
-  (rounded to the image's integer type) and ``"keep"`` scores alpha as a fourth channel.
-* **Decompression bombs**: files of more than :data:`MAX_PIXELS` pixels are refused
-  before their pixels are decoded.
-* **Truncated or corrupt** files are refused; nothing is padded or guessed.
+* **Alpha**: a PNG ``tRNS`` colour key counts as an alpha channel (0 where a pixel has
+  the key colour). An alpha channel that is fully opaque is dropped (it carries
+  nothing). A transparent one is handled by ``alpha``: ``"error"`` (default) refuses
+  the file, ``"drop"`` ignores alpha, ``"black"``/``"white"`` composite over that
+  background (rounded to the image's integer type) and ``"keep"`` scores alpha as a
+  fourth channel.
+* **Several pages or frames** (multi-page TIFF, animated PNG or WebP) are refused,
+  naming the count: there is no single image to score. A camera MPO file is its
+  primary image (what every viewer shows).
+* **Memory budget**: an image whose decoded pixels (width × height × channels × bytes
+  per sample) exceed ``max_image_mb`` MiB (default :data:`DEFAULT_MAX_IMAGE_MB`, a
+  16384×16384 8-bit RGB photo is 768 MiB) is refused from its header, before any pixel
+  is decoded; the error names the budget and the option that raises it
+  (``--max-image-mb``). Pillow's own decompression-bomb limit is replaced by this
+  budget.
+* **Only regular files** are read; pipes, devices and sockets are refused before
+  reading (:mod:`iqa.io.files`).
+* **Damaged files** are refused; nothing is padded or guessed. Every decoder error is
+  an error (the pixels are decoded before EXIF is read, which used to swallow it);
+  every PNG chunk's checksum is verified (Pillow skips those of the pixel data); a
+  JPEG on which libjpeg reports corrupt data ("Corrupt JPEG data: bad Huffman code",
+  "Premature end of JPEG file", ...) is refused, because libjpeg fills what it cannot
+  decode with invented pixels (:mod:`iqa.io.jpeg_check`); ``accept_jpeg_warnings=True``
+  (``--accept-jpeg-warnings``) accepts libjpeg's recovery.
 """
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from iqa.errors import InputError
+from iqa.io.decode import check_header, check_png_crcs, decode_pixels, open_header
+from iqa.io.files import read_regular_file
+from iqa.io.jpeg_check import libjpeg_warning
 
-#: Largest image accepted, in pixels (Pillow's own decompression-bomb limit).
-MAX_PIXELS = 178_956_970
+#: Default budget for the decoded pixels of one image, in MiB (see ``max_image_mb``).
+DEFAULT_MAX_IMAGE_MB = 1024
+_FILE_SLACK = 64 * 2**20  # metadata a file may carry beyond its decoded pixels
 ALPHA_POLICIES = ("error", "drop", "black", "white", "keep")
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp"}
 )
-_FORMATS = frozenset({"PNG", "JPEG", "MPO", "WEBP", "TIFF", "BMP"})  # MPO: JPEG from cameras
 _EXIF_ORIENTATION = 0x0112
 
 
@@ -46,7 +66,6 @@ class Image:
 
     pixels: np.ndarray
     path: str = ""
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def data_range(self) -> int:
@@ -72,140 +91,83 @@ def load_image(
     *,
     alpha: str = "error",
     exif: bool = True,
-    max_pixels: int = MAX_PIXELS,
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
+    accept_jpeg_warnings: bool = False,
 ) -> Image:
-    """Decode one file into an :class:`Image`, or raise :class:`InputError` naming it."""
+    """Decode one file into an :class:`Image`, or raise :class:`InputError` naming it.
+
+    Parameters
+    ----------
+    path
+        A regular file (symbolic links are followed); pipes and devices are refused.
+    alpha
+        What to do with transparent pixels: ``"error"`` (default), ``"drop"``,
+        ``"black"``, ``"white"`` or ``"keep"`` (see the module docstring).
+    exif
+        Apply the EXIF orientation, as a viewer does (default), or keep the stored grid.
+    max_image_mb
+        Budget for the decoded pixels of one image, in MiB (2**20 bytes) of
+        width × height × channels × bytes per sample; larger images are refused from
+        their header, before decoding. The file itself may be at most this size plus
+        64 MiB.
+    accept_jpeg_warnings
+        Accept JPEGs on which libjpeg reports corrupt data and invents the pixels it
+        could not decode (refused by default).
+    """
     if alpha not in ALPHA_POLICIES:
         raise ValueError(f"alpha must be one of {ALPHA_POLICIES}, not {alpha!r}")
+    if not max_image_mb > 0:
+        raise ValueError(f"max_image_mb must be a positive number of MiB, not {max_image_mb!r}")
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file", name) from None
-    except IsADirectoryError:
-        raise InputError(f"{name}: is a folder, expected an image file", name) from None
-    except OSError as exc:
-        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
-    if not data:
-        raise InputError(f"{name}: file is empty", name)
-    pixels, orientation = _decode(data, name, max_pixels)
+    budget = int(max_image_mb * 2**20)
+    data = read_regular_file(
+        path, max_bytes=budget + _FILE_SLACK,
+        too_big=" (decoded-size budget plus 64 MiB); raise it with --max-image-mb "
+        "(max_image_mb= in Python)",
+    )
+    pixels, orientation = _decode(data, name, budget, accept_jpeg_warnings)
     if exif and orientation in _ORIENT:
         pixels = np.ascontiguousarray(_ORIENT[orientation](pixels))
-    pixels, notes = _apply_alpha_policy(pixels, alpha, name)
-    return Image(pixels=pixels, path=name, notes=notes)
+    return Image(pixels=_apply_alpha_policy(pixels, alpha, name), path=name)
 
 
-def _decode(data: bytes, name: str, max_pixels: int) -> tuple[np.ndarray, int]:
-    from PIL import Image as PILImage
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            im = PILImage.open(io.BytesIO(data))
-            if im.format not in _FORMATS:
-                raise InputError(
-                    f"{name}: {im.format} images are not supported "
-                    "(PNG, JPEG, WebP, TIFF or BMP expected)",
-                    name,
-                )
-            w, h = im.size
-            if w * h > max_pixels:
-                raise InputError(
-                    f"{name}: {w}x{h} is {w * h:,} pixels, over the limit of {max_pixels:,} "
-                    "(refused as a possible decompression bomb)",
-                    name,
-                )
-            orientation = _orientation(im)
-            if _is_16bit_colour(im, data):
-                im.load()  # validates the whole stream (Pillow detects truncation)
-                return _decode_16bit_colour(data, name), orientation
-            im.load()
-            return _pil_to_array(im, name), orientation
-    except InputError:
-        raise
-    except PILImage.DecompressionBombError:
-        raise InputError(
-            f"{name}: over the limit of {max_pixels:,} pixels "
-            "(refused as a possible decompression bomb)",
-            name,
-        ) from None
-    except PILImage.UnidentifiedImageError:
-        raise InputError(
-            f"{name}: not a supported image (PNG, JPEG, WebP, TIFF or BMP expected)", name
-        ) from None
-    except Exception as exc:  # any failure inside a decoder means a damaged file
-        text = str(exc) or type(exc).__name__
-        if "truncated" in text or isinstance(exc, EOFError):
-            text = "file is truncated"
-        raise InputError(f"{name}: corrupt image ({text})", name) from None
+def _decode(data: bytes, name: str, budget: int, accept_jpeg_warnings: bool
+            ) -> tuple[np.ndarray, int]:
+    im = open_header(data, name)  # header only: nothing decoded yet
+    check_header(im, data, name, budget)
+    if im.format == "PNG":
+        check_png_crcs(data, name)
+    pixels = decode_pixels(im, data, name)  # decodes before anything reads EXIF
+    if im.format in ("JPEG", "MPO") and not accept_jpeg_warnings:
+        warning = libjpeg_warning(data)
+        if warning:
+            raise InputError(
+                f"{name}: corrupt JPEG data (libjpeg: {warning.rstrip('.')}); its decoder "
+                "would invent the pixels it cannot read; re-export the file, or accept "
+                "libjpeg's recovery with --accept-jpeg-warnings (accept_jpeg_warnings=True "
+                "in Python)",
+                name,
+            )
+    return pixels, _orientation(im)
 
 
-def _orientation(im) -> int:
+def _orientation(im: Any) -> int:
     try:
         return int(im.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception:  # a broken EXIF block must not hide the pixels
+    except Exception:  # a broken EXIF block must not hide the pixels (already decoded)
         return 1
 
 
-def _is_16bit_colour(im, data: bytes) -> bool:
-    if im.mode not in ("RGB", "RGBA"):
-        return False
-    if im.format == "PNG":
-        return len(data) > 25 and data[24] == 16
-    if im.format == "TIFF":
-        bits = im.tag_v2.get(258, (8,))
-        bits = bits if isinstance(bits, tuple) else (bits,)
-        return max(bits) == 16
-    return False
-
-
-def _decode_16bit_colour(data: bytes, name: str) -> np.ndarray:
-    import cv2
-
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
-        raise InputError(f"{name}: corrupt 16-bit image", name)
-    order = [2, 1, 0, 3][: arr.shape[2]]  # BGR(A) -> RGB(A)
-    return np.ascontiguousarray(arr[:, :, order])
-
-
-def _pil_to_array(im, name: str) -> np.ndarray:
-    mode = im.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-        return np.asarray(im, dtype=np.uint16)[:, :, None]
-    if mode == "I":
-        arr = np.asarray(im)
-        if arr.min() >= 0 and arr.max() <= 65535:
-            return arr.astype(np.uint16)[:, :, None]
-        raise InputError(f"{name}: 32-bit integer images are not supported", name)
-    if mode == "1":
-        im = im.convert("L")
-    elif mode == "P":
-        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-    elif mode == "PA":
-        im = im.convert("RGBA")
-    elif mode in ("CMYK", "YCbCr"):
-        im = im.convert("RGB")
-    elif mode not in ("L", "LA", "RGB", "RGBA"):
-        raise InputError(
-            f"{name}: pixel mode {mode} is not supported (8/16-bit gray or RGB expected)", name
-        )
-    arr = np.asarray(im)
-    return arr[:, :, None] if arr.ndim == 2 else arr
-
-
-def _apply_alpha_policy(
-    pixels: np.ndarray, alpha: str, name: str
-) -> tuple[np.ndarray, tuple[str, ...]]:
+def _apply_alpha_policy(pixels: np.ndarray, alpha: str, name: str) -> np.ndarray:
     channels = pixels.shape[2]
     if channels not in (2, 4):
-        return pixels, ()
+        return pixels
     colour, a = pixels[:, :, :-1], pixels[:, :, -1]
     top = np.iinfo(pixels.dtype).max
     if alpha == "keep":
-        return pixels, ("alpha kept as a channel",)
+        return pixels
     if alpha == "drop" or bool((a == top).all()):
-        return np.ascontiguousarray(colour), () if alpha != "drop" else ("alpha dropped",)
+        return np.ascontiguousarray(colour)
     if alpha == "error":
         raise InputError(
             f"{name}: has transparent pixels; choose how to score them with "
@@ -215,7 +177,7 @@ def _apply_alpha_policy(
     background = 0.0 if alpha == "black" else float(top)
     weight = a.astype(np.float64)[:, :, None] / top
     mixed = colour * weight + background * (1.0 - weight)
-    return np.rint(mixed).astype(pixels.dtype), (f"alpha composited over {alpha}",)
+    return np.rint(mixed).astype(pixels.dtype)
 
 
 # EXIF orientation tag -> transform from the stored grid to the displayed image.

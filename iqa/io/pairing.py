@@ -1,16 +1,38 @@
-"""Pair a reference and a distorted input: two files, or two folders matched by name."""
+"""Pair a reference and a distorted input: two files, or two folders matched by name.
+
+Policies (also in the README, "How images are read"):
+
+* **Listing a folder** takes every file with an image suffix, recursively, in sorted
+  order; names starting with ``.`` (files and folders) are skipped.
+* **Symbolic links** to files and to folders are followed, but no folder is visited
+  twice: each real folder (its device and inode) is listed once, under the first path
+  that reaches it in sorted order. A link loop (``loop -> ..``) therefore adds nothing,
+  and a folder linked twice is counted once, so neither ``compare`` nor ``fid`` sees
+  an image more than once.
+* **Unreadable folders** are errors, never silently empty: a sub-folder that cannot be
+  listed (permissions, I/O error) is reported as such, naming it, instead of its files
+  turning up as "no distorted image with this name".
+* **Pairing** is by relative path (``--pair-by path``) or by relative path without
+  suffix (``--pair-by stem``). Files without a partner are listed in
+  :attr:`Pairing.ref_only` / :attr:`Pairing.dist_only`; when some of them would pair
+  by stem, :attr:`Pairing.hint` says so in one line, and
+  :meth:`Pairing.summary_lines` summarises the unmatched files in a few lines. When
+  nothing pairs at all, :func:`pair_inputs` raises one :class:`~iqa.errors.InputError`
+  saying so (with the ``--pair-by stem`` hint when that would pair them).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from iqa.errors import InputError, UsageError
 from iqa.io.images import is_image_file
 
 PAIR_BY = ("path", "stem")
+_EXAMPLES = 3  # unmatched files named per side in summaries
 
 
 @dataclass(frozen=True)
@@ -24,19 +46,81 @@ class Pair:
 
 @dataclass
 class Pairing:
+    """The pairs, and the files of each folder that have no partner in the other."""
+
     pairs: list[Pair]
     ref_only: list[str] = field(default_factory=list)
     dist_only: list[str] = field(default_factory=list)
     folders: bool = False
+    ref_root: str = ""
+    dist_root: str = ""
+    #: One line when some unmatched files would pair with ``--pair-by stem``.
+    hint: str | None = None
+
+    def summary_lines(self, examples: int = _EXAMPLES) -> list[str]:
+        """The unmatched files in at most ``2 * examples + 3`` one-line messages.
+
+        Each side lists up to ``examples`` files by name and then counts the rest; the
+        :attr:`hint`, if any, comes first. Empty when every file has a partner.
+        """
+        lines = [self.hint] if self.hint else []
+        sides = (
+            (self.ref_only, "reference", "distorted", self.dist_root),
+            (self.dist_only, "distorted", "reference", self.ref_root),
+        )
+        for paths, kind, other, where in sides:
+            shown = paths if len(paths) <= examples + 1 else paths[:examples]
+            lines += [f"{p}: no {other} image with this name in {where}" for p in shown]
+            if len(paths) > len(shown):
+                lines.append(f"... and {len(paths) - len(shown)} more {kind} image(s) "
+                             f"without a {other} image of the same name in {where}")
+        return lines
 
 
 def list_images(folder: Path) -> list[Path]:
-    """All image files under ``folder``, recursively, sorted; hidden files are skipped."""
-    found = []
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root, f) for f in files if is_image_file(Path(f)))
+    """All image files under ``folder``, recursively, sorted; hidden names are skipped.
+
+    Links are followed, but each real folder is visited once (see the module docstring);
+    a folder that cannot be listed raises :class:`InputError` naming it.
+    """
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [Path(folder)]
+    while stack:
+        directory = stack.pop()
+        entries = _entries(directory, seen)
+        subdirs = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows links
+            except OSError:  # e.g. a link loop on a name: reported when read, if an image
+                is_dir = False
+            if is_dir:
+                subdirs.append(Path(entry.path))
+            elif is_image_file(Path(entry.name)):
+                found.append(Path(entry.path))
+        stack.extend(reversed(subdirs))  # depth first, in sorted order
     return sorted(found)
+
+
+def _entries(directory: Path, seen: set[tuple[int, int]]) -> list[os.DirEntry[str]]:
+    """The sorted entries of ``directory``, or ``[]`` when it was visited already."""
+    try:
+        info = os.stat(directory)
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            return []
+        seen.add(key)
+        with os.scandir(directory) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as exc:
+        raise InputError(
+            f"{directory}: folder cannot be read ({exc.strerror or exc}); fix its "
+            "permissions, or move it out of the folder being compared",
+            str(directory),
+        ) from None
 
 
 def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -> Pairing:
@@ -52,6 +136,8 @@ def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -
         raise UsageError("give a distorted image or folder after the reference")
     ref_p = Path(ref)
     if ref_p.is_dir():
+        if len(dists) == 1 and not os.path.lexists(dists[0]):
+            raise InputError(f"{dists[0]}: no such file or folder", dists[0])
         if len(dists) != 1 or not Path(dists[0]).is_dir():
             raise UsageError(
                 f"{ref} is a folder: give exactly one distorted folder to pair it with"
@@ -77,16 +163,45 @@ def _pair_folders(ref_p: Path, dist_p: Path, pair_by: str) -> Pairing:
         raise InputError(f"{ref}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)", ref)
     if not dist_map:
         raise InputError(f"{dist}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)", dist)
-    pairs = [
-        Pair(key=k, ref=str(ref_map[k]), dist=str(dist_map[k]))
-        for k in sorted(ref_map.keys() & dist_map.keys())
-    ]
+    common = sorted(ref_map.keys() & dist_map.keys())
+    ref_only = sorted(ref_map.keys() - dist_map.keys())
+    dist_only = sorted(dist_map.keys() - ref_map.keys())
+    hint = _stem_hint(ref_only, dist_only) if pair_by == "path" else None
+    if not common:
+        what = "relative path" if pair_by == "path" else "relative path without suffix"
+        raise InputError(
+            f"{ref} and {dist}: no image pairs by {what} ({len(ref_map)} reference, "
+            f"{len(dist_map)} distorted images, e.g. {ref_only[0]} and {dist_only[0]})"
+            + (f"; {hint}" if hint else "; check the two folders"),
+            dist,
+        )
     return Pairing(
-        pairs=pairs,
-        ref_only=[str(ref_map[k]) for k in sorted(ref_map.keys() - dist_map.keys())],
-        dist_only=[str(dist_map[k]) for k in sorted(dist_map.keys() - ref_map.keys())],
+        pairs=[Pair(key=k, ref=str(ref_map[k]), dist=str(dist_map[k])) for k in common],
+        ref_only=[str(ref_map[k]) for k in ref_only],
+        dist_only=[str(dist_map[k]) for k in dist_only],
         folders=True,
+        ref_root=ref,
+        dist_root=dist,
+        hint=hint,
     )
+
+
+def _stem_hint(ref_only: list[str], dist_only: list[str]) -> str | None:
+    """One line when unmatched files (relative paths) would pair without their suffix."""
+    def stems(keys: list[str]) -> dict[str, str]:
+        counts: dict[str, list[str]] = {}
+        for key in keys:
+            counts.setdefault(PurePosixPath(key).with_suffix("").as_posix(), []).append(key)
+        return {stem: found[0] for stem, found in counts.items() if len(found) == 1}
+
+    ref_stems, dist_stems = stems(ref_only), stems(dist_only)
+    matches = sorted(ref_stems.keys() & dist_stems.keys())
+    if not matches:
+        return None
+    first = matches[0]
+    return (f"{len(matches)} of the {len(ref_only)} unmatched reference images have a "
+            f"distorted image of the same name with another suffix (e.g. "
+            f"{ref_stems[first]} and {dist_stems[first]}): pair them with --pair-by stem")
 
 
 def _keyed(folder: Path, pair_by: str) -> dict[str, Path]:
