@@ -2,13 +2,22 @@
 
 Colour follows rich's rules: none when stdout is not a terminal or ``NO_COLOR`` is set.
 PSNR cells carry their interpretation band; rows that failed say why.
+
+Layout: on a terminal the table fits its width; when stdout is not a terminal (a pipe,
+a file) nothing is wrapped at all. File names are never split: they are shown as text
+(never read as rich markup, so ``photo [edit].png`` stays whole) with control characters
+escaped. The note of a pair is one line (its error, or the gates it fails by name); the
+details are in the lines after the table and on stderr.
 """
 
 from __future__ import annotations
 
 from typing import IO, Any
 
-from iqa.output.values import fmt_number
+from iqa.output.values import fmt_number, one_line
+
+#: Width used when stdout is not a terminal: wide enough that nothing wraps.
+UNWRAPPED_WIDTH = 100_000
 
 _BAND_STYLE = {
     "identical": "green",
@@ -20,19 +29,34 @@ _BAND_STYLE = {
 }
 
 
+def make_console(stream: IO[str], *, color: bool | None = None):
+    """A rich console on ``stream``: the terminal's width, or unlimited when not a tty."""
+    from rich.console import Console
+
+    try:
+        terminal = bool(stream.isatty())
+    except (AttributeError, ValueError):
+        terminal = False
+    return Console(
+        file=stream,
+        width=None if terminal else UNWRAPPED_WIDTH,
+        no_color=None if color is None else not color,
+        force_terminal=None if terminal else False,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def text(value: str):
+    """A cell that rich shows verbatim (no markup), on one line."""
+    from rich.text import Text
+
+    return Text(one_line(value))
+
+
 class TableWriter:
     def __init__(self, stream: IO[str], *, color: bool | None = None) -> None:
-        from rich.console import Console
-
-        terminal = stream.isatty() if hasattr(stream, "isatty") else False
-        self.console = Console(
-            file=stream,
-            width=None if terminal else 200,
-            no_color=None if color is None else not color,
-            force_terminal=None if terminal else False,
-            highlight=False,
-            soft_wrap=False,
-        )
+        self.console = make_console(stream, color=color)
         self.records: list[dict[str, Any]] = []
         self.metrics: list[str] = []
         self.units: dict[str, str] = {}
@@ -48,18 +72,20 @@ class TableWriter:
     def end(self, report: dict[str, Any]) -> None:
         from rich.table import Table
 
-        notes = any(r.get("error") or r.get("gate_failures") for r in self.records)
+        notes = any(self._note(r) for r in self.records)
+        names = [one_line(r.get("pair") or r.get("ref", "")) for r in self.records]
         table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        table.add_column("pair", overflow="fold")
+        table.add_column("pair", no_wrap=True, min_width=max([4, *map(len, names)]))
         for m in self.metrics:
-            table.add_column(m + (f" ({self.units[m]})" if self.units[m] else ""), justify="right")
+            table.add_column(m + (f" ({self.units[m]})" if self.units[m] else ""), justify="right",
+                             no_wrap=True)
         if notes:
-            table.add_column("note", overflow="fold")
+            table.add_column("note", no_wrap=True, overflow="ellipsis")
         for r in self.records:
-            cells = [r.get("pair") or r.get("ref", "")]
+            cells = [text(r.get("pair") or r.get("ref", ""))]
             cells += [self._cell(m, r) for m in self.metrics]
             if notes:
-                cells.append(self._note(r))
+                cells.append(text(self._note(r)))
             failed = bool(r.get("error") or r.get("gate_failures"))
             table.add_row(*cells, style="red" if failed else None)
         summary = report.get("summary", {})
@@ -88,11 +114,16 @@ class TableWriter:
 
     @staticmethod
     def _note(record: dict[str, Any]) -> str:
+        """One line: the error, the gates failed (by name), metrics undefined for the size."""
         parts = []
         if record.get("error"):
             parts.append(str(record["error"]))
-        for failure in record.get("gate_failures") or []:
-            parts.append(f"FAIL {failure}")
+        failures = [str(f).split(": ", 1)[0] for f in record.get("gate_failures") or []]
+        if failures:
+            parts.append("FAIL " + ", ".join(failures))
+        undefined = list(record.get("undefined") or {})
+        if undefined and not record.get("error"):
+            parts.append(f"{', '.join(undefined)}: undefined for this image size")
         return "; ".join(parts)
 
 
@@ -103,7 +134,11 @@ def _footer(report: dict[str, Any]) -> list[str]:
         files = unmatched.get(side) or []
         if files:
             lines.append(f"{len(files)} {label} file(s) without a partner:")
-            lines.extend(f"  {f}" for f in files)
+            lines.extend(f"  {one_line(f)}" for f in files)
+    for name, stats in (report.get("summary") or {}).items():
+        if stats.get("n_undefined"):
+            lines.append(f"{name}: undefined for {stats['n_undefined']} pair(s) "
+                         "(images too small for it)")
     counts = report.get("counts") or {}
     if counts.get("failed"):
         lines.append(f"{counts['failed']} of {counts.get('pairs', 0)} pair(s) could not be scored")
