@@ -9,6 +9,7 @@ import click
 from iqa import __version__
 from iqa.cli._common import device_options, download_bar, output_options, progress, say, warn
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
+from iqa.errors import IQAError
 from iqa.gates import InputProblem, Quantity
 
 if TYPE_CHECKING:
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 @click.command(epilog=EXIT_CODES_HELP + " Unreadable or mismatched files are input errors "
                "unless --skip-bad, files without a partner unless --allow-unmatched.")
-@click.argument("ref", type=click.Path())
-@click.argument("dist", nargs=-1, required=True, type=click.Path())
+@click.argument("ref", type=click.Path(readable=False))
+@click.argument("dist", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("-m", "--metrics", "metric_spec", default="psnr,ssim,ms_ssim", show_default=True,
               help="Comma-separated metric names, or 'all' for every installed pair metric. "
               "Metrics named in --fail-if are added.")
@@ -112,7 +113,11 @@ def _run(
     inputs += [*pairing.ref_only, *pairing.dist_only]
     if gates.baseline is not None:
         inputs.append(gates.baseline.path)
-    check_output_targets([("-o", output), ("--junit", gates.junit)], inputs)
+    try:
+        check_output_targets([("-o", output), ("--junit", gates.junit)], inputs)
+    except IQAError:
+        gates.junit = None  # an unusable target gets no error report either
+        raise
     options = MetricOptions(device=device, batch_size=batch_size, params=params, warn=warn,
                             download_progress=download_bar)
     metrics = build_metrics(names, options)

@@ -21,6 +21,7 @@ Policy (the README's "Output formats" section says the same):
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import stat
@@ -34,6 +35,9 @@ from typing import IO
 from iqa.errors import UsageError
 
 _DIRECT_PREFIXES = ("/dev/", "/proc/")
+#: Errors of writing a report that the user can fix (space, quota, permissions, mounts).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG,
+                           errno.EACCES, errno.EPERM})
 
 
 def is_stdout(path: str | None) -> bool:
@@ -178,10 +182,25 @@ def open_output(path: str | None, *, machine: bool = True) -> Iterator[IO[str]]:
             stream = open(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
         except OSError as exc:
             raise UsageError(f"{_shown(path)}: cannot be written ({exc.strerror or exc})") from None
-        with stream:
+        with _write_errors(path), stream:
             yield stream
         return
-    yield from _atomic(path)
+    with _write_errors(path):
+        yield from _atomic(path)
+
+
+@contextmanager
+def _write_errors(path: str) -> Iterator[None]:
+    """A report that cannot be written (disk full, read-only) is a one-line error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise UsageError(
+            f"{_shown(path)}: cannot be written ({exc.strerror or exc}); the report is lost, "
+            "other outputs are kept"
+        ) from None
 
 
 def _atomic(path: str) -> Iterator[IO[str]]:

@@ -18,6 +18,8 @@ from iqa.output.values import fmt_number, one_line
 
 #: Width used when stdout is not a terminal: wide enough that nothing wraps.
 UNWRAPPED_WIDTH = 100_000
+#: Columns kept for the note on a terminal too narrow for the whole table.
+_MIN_NOTE = 24
 
 _BAND_STYLE = {
     "identical": "green",
@@ -71,33 +73,50 @@ class TableWriter:
 
     def end(self, report: dict[str, Any]) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         notes = any(self._note(r) for r in self.records)
-        names = [one_line(r.get("pair") or r.get("ref", "")) for r in self.records]
-        table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        table.add_column("pair", no_wrap=True, min_width=max([4, *map(len, names)]))
-        for m in self.metrics:
-            table.add_column(m + (f" ({self.units[m]})" if self.units[m] else ""), justify="right",
-                             no_wrap=True)
-        if notes:
-            table.add_column("note", no_wrap=True, overflow="ellipsis")
+        rows: list[tuple[list[Any], str | None]] = []
         for r in self.records:
             cells = [text(r.get("pair") or r.get("ref", ""))]
-            cells += [self._cell(m, r) for m in self.metrics]
+            cells += [Text.from_markup(self._cell(m, r)) for m in self.metrics]
             if notes:
                 cells.append(text(self._note(r)))
             failed = bool(r.get("error") or r.get("gate_failures"))
-            table.add_row(*cells, style="red" if failed else None)
+            rows.append((cells, "red" if failed else None))
         summary = report.get("summary", {})
         if summary and any(s.get("n") for s in summary.values()):
-            table.add_section()
             for stat in ("mean", "min", "max"):
-                cells = [f"[bold]{stat}[/bold]"]
+                cells = [Text(stat, style="bold")]
                 for m in self.metrics:
                     value = summary.get(m, {}).get(stat)
-                    cells.append(fmt_number(value, "dB" if self.units[m] == "dB" else ""))
-                table.add_row(*cells, *([""] if notes else []))
-        self.console.print(table)
+                    cells.append(Text(fmt_number(value, "dB" if self.units[m] == "dB" else "")))
+                rows.append((cells + ([Text("")] if notes else []), "summary"))
+        headers = ["pair"] + [m + (f" ({self.units[m]})" if self.units[m] else "")
+                              for m in self.metrics]
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        needed = 0
+        for i, header in enumerate(headers):  # names and numbers are never cut or split
+            widest = max([len(header), *(cells[i].cell_len for cells, _ in rows)])
+            table.add_column(header, justify="right" if i else "left", no_wrap=True,
+                             min_width=widest)
+            needed += widest + 3
+        if notes:  # one line per pair; on a narrow terminal it ends in "…"
+            table.add_column("note", no_wrap=True, overflow="ellipsis")
+        first_summary = True
+        for cells, style in rows:
+            if style == "summary":
+                if first_summary:
+                    table.add_section()
+                    first_summary = False
+                style = None
+            table.add_row(*cells, style=style)
+        if notes:
+            needed += _MIN_NOTE
+        if needed > self.console.width:  # too narrow: longer lines rather than cut names
+            self.console.print(table, width=needed, crop=False)
+        else:
+            self.console.print(table)
         for line in _footer(report):
             self.console.print(line, markup=False)
 
