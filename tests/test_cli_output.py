@@ -104,7 +104,7 @@ def test_output_into_a_named_pipe_and_through_links(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     received = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
     reader.start()
     result = run_iqa("compare", ref, dist, "--format", "json", "-o", fifo)
     reader.join(timeout=60)
