@@ -297,7 +297,8 @@ def test_table_on_a_terminal_keeps_names_numbers_and_notes_on_one_line():
     lines = _terminal_table("short/a.png")
     assert all(len(line) <= 80 for line in lines)
     row = next(line for line in lines if "short/a.png" in line)
-    assert "31.50 hard-to-see" in row and "FAIL psnr vs baseline, psnr<40" in row
+    assert "31.50 hard-to-see" in row and "FAIL psnr vs baseline: 31.5 dB" in row
+    assert row.endswith("…")
     assert len(lines) == 7  # header, rule, one row, rule, mean, min, max
 
     long_name = "very/long/path/to/some/image-" + "x" * 30 + ".png"

@@ -6,8 +6,8 @@ PSNR cells carry their interpretation band; rows that failed say why.
 Layout: on a terminal the table fits its width; when stdout is not a terminal (a pipe,
 a file) nothing is wrapped at all. File names are never split: they are shown as text
 (never read as rich markup, so ``photo [edit].png`` stays whole) with control characters
-escaped. The note of a pair is one line (its error, or the gates it fails by name); the
-details are in the lines after the table and on stderr.
+escaped. The note of a pair is one line (its error, or the gates it fails and by how
+much), cut with "…" on a narrow terminal; the summary of the gates follows the table.
 """
 
 from __future__ import annotations
@@ -49,10 +49,13 @@ def make_console(stream: IO[str], *, color: bool | None = None):
     )
 
 
-def text(value: str):
-    """A cell that rich shows verbatim (no markup), on one line."""
+def text(value: str, *, cut: bool = False):
+    """A cell that rich shows verbatim (no markup), on one line; with ``cut``, a line
+    too long for its column ends in "…" instead of wrapping."""
     from rich.text import Text
 
+    if cut:
+        return Text(one_line(value), no_wrap=True, overflow="ellipsis")
     return Text(one_line(value))
 
 
@@ -81,7 +84,7 @@ class TableWriter:
             cells = [text(r.get("pair") or r.get("ref", ""))]
             cells += [Text.from_markup(self._cell(m, r)) for m in self.metrics]
             if notes:
-                cells.append(text(self._note(r)))
+                cells.append(text(self._note(r), cut=True))
             failed = bool(r.get("error") or r.get("gate_failures"))
             rows.append((cells, "red" if failed else None))
         summary = report.get("summary", {})
@@ -102,7 +105,7 @@ class TableWriter:
                              min_width=widest)
             needed += widest + 3
         if notes:  # one line per pair; on a narrow terminal it ends in "…"
-            table.add_column("note", no_wrap=True, overflow="ellipsis")
+            table.add_column("note", overflow="ellipsis")  # cut by its cells, see text()
         first_summary = True
         for cells, style in rows:
             if style == "summary":
@@ -113,10 +116,13 @@ class TableWriter:
             table.add_row(*cells, style=style)
         if notes:
             needed += _MIN_NOTE
-        if needed > self.console.width:  # too narrow: longer lines rather than cut names
-            self.console.print(table, width=needed, crop=False)
-        else:
-            self.console.print(table)
+        width = self.console.width
+        if needed > width:  # too narrow: longer lines (the terminal folds them), not cut names
+            self.console.width = needed
+        try:
+            self.console.print(table, crop=False)
+        finally:
+            self.console.width = width
         for line in _footer(report):
             self.console.print(line, markup=False)
 
@@ -133,13 +139,12 @@ class TableWriter:
 
     @staticmethod
     def _note(record: dict[str, Any]) -> str:
-        """One line: the error, the gates failed (by name), metrics undefined for the size."""
+        """One line: the error, each gate failed and by how much, metrics undefined for the
+        image size. On a terminal too narrow for it, the line ends in "…"."""
         parts = []
         if record.get("error"):
             parts.append(str(record["error"]))
-        failures = [str(f).split(": ", 1)[0] for f in record.get("gate_failures") or []]
-        if failures:
-            parts.append("FAIL " + ", ".join(failures))
+        parts.extend(f"FAIL {failure}" for failure in record.get("gate_failures") or [])
         undefined = list(record.get("undefined") or {})
         if undefined and not record.get("error"):
             parts.append(f"{', '.join(undefined)}: undefined for this image size")
