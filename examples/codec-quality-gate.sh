@@ -14,7 +14,9 @@
 #   UPDATE_BASELINE=1                 accept this run: save its results as the baseline
 #
 # The codec here is libwebp's cwebp/dwebp (Debian/Ubuntu package "webp"); put your own
-# encoder and decoder in encode_decode.
+# encoder and decoder in encode_decode. dwebp writes RGB even for a gray reference, so
+# the comparison uses --channels rgb (a gray reference is repeated into three channels;
+# any colour the codec added to a gray image counts as error).
 set -euo pipefail
 
 refs=${1:?usage: $0 REFS_DIR [OUT_DIR]}
@@ -45,7 +47,7 @@ if [[ -f $baseline && $update != 1 ]]; then
 fi
 
 status=0
-iqa compare "$refs" "$out/decoded" -m psnr,ssim "${gates[@]}" \
+iqa compare "$refs" "$out/decoded" -m psnr,ssim --channels rgb "${gates[@]}" \
   --format json -o "$out/quality.json" --junit "$out/quality.xml" || status=$?
 
 if [[ -f $out/quality.json ]]; then  # a short verdict for the log

@@ -3,17 +3,24 @@
 This is the library side of ``iqa compare``: it knows the metric contract, not any
 particular metric. Decoding of the next pairs overlaps with scoring of the current
 ones, a bad pair is reported and the others are still scored.
+
+A metric that is undefined for a pair's image size (MS-SSIM under 161x161 pixels: the
+metric raises :class:`~iqa.errors.ImageSizeError` from ``check``) gets ``None`` and its
+reason in the record's ``undefined`` mapping. For a metric listed in ``optional`` (the
+default metrics, which the user did not ask for by name) that is not an error of the
+pair; for any other metric it is, like an unreadable file.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from iqa.errors import InputError, UsageError
+from iqa.errors import ImageSizeError, InputError, UsageError
+from iqa.io.channels import convert_channels
 from iqa.io.images import Image, load_image
 from iqa.io.pairing import Pair
 from iqa.metrics.base import PAIR, MetricOptions, PairMetric
@@ -26,6 +33,7 @@ DEFAULT_METRICS = "psnr,ssim,ms_ssim"
 class LoadSettings:
     alpha: str = "error"
     exif: bool = True
+    channels: str = "as-is"  # see iqa.io.channels
 
 
 def resolve_metric_names(spec: str) -> list[str]:
@@ -62,15 +70,26 @@ def build_metrics(names: Sequence[str], options: MetricOptions) -> list[PairMetr
 
 
 def load_pair(pair: Pair, settings: LoadSettings) -> tuple[Image, Image]:
-    ref = load_image(pair.ref, alpha=settings.alpha, exif=settings.exif)
-    dist = load_image(pair.dist, alpha=settings.alpha, exif=settings.exif)
+    ref = _channels(load_image(pair.ref, alpha=settings.alpha, exif=settings.exif), settings)
+    dist = _channels(load_image(pair.dist, alpha=settings.alpha, exif=settings.exif), settings)
     if ref.pixels.shape != dist.pixels.shape or ref.pixels.dtype != dist.pixels.dtype:
+        hint = "reference and distorted must have the same size, channels and bit depth"
+        if (ref.pixels.shape[:2] == dist.pixels.shape[:2]
+                and ref.pixels.dtype == dist.pixels.dtype and settings.channels == "as-is"):
+            hint += ("; to compare them, convert both with --channels rgb (gray repeated) "
+                     "or --channels gray (RGB to BT.601 luma)")
         raise InputError(
-            f"{pair.ref} is {ref.shape_text} but {pair.dist} is {dist.shape_text}; "
-            "reference and distorted must have the same size, channels and bit depth",
+            f"{pair.ref} is {ref.shape_text} but {pair.dist} is {dist.shape_text}; {hint}",
             pair.dist,
         )
     return ref, dist
+
+
+def _channels(image: Image, settings: LoadSettings) -> Image:
+    if settings.channels == "as-is":
+        return image
+    pixels = convert_channels(image.pixels, settings.channels)
+    return Image(pixels=pixels, path=image.path, notes=image.notes)
 
 
 def _prefetched(
@@ -97,22 +116,33 @@ def score_pairs(
     pairs: Sequence[Pair],
     metrics: Sequence[PairMetric],
     settings: LoadSettings = LoadSettings(),
+    *,
+    optional: Collection[str] = (),
 ) -> Iterator[dict[str, Any]]:
-    """Yield one record per pair, in order, as soon as its batch is scored."""
+    """Yield one record per pair, in order, as soon as its batch is scored.
+
+    Each record has ``pair``, ``ref``, ``dist``, one value per metric (``None`` where it
+    could not be computed), the metrics' annotations, ``undefined`` (metric name → why it
+    is undefined for this image size; empty when all are defined) and ``error`` (the
+    pair's problems joined with "; ", or ``None``). A size-undefined metric named in
+    ``optional`` is only in ``undefined``; any other is also in ``error``.
+    """
     batch = max([1, *(m.preferred_batch for m in metrics)])
     pending: list[tuple[Pair, tuple[Image, Image] | InputError]] = []
     for item in _prefetched(pairs, settings, ahead=max(2, batch)):
         pending.append(item)
         if len(pending) >= batch:
-            yield from _score_batch(pending, metrics)
+            yield from _score_batch(pending, metrics, optional)
             pending = []
     if pending:
-        yield from _score_batch(pending, metrics)
+        yield from _score_batch(pending, metrics, optional)
 
 
 def _score_batch(
-    items: list[tuple[Pair, tuple[Image, Image] | InputError]], metrics: Sequence[PairMetric]
+    items: list[tuple[Pair, tuple[Image, Image] | InputError]], metrics: Sequence[PairMetric],
+    optional: Collection[str] = (),
 ) -> Iterator[dict[str, Any]]:
+    undefined: dict[int, dict[str, str]] = {i: {} for i in range(len(items))}
     errors: dict[int, list[str]] = {i: [] for i in range(len(items))}
     values: dict[int, dict[str, float | None]] = {i: {} for i in range(len(items))}
     for i, (_, loaded) in enumerate(items):
@@ -127,6 +157,10 @@ def _score_batch(
             try:
                 metric.check(*loaded)
                 ready.append(i)
+            except ImageSizeError as exc:
+                undefined[i][name] = str(exc)
+                if name not in optional:
+                    errors[i].append(_named(items[i][0], exc))
             except InputError as exc:
                 errors[i].append(_named(items[i][0], exc))
         for i, value in _run_metric(metric, items, ready, errors):
@@ -137,6 +171,7 @@ def _score_batch(
             value = values[i].get(metric.info.name)
             record[metric.info.name] = value
             record.update(metric.annotate(value))
+        record["undefined"] = undefined[i]
         record["error"] = "; ".join(errors[i]) or None
         yield record
 
@@ -170,26 +205,31 @@ def _named(pair: Pair, exc: InputError) -> str:
 
 
 def summarize(records: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
-    """Mean / min / max / count of each metric over the pairs that have a value."""
+    """Per metric: ``n`` (pairs with a value), mean / min / max over them, and
+    ``n_infinite`` / ``n_undefined`` (pairs too small for the metric) when not zero."""
     columns: dict[str, list[float]] = {n: [] for n in names}
+    too_small = dict.fromkeys(names, 0)
     for record in records:
         for n in names:
             value = record.get(n)
             if value is not None and not (isinstance(value, float) and math.isnan(value)):
                 columns[n].append(float(value))
-    summary = {}
+            if n in (record.get("undefined") or {}):
+                too_small[n] += 1
+    summary: dict[str, dict[str, Any]] = {}
     for n, vals in columns.items():
         if not vals:
             summary[n] = {"n": 0, "mean": None, "min": None, "max": None}
-            continue
-        finite = [v for v in vals if math.isfinite(v)]
-        summary[n] = {
-            "n": len(vals),
-            "mean": math.fsum(vals) / len(vals),  # inf if any value is inf
-            "min": min(vals),
-            "max": max(vals),
-        }
-        if len(finite) != len(vals):
-            summary[n]["n_infinite"] = len(vals) - len(finite)
+        else:
+            finite = [v for v in vals if math.isfinite(v)]
+            summary[n] = {
+                "n": len(vals),
+                "mean": math.fsum(vals) / len(vals),  # inf if any value is inf
+                "min": min(vals),
+                "max": max(vals),
+            }
+            if len(finite) != len(vals):
+                summary[n]["n_infinite"] = len(vals) - len(finite)
+        if too_small[n]:
+            summary[n]["n_undefined"] = too_small[n]
     return summary
-

@@ -148,10 +148,13 @@ def test_bad_files_are_reported_and_the_others_scored(folders):
 
 
 def test_too_small_for_ms_ssim_keeps_other_metrics(tmp_path):
+    """MS-SSIM asked for by name: its being undefined is an error (the default set is
+    not: tests/test_cli_channels.py)."""
     a = camera()[:100, :150].copy()
     Image.fromarray(a).save(tmp_path / "r.png")
     Image.fromarray(noisy(a, 4)).save(tmp_path / "d.png")
-    result = run_iqa("compare", tmp_path / "r.png", tmp_path / "d.png", "--format", "json")
+    result = run_iqa("compare", tmp_path / "r.png", tmp_path / "d.png", "--format", "json",
+                     "-m", "psnr,ssim,ms_ssim")
     assert result.returncode == 2
     assert "at least 161x161" in result.stderr and "got 150x100" in result.stderr
     pair = strict_json(result.stdout)["pairs"][0]

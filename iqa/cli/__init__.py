@@ -2,7 +2,10 @@
 
 Exit codes: 0 success; 1 a quality gate failed; 2 a usage or input error
 (one line on stderr, no traceback); 3 an internal error (a bug: the traceback is shown
-with ``IQA_DEBUG=1``); 130 interrupted.
+with ``IQA_DEBUG=1``); 130 interrupted (Ctrl-C); 141 stdout (or an output pipe) was
+closed by its reader before the report was written, as for a process killed by SIGPIPE;
+143 terminated by SIGTERM. SIGTERM takes the same path as Ctrl-C, so every temporary
+file (``.NAME.XXXXXX.part`` of reports and downloads) is removed before exiting.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import signal
 import sys
 import traceback
 
@@ -28,8 +32,36 @@ _COMMANDS = {
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 success, 1 a quality gate failed, 2 usage or input error, "
-    "3 internal error, 130 interrupted."
+    "3 internal error, 130 interrupted, 141 output closed early, 143 terminated (SIGTERM)."
 )
+
+EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+EXIT_TERMINATED = 143  # 128 + SIGTERM
+
+
+class OutputClosed(Exception):
+    """The reader of stdout or of an output pipe went away (EPIPE).
+
+    Not an ``OSError``, so that click does not turn it into exit code 1."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that cleanup runs as for Ctrl-C."""
+
+
+class _Stopped(Exception):
+    """Ctrl-C or SIGTERM, carried past click (which would print a blank line first)."""
+
+    def __init__(self, terminated: bool) -> None:
+        super().__init__("terminated" if terminated else "interrupted")
+        self.terminated = terminated
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # Once: a second SIGTERM must not interrupt the cleanup the first one started.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated()
 
 
 class LazyGroup(click.Group):
@@ -42,6 +74,14 @@ class LazyGroup(click.Group):
             return None
         return getattr(importlib.import_module(module), name.replace("-", "_"))
 
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError as exc:
+            raise OutputClosed() from exc
+        except KeyboardInterrupt as exc:
+            raise _Stopped(isinstance(exc, Terminated)) from exc
+
 
 @click.group(
     cls=LazyGroup, epilog=EXIT_CODES_HELP, context_settings={"help_option_names": ["-h", "--help"]}
@@ -53,32 +93,71 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the group and turns errors into one line + exit code."""
+    from iqa.output.values import one_line
+
+    previous = _install_sigterm()
     try:
         code = cli.main(args=argv, prog_name="iqa", standalone_mode=False)
     except click.exceptions.Exit as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("iqa: interrupted", err=True)
-        code = 130
+    except (_Stopped, click.exceptions.Abort, KeyboardInterrupt) as exc:
+        code = _interrupted(exc)
     except click.ClickException as exc:
         exc.show()
         code = exc.exit_code
     except IQAError as exc:
-        click.echo(f"iqa: {exc}", err=True)
+        click.echo(f"iqa: {one_line(str(exc))}", err=True)
         code = exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("iqa: interrupted", err=True)
-        code = 130
-    except BrokenPipeError:  # `iqa ... | head`: the reader left; not an error of ours
-        sys.stderr.close()
-        code = 0
+    except (OutputClosed, BrokenPipeError):  # `iqa ... | head`: the reader left
+        _silence_stdout()
+        code = EXIT_PIPE_CLOSED
     except Exception as exc:  # a bug: never let it look like "gate failed" (exit 1)
         if os.environ.get("IQA_DEBUG"):
             traceback.print_exc()
         click.echo(
-            f"iqa: internal error ({type(exc).__name__}: {exc}); "
+            f"iqa: internal error ({type(exc).__name__}: {one_line(str(exc))}); "
             "rerun with IQA_DEBUG=1 for the traceback and please report it",
             err=True,
         )
         code = EXIT_INTERNAL
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _install_sigterm():
+    """Turn SIGTERM into :class:`Terminated` (main thread only); returns the old handler."""
+    try:
+        return signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        return None
+
+
+def _interrupted(exc: BaseException) -> int:
+    if isinstance(exc, _Stopped):
+        terminated = exc.terminated
+    else:
+        terminated = isinstance(exc, Terminated) or isinstance(exc.__cause__, Terminated)
+    if terminated:
+        _echo_err("iqa: terminated (SIGTERM)")
+        return EXIT_TERMINATED
+    _echo_err("iqa: interrupted")
+    return EXIT_INTERRUPTED
+
+
+def _echo_err(line: str) -> None:
+    try:
+        click.echo(line, err=True)
+    except OSError:  # stderr gone too
+        pass
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's last flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

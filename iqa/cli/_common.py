@@ -13,10 +13,12 @@ from iqa.output import FORMATS
 
 def output_options(fn: Callable) -> Callable:
     fn = click.option(
-        "-o", "--output", "output", type=click.Path(dir_okay=False, writable=True),
+        "-o", "--output", "output", type=click.Path(readable=False),
         default=None,
-        help="Write results to FILE (atomically: a temporary file renamed at the end) "
-        "instead of stdout.",
+        help="Write results to FILE instead of stdout. A regular file is replaced "
+        "atomically (a temporary file renamed at the end, its mode kept); a link is "
+        "followed; a device, pipe or /dev/fd/N is written directly. FILE must not be "
+        "one of the inputs.",
     )(fn)
     fn = click.option(
         "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
@@ -39,12 +41,17 @@ def device_options(fn: Callable) -> Callable:
 
 
 def say(message: str) -> None:
-    """One line on stderr, prefixed like every message of the tool."""
-    click.echo(f"iqa: {message}", err=True)
+    """One line on stderr, prefixed like every message of the tool (control characters
+    of file names are escaped, so it stays one line)."""
+    from iqa.output.values import one_line
+
+    click.echo(f"iqa: {one_line(message)}", err=True)
 
 
 def warn(message: str) -> None:
-    click.echo(f"iqa: warning: {message}", err=True)
+    from iqa.output.values import one_line
+
+    click.echo(f"iqa: warning: {one_line(message)}", err=True)
 
 
 @contextmanager

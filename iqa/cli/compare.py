@@ -9,6 +9,7 @@ import click
 from iqa import __version__
 from iqa.cli._common import device_options, download_bar, output_options, progress, say, warn
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
+from iqa.errors import IQAError
 from iqa.gates import InputProblem, Quantity
 
 if TYPE_CHECKING:
@@ -17,8 +18,8 @@ if TYPE_CHECKING:
 
 @click.command(epilog=EXIT_CODES_HELP + " Unreadable or mismatched files are input errors "
                "unless --skip-bad, files without a partner unless --allow-unmatched.")
-@click.argument("ref", type=click.Path())
-@click.argument("dist", nargs=-1, required=True, type=click.Path())
+@click.argument("ref", type=click.Path(readable=False))
+@click.argument("dist", nargs=-1, required=True, type=click.Path(readable=False))
 @click.option("-m", "--metrics", "metric_spec", default="psnr,ssim,ms_ssim", show_default=True,
               help="Comma-separated metric names, or 'all' for every installed pair metric. "
               "Metrics named in --fail-if are added.")
@@ -32,6 +33,11 @@ if TYPE_CHECKING:
               "score alpha as a channel. Fully opaque alpha is always dropped.")
 @click.option("--ignore-exif", is_flag=True,
               help="Compare the stored pixel grid instead of applying EXIF orientation.")
+@click.option("--channels", type=click.Choice(["as-is", "rgb", "gray", "y"]), default="as-is",
+              show_default=True,
+              help="Convert both images of every pair first: as-is (a gray/RGB mismatch is "
+              "refused), rgb (gray repeated to 3 channels), gray (RGB to BT.601 luma as "
+              "Pillow's convert('L')), y (MATLAB rgb2ycbcr limited-range Y).")
 @click.option("--luma", is_flag=True, help="PSNR on BT.601 luma (Y) instead of all channels.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex",
               show_default=True, help="LPIPS trunk network (weights: see `iqa weights`).")
@@ -44,7 +50,7 @@ if TYPE_CHECKING:
 @device_options
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
-    alpha: str, ignore_exif: bool, luma: bool, lpips_net: str, allow_unmatched: bool,
+    alpha: str, ignore_exif: bool, channels: str, luma: bool, lpips_net: str, allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
@@ -64,29 +70,57 @@ def compare(
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit)
     names = resolve_metric_names(metric_spec)
+    optional = _optional_metrics(metric_spec, names, gates.metric_names)
     names += [n for n in gates.metric_names if n not in names]
     settings = {"pair_by": pair_by, "alpha": alpha, "exif": not ignore_exif}
+    if channels != "as-is":  # absent when unused, so older baselines still match
+        settings["channels"] = channels
     with gates.guard():
         params = {"psnr.luma": luma, "lpips.net": lpips_net}
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
                     allow_unmatched=allow_unmatched, skip_bad=skip_bad, device=device,
-                    batch_size=batch_size)
+                    batch_size=batch_size, optional=optional)
+
+
+def _optional_metrics(spec: str, names: list[str], gate_names: list[str]) -> set[str]:
+    """Metrics the user did not ask for by name: the default set, or those `all` added.
+
+    Such a metric that is undefined for an image size (MS-SSIM under 161x161) is
+    ``null`` with a warning, not an error; a metric named in -m or --fail-if is."""
+    from iqa.compare import DEFAULT_METRICS
+
+    ctx = click.get_current_context()
+    source = ctx.get_parameter_source("metric_spec")
+    asked = {n.strip().lower() for n in spec.split(",") if n.strip()}
+    if source is click.core.ParameterSource.DEFAULT and spec == DEFAULT_METRICS:
+        asked = set()
+    return {n for n in names if n not in asked and n not in gate_names}
 
 
 def _run(
     ref: str, dist: tuple[str, ...], names: list[str], gates: Gates, settings: dict[str, Any],
     *, fmt: str, output: str | None, params: dict[str, Any], allow_unmatched: bool,
-    skip_bad: bool, device: str, batch_size: int | None,
+    skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
 ) -> int:
-    from iqa.compare import LoadSettings, build_metrics, score_pairs, summarize
+    from iqa.compare import LoadSettings, build_metrics, score_pairs
     from iqa.io.pairing import pair_inputs
     from iqa.metrics.base import MetricOptions
-    from iqa.output import make_writer, open_output
+    from iqa.output import check_output_targets, make_writer, open_output
 
+    _check_folders(ref, dist)
+    pairing = pair_inputs(ref, dist, pair_by=settings["pair_by"])
+    inputs = [p for pair in pairing.pairs for p in (pair.ref, pair.dist)]
+    inputs += [*pairing.ref_only, *pairing.dist_only]
+    if gates.baseline is not None:
+        inputs.append(gates.baseline.path)
+    try:
+        check_output_targets([("-o", output), ("--junit", gates.junit)], inputs)
+    except IQAError:
+        gates.junit = None  # an unusable target gets no error report either
+        raise
     options = MetricOptions(device=device, batch_size=batch_size, params=params, warn=warn,
                             download_progress=download_bar)
     metrics = build_metrics(names, options)
-    pairing = pair_inputs(ref, dist, pair_by=settings["pair_by"])
     for path in pairing.ref_only:
         warn(f"{path}: no distorted image with this name in {dist[0]}")
     for path in pairing.dist_only:
@@ -99,29 +133,77 @@ def _run(
     context = _context(names, metrics, settings)
     gates.bind([Quantity.from_info(m.info) for m in metrics], context)
     records = []
-    load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"])
-    with open_output(output) as stream:
-        writer = make_writer(fmt, stream)
-        writer.begin(columns, context)
-        with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
-            for record in score_pairs(pairing.pairs, metrics, load):
-                if record["error"]:
-                    say(record["error"])
-                records.append(gates.check(record))
-                writer.row(record)
-                advance()
-        failed = sum(1 for r in records if r["error"])
-        report = {
-            "summary": summarize(records, names),
-            "counts": {"pairs": len(records), "scored": len(records) - failed, "failed": failed},
-            "unmatched": {"ref_only": pairing.ref_only, "dist_only": pairing.dist_only},
-            "errors": [{"pair": r["pair"], "message": r["error"]} for r in records if r["error"]],
-        }
-        outcome = gates.finish(records, _problems(records, pairing, skip_bad, allow_unmatched))
-        if outcome.section is not None:
-            report["gates"] = outcome.section
-        writer.end(report)
+    load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"],
+                        channels=settings.get("channels", "as-is"))
+    problems: list[InputProblem] = []
+    # The JUnit report is written after the -o report is complete, so that a failure
+    # of one never destroys the other (both targets were checked before any work).
+    junit, gates.junit = gates.junit, None
+    try:
+        with open_output(output, machine=fmt != "table") as stream:
+            writer = make_writer(fmt, stream)
+            writer.begin(columns, context)
+            with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
+                for record in score_pairs(pairing.pairs, metrics, load, optional=optional):
+                    _tell(record, optional)
+                    records.append(gates.check(record))
+                    writer.row(record)
+                    advance()
+            problems = _problems(records, pairing, skip_bad, allow_unmatched)
+            outcome = gates.finish(records, problems)
+            writer.end(_report(records, names, pairing, outcome.section))
+    finally:
+        gates.junit = junit
+    if junit and outcome.result is not None:
+        _write_junit(gates, outcome, records, problems)
     return outcome.exit_code
+
+
+def _tell(record: dict[str, Any], optional: set[str]) -> None:
+    """stderr: the pair's error, or one warning per metric undefined for its size."""
+    if record["error"]:
+        say(record["error"])
+        return
+    for name, why in (record.get("undefined") or {}).items():
+        if name in optional:
+            warn(f"{record['dist']}: {name} is null, undefined for this image size: {why}")
+
+
+def _report(records: list[dict[str, Any]], names: list[str], pairing: Pairing,
+            gates_section: dict[str, Any] | None) -> dict[str, Any]:
+    from iqa.compare import summarize
+
+    failed = sum(1 for r in records if r["error"])
+    report = {
+        "summary": summarize(records, names),
+        "counts": {"pairs": len(records), "scored": len(records) - failed, "failed": failed},
+        "unmatched": {"ref_only": pairing.ref_only, "dist_only": pairing.dist_only},
+        "errors": [{"pair": r["pair"], "message": r["error"]} for r in records if r["error"]],
+    }
+    if gates_section is not None:
+        report["gates"] = gates_section
+    return report
+
+
+def _write_junit(gates: Gates, outcome: Any, records: list[dict[str, Any]],
+                 problems: list[InputProblem]) -> None:
+    from iqa.gates import record_key
+    from iqa.output.junit import write_junit
+
+    write_junit(gates.junit, f"iqa {gates.command}", outcome.result,
+                results=[record_key(r) for r in records], problems=problems,
+                properties=gates._properties())
+
+
+def _check_folders(ref: str, dist: tuple[str, ...]) -> None:
+    """A reference folder with a distorted side that does not exist: say so plainly."""
+    import os
+
+    if os.path.isdir(ref) and len(dist) == 1 and not os.path.exists(dist[0]):
+        from iqa.errors import InputError
+
+        raise InputError(f"{dist[0]}: no such file or folder (the distorted folder to pair "
+                         f"with {ref})", dist[0])
 
 
 def _context(names: list[str], metrics: list, settings: dict[str, Any]) -> dict[str, Any]:

@@ -28,15 +28,30 @@ def metrics(fmt: str) -> int:
 
         click.echo(dumps({"metrics": rows, "errors": errors}, indent=2))
     else:
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        for column in ("name", "kind", "direction", "needs", "definition"):
-            table.add_column(column, overflow="fold")
-        for row in rows:
-            table.add_row(*(row[k] for k in ("name", "kind", "direction", "needs", "definition")))
-        Console(highlight=False).print(table)
+        _print_table(rows)
     for line in errors:
         click.echo(f"iqa: {line}", err=True)
     return 0
+
+
+def _print_table(rows: list[dict[str, str]]) -> None:
+    """On a terminal the definitions wrap between words; names, kinds and needs
+    (``network:fid-inception``) are never split. Piped, nothing wraps."""
+    import sys
+
+    from rich.table import Table
+
+    from iqa.output.table import make_console, text
+
+    columns = ("name", "kind", "direction", "needs", "definition")
+    table = Table(show_edge=False, pad_edge=False, header_style="bold")
+    for column in columns:
+        longest = max([len(column), *(len(str(r[column])) for r in rows)])
+        if column == "definition":
+            words = [len(w) for r in rows for w in str(r[column]).split()]
+            table.add_column(column, min_width=max([len(column), *words]), overflow="fold")
+        else:
+            table.add_column(column, no_wrap=True, min_width=longest)
+    for row in rows:
+        table.add_row(*(text(str(row[k])) for k in columns))
+    make_console(sys.stdout).print(table)

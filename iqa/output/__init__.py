@@ -4,19 +4,19 @@ Every writer gets ``begin(columns)`` once, ``row(record)`` for each result as so
 it exists, and ``end(report)`` once. Records and reports are plain dicts; values that
 JSON cannot carry (infinite PSNR) are turned into ``null`` by :func:`strict_json`.
 With quality gates, records carry ``gate_failures`` and the report a ``gates`` section;
-the JUnit report of the gates is written by :mod:`iqa.output.junit`.
+the JUnit report of the gates is written by :mod:`iqa.output.junit`. Where reports go
+(stdout, files replaced atomically, devices and pipes written directly) and the checks
+made before any work are in :mod:`iqa.output.files`.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
-from contextlib import contextmanager
-from pathlib import Path
 from typing import IO
 
 from iqa.errors import UsageError
+from iqa.output.files import check_output_targets, open_output
+
+__all__ = ["FORMATS", "check_output_targets", "make_writer", "open_output"]
 
 FORMATS = ("table", "csv", "json", "jsonl")
 
@@ -35,26 +35,3 @@ def make_writer(fmt: str, stream: IO[str], *, color: bool | None = None):
 
         return JSONWriter(stream) if fmt == "json" else JSONLinesWriter(stream)
     raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-
-
-@contextmanager
-def open_output(path: str | None):
-    """stdout, or a file written beside its target and renamed into place at the end.
-
-    A run that stops half-way (Ctrl-C, a crash) leaves the target untouched.
-    """
-    if path is None or path == "-":
-        yield sys.stdout
-        return
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"-o {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as stream:
-            yield stream
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

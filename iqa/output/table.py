@@ -2,13 +2,24 @@
 
 Colour follows rich's rules: none when stdout is not a terminal or ``NO_COLOR`` is set.
 PSNR cells carry their interpretation band; rows that failed say why.
+
+Layout: on a terminal the table fits its width; when stdout is not a terminal (a pipe,
+a file) nothing is wrapped at all. File names are never split: they are shown as text
+(never read as rich markup, so ``photo [edit].png`` stays whole) with control characters
+escaped. The note of a pair is one line (its error, or the gates it fails and by how
+much), cut with "…" on a narrow terminal; the summary of the gates follows the table.
 """
 
 from __future__ import annotations
 
 from typing import IO, Any
 
-from iqa.output.values import fmt_number
+from iqa.output.values import fmt_number, one_line
+
+#: Width used when stdout is not a terminal: wide enough that nothing wraps.
+UNWRAPPED_WIDTH = 100_000
+#: Columns kept for the note on a terminal too narrow for the whole table.
+_MIN_NOTE = 24
 
 _BAND_STYLE = {
     "identical": "green",
@@ -20,19 +31,37 @@ _BAND_STYLE = {
 }
 
 
+def make_console(stream: IO[str], *, color: bool | None = None):
+    """A rich console on ``stream``: the terminal's width, or unlimited when not a tty."""
+    from rich.console import Console
+
+    try:
+        terminal = bool(stream.isatty())
+    except (AttributeError, ValueError):
+        terminal = False
+    return Console(
+        file=stream,
+        width=None if terminal else UNWRAPPED_WIDTH,
+        no_color=None if color is None else not color,
+        force_terminal=None if terminal else False,
+        highlight=False,
+        soft_wrap=False,
+    )
+
+
+def text(value: str, *, cut: bool = False):
+    """A cell that rich shows verbatim (no markup), on one line; with ``cut``, a line
+    too long for its column ends in "…" instead of wrapping."""
+    from rich.text import Text
+
+    if cut:
+        return Text(one_line(value), no_wrap=True, overflow="ellipsis")
+    return Text(one_line(value))
+
+
 class TableWriter:
     def __init__(self, stream: IO[str], *, color: bool | None = None) -> None:
-        from rich.console import Console
-
-        terminal = stream.isatty() if hasattr(stream, "isatty") else False
-        self.console = Console(
-            file=stream,
-            width=None if terminal else 200,
-            no_color=None if color is None else not color,
-            force_terminal=None if terminal else False,
-            highlight=False,
-            soft_wrap=False,
-        )
+        self.console = make_console(stream, color=color)
         self.records: list[dict[str, Any]] = []
         self.metrics: list[str] = []
         self.units: dict[str, str] = {}
@@ -47,31 +76,53 @@ class TableWriter:
 
     def end(self, report: dict[str, Any]) -> None:
         from rich.table import Table
+        from rich.text import Text
 
-        notes = any(r.get("error") or r.get("gate_failures") for r in self.records)
-        table = Table(show_edge=False, pad_edge=False, header_style="bold")
-        table.add_column("pair", overflow="fold")
-        for m in self.metrics:
-            table.add_column(m + (f" ({self.units[m]})" if self.units[m] else ""), justify="right")
-        if notes:
-            table.add_column("note", overflow="fold")
+        notes = any(self._note(r) for r in self.records)
+        rows: list[tuple[list[Any], str | None]] = []
         for r in self.records:
-            cells = [r.get("pair") or r.get("ref", "")]
-            cells += [self._cell(m, r) for m in self.metrics]
+            cells = [text(r.get("pair") or r.get("ref", ""))]
+            cells += [Text.from_markup(self._cell(m, r)) for m in self.metrics]
             if notes:
-                cells.append(self._note(r))
+                cells.append(text(self._note(r), cut=True))
             failed = bool(r.get("error") or r.get("gate_failures"))
-            table.add_row(*cells, style="red" if failed else None)
+            rows.append((cells, "red" if failed else None))
         summary = report.get("summary", {})
         if summary and any(s.get("n") for s in summary.values()):
-            table.add_section()
             for stat in ("mean", "min", "max"):
-                cells = [f"[bold]{stat}[/bold]"]
+                cells = [Text(stat, style="bold")]
                 for m in self.metrics:
                     value = summary.get(m, {}).get(stat)
-                    cells.append(fmt_number(value, "dB" if self.units[m] == "dB" else ""))
-                table.add_row(*cells, *([""] if notes else []))
-        self.console.print(table)
+                    cells.append(Text(fmt_number(value, "dB" if self.units[m] == "dB" else "")))
+                rows.append((cells + ([Text("")] if notes else []), "summary"))
+        headers = ["pair"] + [m + (f" ({self.units[m]})" if self.units[m] else "")
+                              for m in self.metrics]
+        table = Table(show_edge=False, pad_edge=False, header_style="bold")
+        needed = 0
+        for i, header in enumerate(headers):  # names and numbers are never cut or split
+            widest = max([len(header), *(cells[i].cell_len for cells, _ in rows)])
+            table.add_column(header, justify="right" if i else "left", no_wrap=True,
+                             min_width=widest)
+            needed += widest + 3
+        if notes:  # one line per pair; on a narrow terminal it ends in "…"
+            table.add_column("note", overflow="ellipsis")  # cut by its cells, see text()
+        first_summary = True
+        for cells, style in rows:
+            if style == "summary":
+                if first_summary:
+                    table.add_section()
+                    first_summary = False
+                style = None
+            table.add_row(*cells, style=style)
+        if notes:
+            needed += _MIN_NOTE
+        width = self.console.width
+        if needed > width:  # too narrow: longer lines (the terminal folds them), not cut names
+            self.console.width = needed
+        try:
+            self.console.print(table, crop=False)
+        finally:
+            self.console.width = width
         for line in _footer(report):
             self.console.print(line, markup=False)
 
@@ -88,11 +139,15 @@ class TableWriter:
 
     @staticmethod
     def _note(record: dict[str, Any]) -> str:
+        """One line: the error, each gate failed and by how much, metrics undefined for the
+        image size. On a terminal too narrow for it, the line ends in "…"."""
         parts = []
         if record.get("error"):
             parts.append(str(record["error"]))
-        for failure in record.get("gate_failures") or []:
-            parts.append(f"FAIL {failure}")
+        parts.extend(f"FAIL {failure}" for failure in record.get("gate_failures") or [])
+        undefined = list(record.get("undefined") or {})
+        if undefined and not record.get("error"):
+            parts.append(f"{', '.join(undefined)}: undefined for this image size")
         return "; ".join(parts)
 
 
@@ -103,7 +158,11 @@ def _footer(report: dict[str, Any]) -> list[str]:
         files = unmatched.get(side) or []
         if files:
             lines.append(f"{len(files)} {label} file(s) without a partner:")
-            lines.extend(f"  {f}" for f in files)
+            lines.extend(f"  {one_line(f)}" for f in files)
+    for name, stats in (report.get("summary") or {}).items():
+        if stats.get("n_undefined"):
+            lines.append(f"{name}: undefined for {stats['n_undefined']} pair(s) "
+                         "(images too small for it)")
     counts = report.get("counts") or {}
     if counts.get("failed"):
         lines.append(f"{counts['failed']} of {counts.get('pairs', 0)} pair(s) could not be scored")

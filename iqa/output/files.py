@@ -1,0 +1,227 @@
+"""Where reports go: stdout, regular files (replaced atomically), and everything else.
+
+Policy (the README's "Output formats" section says the same):
+
+* A **regular file**, or a name that does not exist yet, is written to a temporary file
+  beside it (``.NAME.XXXXXX.part``) and renamed onto it at the end, so a run that stops
+  half-way (an error, Ctrl-C, SIGTERM) leaves the old file untouched. A **symbolic link**
+  is followed: the file it names is replaced, the link stays. The new file keeps the
+  mode of the file it replaces; a new file gets ``0666`` minus the umask, like ``>``.
+* Anything else — a **character device** (``/dev/null``, a terminal), a **named pipe**,
+  a process substitution (``/dev/fd/N``), and every path under ``/dev`` or ``/proc``
+  (``/dev/stdout``) — is opened and written directly: never replaced, never renamed.
+* Before any work, :func:`check_output_targets` refuses (``UsageError``, exit 2) an
+  output that is a folder, that cannot be written, whose folder is missing or not
+  writable, that is one of the inputs (the same file after following links: same
+  device and inode), or that another output of the same run names too.
+* Text is UTF-8. Machine formats on stdout are UTF-8 whatever the locale; a file name
+  that is not valid UTF-8 (Python keeps its bytes as lone surrogates) is written with
+  ``backslashreplace`` (``\\udcff`` for the raw byte 0xff) instead of crashing.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+from iqa.errors import UsageError
+
+_DIRECT_PREFIXES = ("/dev/", "/proc/")
+#: Errors of writing a report that the user can fix (space, quota, permissions, mounts).
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG,
+                           errno.EACCES, errno.EPERM})
+
+
+def is_stdout(path: str | None) -> bool:
+    return path is None or path == "-"
+
+
+def _writes_directly(path: str) -> bool:
+    """True for devices, pipes, sockets and /dev, /proc paths: written, never replaced."""
+    absolute = os.path.abspath(path)
+    if absolute.startswith(_DIRECT_PREFIXES):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def check_output_targets(
+    outputs: Sequence[tuple[str, str | None]], inputs: Iterable[str] = ()
+) -> None:
+    """Refuse, before any work, outputs that cannot be written or would destroy an input.
+
+    ``outputs`` are ``(option, path)`` pairs such as ``("-o", "scores.json")``; ``None``
+    and ``"-"`` (stdout) are skipped. ``inputs`` are the files the run reads (images,
+    baselines, statistics); an output that is the same file as one of them (same
+    ``st_dev``/``st_ino`` after following links, so hard links count too) is refused.
+    Raises :class:`~iqa.errors.UsageError` naming the option and the path.
+    """
+    named = [(option, path) for option, path in outputs if not is_stdout(path)]
+    seen: dict[tuple[int, int] | str, str] = {}
+    for option, path in named:
+        assert path is not None
+        _check_writable(option, path)
+        key = _identity(path) or os.path.realpath(path)
+        if key in seen:
+            raise UsageError(
+                f"{option} {_shown(path)}: {seen[key]} writes to the same file; "
+                "give each report its own file"
+            )
+        seen[key] = option
+    if not seen:
+        return
+    by_identity = {k: o for k, o in seen.items() if isinstance(k, tuple)}
+    if not by_identity:
+        return
+    for source in inputs:
+        ident = _identity(source)
+        if ident is not None and ident in by_identity:
+            option = by_identity[ident]
+            path = next(p for o, p in named if o == option)
+            raise UsageError(
+                f"{option} {_shown(path)}: is the input {_shown(source)}; writing the report "
+                "there would destroy it. Choose another output file"
+            )
+
+
+def _check_writable(option: str, path: str) -> None:
+    where = f"{option} {_shown(path)}"
+    if os.path.isdir(path):
+        raise UsageError(f"{where}: is a folder; give a file name")
+    if _writes_directly(path):
+        if os.path.exists(path) and not os.access(path, os.W_OK):
+            raise UsageError(f"{where}: cannot be written (permission denied)")
+        if not os.path.exists(path):
+            raise UsageError(f"{where}: does not exist (under /dev or /proc nothing is created)")
+        return
+    target = Path(os.path.realpath(path))
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"{where}: folder {_shown(str(folder))} does not exist; create it first")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise UsageError(f"{where}: cannot be written (permission denied)")
+    try:  # the one test that tells the truth (read-only mounts, /sys, ACLs, quotas)
+        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"{where}: cannot write in folder {_shown(str(folder))} ({reason}); "
+            "choose a writable place"
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _shown(path: str) -> str:
+    from iqa.output.values import one_line
+
+    return one_line(path)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def _stdout(machine: bool) -> Iterator[IO[str]]:
+    """stdout as text: UTF-8 for machine formats, the terminal's encoding for tables;
+    characters it cannot carry are backslash-escaped instead of crashing the run."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # replaced by a test harness or an embedding program
+        yield sys.stdout
+        return
+    sys.stdout.flush()
+    encoding = "utf-8" if machine else (sys.stdout.encoding or "utf-8")
+    stream = io.TextIOWrapper(buffer, encoding=encoding, errors="backslashreplace",
+                              newline="", write_through=True)
+    try:
+        yield stream
+        stream.flush()
+    finally:
+        try:
+            stream.detach()
+        except ValueError:  # already detached or closed
+            pass
+
+
+@contextmanager
+def open_output(path: str | None, *, machine: bool = True) -> Iterator[IO[str]]:
+    """A text stream for a report: stdout, a file replaced atomically, or a device/pipe.
+
+    See the module docstring for the policy. ``machine`` (JSON, CSV, XML) makes stdout
+    UTF-8 whatever the locale; a table (``machine=False``) uses the terminal's encoding.
+    """
+    if is_stdout(path):
+        with _stdout(machine) as stream:
+            yield stream
+        return
+    assert path is not None
+    if _writes_directly(path):
+        try:
+            stream = open(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
+        except OSError as exc:
+            raise UsageError(f"{_shown(path)}: cannot be written ({exc.strerror or exc})") from None
+        with _write_errors(path), stream:
+            yield stream
+        return
+    with _write_errors(path):
+        yield from _atomic(path)
+
+
+@contextmanager
+def _write_errors(path: str) -> Iterator[None]:
+    """A report that cannot be written (disk full, read-only) is a one-line error."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise UsageError(
+            f"{_shown(path)}: cannot be written ({exc.strerror or exc}); the report is lost, "
+            "other outputs are kept"
+        ) from None
+
+
+def _atomic(path: str) -> Iterator[IO[str]]:
+    target = Path(os.path.realpath(path))  # a link is followed: its target is replaced
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"{_shown(path)}: folder {_shown(str(folder))} does not exist")
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"{_shown(path)}: cannot be written ({exc.strerror or exc})") from None
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace",
+                       newline="") as stream:
+            yield stream
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
