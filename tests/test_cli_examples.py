@@ -72,7 +72,7 @@ def test_codec_quality_gate_script_passes_on_real_codec_output(tmp_path, codec_r
 
 def _iqa_commands(text: str) -> list[list[str]]:
     """`iqa ...` command lines of a CI file, folded YAML blocks joined into one line."""
-    commands, current = [], None
+    commands, current, indent = [], None, 0
     for line in text.splitlines():
         stripped = line.strip()
         if current is not None:

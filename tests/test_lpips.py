@@ -200,8 +200,9 @@ def test_backbone_layouts_equal_torchvision(tv_name):
 
 
 def test_cli_lpips_net_option_selects_the_trunk(backbones, tmp_path):
-    import iqa
     from PIL import Image
+
+    import iqa
 
     a, b, _ = cases()["rgb-jpeg"]
     Image.fromarray(a).save(tmp_path / "a.png")

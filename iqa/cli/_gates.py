@@ -102,9 +102,10 @@ class Gates(GateRun):
     verdict_on_stderr: bool = False
 
     def finish(
-        self, records: Sequence[dict[str, Any]], problems: Iterable[InputProblem] = ()
+        self, records: Sequence[dict[str, Any]], problems: Iterable[InputProblem] = (),
+        *, write_junit: bool = True,
     ) -> GateOutcome:
-        outcome = super().finish(records, problems)
+        outcome = super().finish(records, problems, write_junit=write_junit)
         if self.verdict_on_stderr and (self.thresholds or self.baseline is not None):
             for line in outcome.verdict(self.verdict_noun):
                 say(line)

@@ -135,27 +135,21 @@ def _run(
     records = []
     load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"],
                         channels=settings.get("channels", "as-is"))
-    problems: list[InputProblem] = []
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
-    junit, gates.junit = gates.junit, None
-    try:
-        with open_output(output, machine=fmt != "table") as stream:
-            writer = make_writer(fmt, stream)
-            writer.begin(columns, context)
-            with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
-                for record in score_pairs(pairing.pairs, metrics, load, optional=optional):
-                    _tell(record, optional)
-                    records.append(gates.check(record))
-                    writer.row(record)
-                    advance()
-            problems = _problems(records, pairing, skip_bad, allow_unmatched)
-            outcome = gates.finish(records, problems)
-            writer.end(_report(records, names, pairing, outcome.section))
-    finally:
-        gates.junit = junit
-    if junit and outcome.result is not None:
-        _write_junit(gates, outcome, records, problems)
+    with open_output(output, machine=fmt != "table") as stream:
+        writer = make_writer(fmt, stream)
+        writer.begin(columns, context)
+        with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
+            for record in score_pairs(pairing.pairs, metrics, load, optional=optional):
+                _tell(record, optional)
+                records.append(gates.check(record))
+                writer.row(record)
+                advance()
+        problems = _problems(records, pairing, skip_bad, allow_unmatched)
+        outcome = gates.finish(records, problems, write_junit=False)
+        writer.end(_report(records, names, pairing, outcome.section))
+    gates.write_junit(outcome, records)
     return outcome.exit_code
 
 
@@ -183,16 +177,6 @@ def _report(records: list[dict[str, Any]], names: list[str], pairing: Pairing,
     if gates_section is not None:
         report["gates"] = gates_section
     return report
-
-
-def _write_junit(gates: Gates, outcome: Any, records: list[dict[str, Any]],
-                 problems: list[InputProblem]) -> None:
-    from iqa.gates import record_key
-    from iqa.output.junit import write_junit
-
-    write_junit(gates.junit, f"iqa {gates.command}", outcome.result,
-                results=[record_key(r) for r in records], problems=problems,
-                properties=gates._properties())
 
 
 def _check_folders(ref: str, dist: tuple[str, ...]) -> None:

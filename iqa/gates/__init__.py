@@ -37,7 +37,6 @@ from iqa.gates.expressions import (
     parse_tolerance,
     parse_tolerances,
 )
-from iqa.gates.run import DEFINITION_HINT, GateOutcome, GateRun, exit_code, plan_gates
 from iqa.gates.results import (
     NOISE_ABS,
     NOISE_REL,
@@ -49,6 +48,7 @@ from iqa.gates.results import (
     Quantity,
     json_number,
 )
+from iqa.gates.run import DEFINITION_HINT, GateOutcome, GateRun, exit_code, plan_gates
 
 __all__ = [
     "DEFINITION_HINT",

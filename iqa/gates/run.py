@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iqa.errors import EXIT_GATE_FAILED, EXIT_INPUT, EXIT_OK, IQAError, InputError, UsageError
+from iqa.errors import EXIT_GATE_FAILED, EXIT_INPUT, EXIT_OK, InputError, IQAError, UsageError
 from iqa.gates.baseline import (
     Baseline,
     load_baseline,
@@ -169,9 +169,14 @@ class GateRun:
         return record
 
     def finish(
-        self, records: Sequence[dict[str, Any]], problems: Iterable[InputProblem] = ()
+        self, records: Sequence[dict[str, Any]], problems: Iterable[InputProblem] = (),
+        *, write_junit: bool = True,
     ) -> GateOutcome:
-        """Evaluate the run, write the JUnit report, and decide the exit code."""
+        """Evaluate the run, write the JUnit report, and decide the exit code.
+
+        With ``write_junit=False`` the caller writes it later with :meth:`write_junit`
+        (after its own report is complete, so one report's failure never costs the other).
+        """
         problems = list(problems)
         if self.evaluator is None:
             return GateOutcome(None, None, exit_code(None, problems), len(records), problems)
@@ -185,13 +190,20 @@ class GateRun:
             "input_problems": len(problems),
             "input_problems_fatal": any(p.fatal for p in problems),
         }
-        if self.junit:
-            from iqa.output.junit import write_junit
+        outcome = GateOutcome(result, section, code, len(records), problems)
+        if write_junit:
+            self.write_junit(outcome, records)
+        return outcome
 
-            write_junit(self.junit, self.suite_name, result,
-                        results=[record_key(r) for r in records], problems=problems,
-                        properties=self.properties())
-        return GateOutcome(result, section, code, len(records), problems)
+    def write_junit(self, outcome: GateOutcome, records: Sequence[dict[str, Any]]) -> None:
+        """The JUnit report of a finished run (nothing when no --junit was given)."""
+        if not self.junit or outcome.result is None:
+            return
+        from iqa.output.junit import write_junit
+
+        write_junit(self.junit, self.suite_name, outcome.result,
+                    results=[record_key(r) for r in records], problems=outcome.problems,
+                    properties=self.properties())
 
     @contextmanager
     def guard(self) -> Iterator[None]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+
 from iqa.errors import InputError, UsageError
 from iqa.video.frames import FrameFormat, FrameSource, open_clip, read_full
 from iqa.video.y4m import MAGIC
