@@ -14,7 +14,7 @@ pair; for any other metric it is, like an unreadable file.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,7 @@ from iqa.io.channels import convert_channels
 from iqa.io.images import Image, load_image
 from iqa.io.pairing import Pair
 from iqa.metrics.base import PAIR, MetricOptions, PairMetric
-from iqa.registry import load, registered
+from iqa.registry import load
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim"
 
@@ -36,25 +36,14 @@ class LoadSettings:
     channels: str = "as-is"  # see iqa.io.channels
 
 
-def resolve_metric_names(spec: str) -> list[str]:
-    """``"psnr,ssim"`` → names; ``"all"`` → every installed pair metric that loads."""
-    names = [n.strip().lower() for n in spec.split(",") if n.strip()]
-    if not names:
-        raise UsageError("-m/--metrics: give at least one metric name (see `iqa metrics`)")
-    if "all" in names:
-        pair_names = []
-        for name in sorted(registered()):
-            try:
-                if load(name).info.kind == PAIR:
-                    pair_names.append(name)
-            except Exception:  # listed by `iqa metrics`; `all` means all that work
-                continue
-        names = [n for n in names if n != "all"] + [n for n in pair_names if n not in names]
-    seen: list[str] = []
-    for name in names:
-        if name not in seen:
-            seen.append(name)
-    return seen
+def resolve_metric_names(
+    spec: str, *, params: dict[str, Any] | None = None, warn: Callable[[str], None] | None = None,
+) -> list[str]:
+    """``"psnr,ssim"`` → names; ``"all"`` → every pair metric that can run here
+    (see :func:`iqa.registry.resolve_pair_metrics`)."""
+    from iqa.registry import resolve_pair_metrics
+
+    return resolve_pair_metrics(spec, params=params, warn=warn)
 
 
 def build_metrics(names: Sequence[str], options: MetricOptions) -> list[PairMetric]:

@@ -36,7 +36,7 @@ def run_light(*args: str) -> subprocess.CompletedProcess:
 def test_pixel_metrics_run_without_torch():
     done = run_light("compare", REF, DIST, "--format", "json")
     assert done.returncode == 0, done.stderr
-    rows = json.loads(done.stdout)["results"]
+    rows = json.loads(done.stdout)["pairs"]
     assert rows[0]["psnr"] > 30 and 0 < rows[0]["ssim"] < 1 and 0 < rows[0]["ms_ssim"] < 1
 
 
@@ -50,8 +50,12 @@ def test_lpips_without_torch_names_the_extra():
 
 
 def test_fid_without_torch_names_the_extra(tmp_path):
+    import shutil
+
     for side in ("real", "fake"):
         (tmp_path / side).mkdir()
+        for name in ("a.png", "b.png"):
+            shutil.copy(REF, tmp_path / side / name)
     done = run_light("fid", tmp_path / "real", tmp_path / "fake")
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and 'pip install "iqa[torch]"' in done.stderr
@@ -60,7 +64,7 @@ def test_fid_without_torch_names_the_extra(tmp_path):
 def test_all_means_what_can_run_here():
     done = run_light("compare", REF, DIST, "-m", "all", "--format", "json")
     assert done.returncode == 0, done.stderr
-    row = json.loads(done.stdout)["results"][0]
+    row = json.loads(done.stdout)["pairs"][0]
     assert {"psnr", "ssim", "ms_ssim"} <= set(row) and "lpips" not in row
     assert "lpips" in done.stderr and "iqa[torch]" in done.stderr
 

@@ -69,7 +69,8 @@ def compare(
 
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit)
-    names = resolve_metric_names(metric_spec)
+    names = resolve_metric_names(metric_spec, params={"psnr.luma": luma, "lpips.net": lpips_net},
+                                 warn=warn)
     optional = _optional_metrics(metric_spec, names, gates.metric_names)
     names += [n for n in gates.metric_names if n not in names]
     settings = {"pair_by": pair_by, "alpha": alpha, "exif": not ignore_exif}

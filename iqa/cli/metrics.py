@@ -1,4 +1,5 @@
-"""``iqa metrics``: what is installed (name, kind, direction, definition)."""
+"""``iqa metrics``: what is installed (name, kind, direction, definition), and which
+metrics need an extra (``pip install "iqa[torch]"``) that is not installed here."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from iqa.registry import load_all
               show_default=True, help="Output format.")
 def metrics(fmt: str) -> int:
     """List installed metrics; a plugin that fails to load is named on stderr."""
+    from iqa.extras import available
+
     classes, errors = load_all()
     rows = [
         {
@@ -20,6 +23,8 @@ def metrics(fmt: str) -> int:
             "direction": "higher is better" if c.info.higher_is_better else "lower is better",
             "needs": c.info.needs,
             "definition": c.info.definition,
+            "extra": getattr(c.info, "extra", None),
+            "available": available(c.info.extra) if getattr(c.info, "extra", None) else True,
         }
         for c in classes
     ]
@@ -43,7 +48,13 @@ def _print_table(rows: list[dict[str, str]]) -> None:
 
     from iqa.output.table import make_console, text
 
-    columns = ("name", "kind", "direction", "needs", "definition")
+    columns = ("name", "kind", "direction", "needs", "extra", "definition")
+    for row in rows:
+        if row["extra"]:
+            missing = "" if row["available"] else " (not installed)"
+            row["extra"] = f"iqa[{row['extra']}]{missing}"
+        else:
+            row["extra"] = "-"
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     for column in columns:
         longest = max([len(column), *(len(str(r[column])) for r in rows)])

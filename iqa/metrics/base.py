@@ -35,6 +35,7 @@ class MetricInfo:
     needs: str  # "pixels", or the network/features it needs, e.g. "network:lpips"
     definition: str  # one line, with the citation
     unit: str = ""
+    extra: str | None = None  # the pip extra it needs beyond `pip install iqa` (iqa.extras)
 
 
 def _ignore(message: str) -> None:

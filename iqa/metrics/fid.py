@@ -96,6 +96,7 @@ class FID(DistributionMetric):
         kind=DISTRIBUTION,
         higher_is_better=False,
         needs="network:fid-inception",
+        extra="torch",
         definition="FID = |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2) of Inception "
         "pool3 features (Heusel et al. 2017)",
     )

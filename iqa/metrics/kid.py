@@ -117,6 +117,7 @@ class KID(DistributionMetric):
         kind=DISTRIBUTION,
         higher_is_better=False,
         needs="network:fid-inception",
+        extra="torch",
         definition="KID = unbiased MMD^2 of Inception pool3 features, kernel (x.y/d + 1)^3, "
         "mean over random subsets (Binkowski et al. 2018)",
     )

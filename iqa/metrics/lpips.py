@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from iqa.errors import InputError, UsageError
+from iqa.errors import InputError
+from iqa.extras import EXTRAS, missing, require
 from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, InvalidArgument, InvalidImage, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
@@ -46,8 +47,8 @@ _TRUNK_NAME = {"alex": "AlexNet", "vgg": "VGG-16", "squeeze": "SqueezeNet 1.1"}
 DEVICES = ("auto", "cpu", "cuda")
 
 #: The packages LPIPS imports, and how to get them.
-PACKAGES = ("torch", "torchvision", "lpips")
-INSTALL_HINT = "pip install torch torchvision lpips"
+PACKAGES = EXTRAS["torch"]
+INSTALL_HINT = 'pip install "iqa[torch]"'
 
 
 def lpips(
@@ -121,28 +122,14 @@ def check_finite(value: float, runner: _Runner) -> float:
 
 def missing_packages() -> list[str]:
     """The packages LPIPS needs that are not installed (found without importing them)."""
-    import importlib.util
-
-    missing = []
-    for name in PACKAGES:
-        try:
-            if importlib.util.find_spec(name) is None:
-                missing.append(name)
-        except (ImportError, ValueError):
-            missing.append(name)
-    return missing
+    return missing("torch")
 
 
 def check_can_run(net: str) -> None:
     """Raise now, before torch is imported, if packages or (offline) weights are missing."""
     from iqa.errors import WeightsError
 
-    missing = missing_packages()
-    if missing:
-        raise UsageError(
-            f"LPIPS needs the packages {', '.join(PACKAGES)} ({', '.join(missing)} "
-            f"not installed): {INSTALL_HINT}"
-        )
+    require("torch", "LPIPS")
     reason = weights_unavailable(net)
     if reason is not None:
         raise WeightsError(reason)
@@ -268,6 +255,7 @@ class LPIPS(PairMetric):
         kind=PAIR,
         higher_is_better=False,
         needs="network:lpips",
+        extra="torch",
         definition="LPIPS v0.1 (Zhang et al. 2018), inputs scaled to [-1, 1]",
     )
 
