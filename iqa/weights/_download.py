@@ -10,7 +10,9 @@ temporary file removed:
   before a byte of the body is read), or that sends more bytes than that size (stopped
   at the first extra byte: a hostile mirror cannot fill the disk);
 * a mirror that trickles: fewer than ``IQA_DOWNLOAD_MIN_RATE`` KiB/s (default 10,
-  ``0`` turns the rule off) received over any :data:`STALL_WINDOW_S`-second window;
+  ``0`` turns the rule off) received over each successive :data:`STALL_WINDOW_S`-second
+  window (checked as bytes arrive; a body that stops altogether is ended by the read
+  timeout);
 * any exception in the process, ``KeyboardInterrupt`` and ``SystemExit`` included (a
   signal handler that raises is enough), and :func:`cancel_downloads`, which stops
   downloads running in other threads (signal handlers run in the main thread only).
