@@ -123,6 +123,16 @@ def test_bad_download_settings_are_one_line_usage_errors(caches, variable, value
     assert cache_files(caches) == []
 
 
+@pytest.mark.parametrize("value", ["2", "maybe"])
+def test_unknown_offline_value_is_a_usage_error(caches, value):
+    env = {"TORCH_HOME": str(caches / "torch"), "IQA_CACHE_DIR": str(caches / "iqa"),
+           "IQA_OFFLINE": value, "IQA_WEIGHTS_MIRROR": refused_url()}
+    result = run_iqa("weights", "download", NAME, env=env)
+    assert result.returncode == 2
+    assert result.stderr == f"iqa: IQA_OFFLINE={value!r} is not valid; set it to 1 (no " \
+        "downloads) or 0, or unset it\n"
+
+
 def test_failed_mirror_names_the_official_origin(caches, small, monkeypatch):
     from iqa import weights
 
@@ -184,9 +194,9 @@ def test_cancel_downloads_stops_a_download_in_another_thread(caches, small, monk
         thread = threading.Thread(target=work)
         thread.start()
         folder = caches / "torch" / "hub" / "checkpoints"
-        for _ in range(500):
-            if folder.is_dir() and any(folder.iterdir()):
-                break
+        deadline = time.monotonic() + 60
+        while not (folder.is_dir() and any(folder.iterdir())) and thread.is_alive():
+            assert time.monotonic() < deadline, "the download never started"
             time.sleep(0.01)
         weights.cancel_downloads()
         thread.join(timeout=10)
@@ -222,12 +232,11 @@ def test_sigterm_during_download_leaves_no_part_file(caches):
         proc = subprocess.Popen([sys.executable, "-c", _WRAPPER], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            for _ in range(3000):
-                parts = list(folder.glob(".*.part")) if folder.is_dir() else []
-                if parts and parts[0].stat().st_size > 0:
-                    break
+            deadline = time.monotonic() + 120
+            while not any(p.stat().st_size for p in folder.glob(".*.part")):
+                assert proc.poll() is None, proc.communicate()[1].decode()
+                assert time.monotonic() < deadline, "the download never started"
                 time.sleep(0.01)
-            assert parts, "the download never started"
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=30)
         finally:
