@@ -240,3 +240,29 @@ def test_cache_files_respect_the_umask(caches, tmp_path, squeeze_state):
         os.umask(old)
     assert resolved.path.stat().st_mode & 0o777 == 0o644
     assert (_store.cache_dir() / "weights.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_lpips_run_with_nan_weights_is_one_line_error(caches, tmp_path, squeeze_state):
+    """Weights recorded before this check existed are refused at load, never scored NaN."""
+    import numpy as np
+    from PIL import Image
+
+    from iqa.weights import _store
+
+    state = dict(squeeze_state)
+    state["features.0.weight"] = state["features.0.weight"].clone().fill_(float("nan"))
+    file = saved(state, tmp_path / "nan.pth")
+    _store.record_unverified(_store.UnverifiedImport(
+        name=NAME, file=str(file), sha256=hashlib.sha256(file.read_bytes()).hexdigest(),
+        imported_from=str(file), imported_at="2020-01-01T00:00:00+00:00"))
+    rng = np.random.default_rng(0)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(tmp_path / name)
+    result = run_iqa("compare", tmp_path / "a.png", tmp_path / "b.png", "-m", "lpips",
+                     "--lpips-net", "squeeze", "--format", "json",
+                     env={"TORCH_HOME": str(caches / "torch"),
+                          "IQA_CACHE_DIR": str(caches / "iqa")})
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if "warning" not in line]
+    assert len(errors) == 1 and "features.0.weight' is not finite" in errors[0]
+    assert "Traceback" not in result.stderr
