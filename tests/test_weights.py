@@ -46,9 +46,9 @@ def squeeze_bytes() -> bytes:
 
 @pytest.fixture
 def official(monkeypatch, squeeze_bytes):
-    """Make the test file the official squeezenet1_1 file (full digest pinned)."""
+    """Make the test file the official squeezenet1_1 file (full digest and size pinned)."""
     digest = hashlib.sha256(squeeze_bytes).hexdigest()
-    entry = dataclasses.replace(catalog.KNOWN[NAME], sha256=digest)
+    entry = dataclasses.replace(catalog.KNOWN[NAME], sha256=digest, size=len(squeeze_bytes))
     monkeypatch.setitem(catalog.KNOWN, NAME, entry)
     return entry
 
@@ -57,12 +57,13 @@ def cache_files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def test_prefix_verification_follows_torch_hub_naming():
+def test_name_prefix_alone_does_not_verify():
     digest = hashlib.sha256(b"weights").hexdigest()
-    entry = catalog.KnownFile("x", f"x-{digest[:8]}.pth", "http://h/x", 1.0, "", "m:f")
+    forged = digest[:8] + "0" * 56
+    entry = catalog.KnownFile("x", f"x-{digest[:8]}.pth", "http://h/x", 7, digest, "", "m:f")
     assert entry.sha256_prefix == digest[:8]
     assert entry.matches(digest)
-    assert not entry.matches(hashlib.sha256(b"other").hexdigest())
+    assert not entry.matches(forged)
     assert catalog.KNOWN["alexnet"].sha256_prefix == "7be5be79"
     assert catalog.KNOWN["fid-inception"].sha256_prefix == "6726825d"
 

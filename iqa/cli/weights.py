@@ -24,7 +24,8 @@ def weights() -> None:
               show_default=True, help="Output format.")
 def list_(fmt: str) -> int:
     """Every known weights file: status (missing / verified / unverified / failed
-    verification), size, path and what uses it."""
+    verification), size, path and what uses it. "verified" means the file's size and full
+    SHA-256 are the official ones (the JSON shows both)."""
     from iqa.weights import KNOWN, status
 
     rows = []
@@ -38,6 +39,7 @@ def list_(fmt: str) -> int:
             "path": str(s.path),
             "file": s.entry.filename,
             "url": s.entry.url,
+            "official_size_bytes": s.entry.size,
             "sha256": s.entry.sha256,
             "sha256_prefix": s.entry.sha256_prefix,
             "used_by": s.entry.used_by,

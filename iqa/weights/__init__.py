@@ -4,12 +4,16 @@
   digest). They are looked for in torch hub's checkpoint folder
   (``$TORCH_HOME/hub/checkpoints``), where torchvision, pytorch-fid and lpips keep
   them too, so a file any of them downloaded is reused.
-* **Verification**: a file is used only if its SHA-256 is the official one (the full
-  digest where published, else the digest prefix in the official file name, as torch
-  hub checks it). A cached file that fails is never used: the run stops with a message
-  saying how to replace it.
+* **Verification**: a file is the official one only if its size and its full SHA-256
+  are the catalog's (the size is compared first, so a wrong file is not hashed). The
+  same check applies wherever a file comes from: torch hub's cache, a download, an
+  import, ``--weights FILE``. A cached file that fails is never used: the run stops with
+  a message saying how to replace it.
+* **Looking up** whether a file is present and verified (:func:`status`) never imports
+  torch, so a caller can decide before paying for that import.
 * **Downloads** happen on first use unless ``IQA_OFFLINE=1``; see
-  :mod:`iqa.weights._download` for how they are made safe.
+  :mod:`iqa.weights._download` for how they are made safe. A failed download says to
+  fetch the file from its official origin (never from the mirror that just failed).
 * **Imports**: ``import_file`` copies a file fetched elsewhere into the cache after
   checking its digest; with ``unverified=True`` a file with another digest (converted
   or fine-tuned weights) is accepted if it loads with ``weights_only=True`` and fits the
@@ -17,7 +21,9 @@
   every run that uses it, and it takes precedence over the official file until a
   verified import or download of the same name replaces it.
 * **Loading** is always ``torch.load(..., weights_only=True)`` on bytes whose digest
-  was just checked.
+  was just checked; the state dict is checked (keys, shapes, finite floating-point
+  values) on import and again on every load, see :mod:`iqa.weights._verify`.
+* Files placed in the caches get the mode the umask asks for (0644 under umask 022).
 """
 
 from __future__ import annotations
@@ -28,16 +34,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from iqa.cache import atomic_write, checkpoints_dir
-from iqa.errors import WeightsError
+from iqa.cache import checkpoints_dir
+from iqa.errors import UsageError, WeightsError
 from iqa.weights import _store
-from iqa.weights._download import Progress, fetch, source_url
-from iqa.weights._verify import check_shapes, read_bytes, safe_load, sha256_file
+from iqa.weights._download import Progress, cancel_downloads, fetch
+from iqa.weights._files import place
+from iqa.weights._verify import (
+    as_float32,
+    check_shapes,
+    check_values,
+    file_size,
+    read_bytes,
+    safe_load,
+    sha256_file,
+)
 from iqa.weights.catalog import KNOWN, KnownFile, known
 
 __all__ = [
     "KNOWN",
     "ResolvedWeights",
+    "cancel_downloads",
     "download",
     "from_file",
     "import_file",
@@ -82,8 +98,20 @@ class ResolvedWeights:
 
 
 def offline() -> bool:
-    """Whether downloads are turned off (``IQA_OFFLINE`` set to 1/true/yes/on)."""
-    return os.environ.get("IQA_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether downloads are turned off: ``IQA_OFFLINE`` set to 1/true/yes/on.
+
+    Unset, empty or 0/false/no/off allow downloads; any other value is a usage error
+    (a typo must not silently allow downloads on a machine meant to be offline).
+    """
+    raw = os.environ.get("IQA_OFFLINE", "")
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    raise UsageError(
+        f"IQA_OFFLINE={raw!r} is not valid; set it to 1 (no downloads) or 0, or unset it"
+    )
 
 
 def official_path(entry: KnownFile) -> Path:
@@ -91,10 +119,25 @@ def official_path(entry: KnownFile) -> Path:
 
 
 def _manual_hint(entry: KnownFile) -> str:
+    """How to install the file by hand: always from its official origin."""
     return (
-        f"fetch {source_url(entry)} ({entry.size_mib:g} MiB) on a machine with internet, "
+        f"fetch {entry.url} ({entry.size_mib:g} MiB) on a machine with internet, "
         f"then run: iqa weights import {entry.name} /path/to/{entry.filename}"
     )
+
+
+def _official_digest(entry: KnownFile, path: Path) -> tuple[str | None, str]:
+    """(digest, "") if ``path`` is the official file, else (None, why not).
+
+    The size is compared first: a file of another size is not hashed.
+    """
+    size = file_size(path)
+    if size != entry.size:
+        return None, f"{size:,} bytes, expected {entry.size:,}"
+    digest = sha256_file(path)
+    if not entry.matches(digest):
+        return None, f"sha256 {digest[:16]}…, expected {entry.sha256[:16]}…"
+    return digest, ""
 
 
 def resolve(
@@ -111,12 +154,11 @@ def resolve(
         return _check_unverified(imported)
     path = official_path(entry)
     if path.is_file():
-        digest = sha256_file(path)
-        if not entry.matches(digest):
+        digest, why = _official_digest(entry, path)
+        if digest is None:
             raise WeightsError(
-                f"{path} fails verification (sha256 {digest[:16]}…, expected "
-                f"{entry.expected_digest}): it is damaged or not the official file; "
-                f"replace it with: iqa weights download {name}"
+                f"{path} fails verification ({why}): it is damaged or not the official "
+                f"file; replace it with: iqa weights download {name}"
             )
         return ResolvedWeights(name, path, digest, True, "cache")
     if allow_download is None:
@@ -152,8 +194,8 @@ def download(name: str, *, progress: Progress | None = None) -> ResolvedWeights:
     entry = known(name)
     path = official_path(entry)
     if path.is_file():
-        digest = sha256_file(path)
-        if entry.matches(digest):
+        digest, _ = _official_digest(entry, path)
+        if digest is not None:
             _store.drop_unverified(name)
             return ResolvedWeights(name, path, digest, True, "cache")
     try:
@@ -171,7 +213,8 @@ def from_file(path: str | os.PathLike[str], *, name: str) -> ResolvedWeights:
     if not file.is_file():
         raise WeightsError(f"{file}: no such weights file")
     digest = sha256_file(file)
-    return ResolvedWeights(name, file, digest, entry.matches(digest), "file")
+    official = file_size(file) == entry.size and entry.matches(digest)
+    return ResolvedWeights(name, file, digest, official, "file")
 
 
 def read_verified(weights: ResolvedWeights) -> bytes:
@@ -183,16 +226,22 @@ def read_verified(weights: ResolvedWeights) -> bytes:
 
 
 def load_state_dict(weights: ResolvedWeights, data: bytes | None = None) -> dict[str, Any]:
-    """The state dict of ``weights``: ``weights_only=True``, keys and shapes checked.
+    """The state dict of ``weights``: ``weights_only=True``, keys, shapes and values
+    checked (see :mod:`iqa.weights._verify`), floating tensors as float32.
 
     ``data`` is the file's content from :func:`read_verified` (read here if not given).
     """
     if data is None:
         data = read_verified(weights)
-    state = safe_load(data, str(weights.path))
-    required, optional = known(weights.name).expected_shapes()
-    check_shapes(state, required, optional, str(weights.path))
-    return state
+    return _checked_state(data, weights.name, str(weights.path))
+
+
+def _checked_state(data: bytes, name: str, source: str) -> dict[str, Any]:
+    state = safe_load(data, source)
+    required, optional = known(name).expected_shapes()
+    check_shapes(state, required, optional, source)
+    check_values(state, source)
+    return as_float32(state)
 
 
 def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = False
@@ -203,24 +252,22 @@ def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = F
     if not source.is_file():
         raise WeightsError(f"{source}: no such file")
     data, digest = read_bytes(source)
-    if entry.matches(digest):
+    if len(data) == entry.size and entry.matches(digest):
         target = official_path(entry)
-        if not (target.is_file() and sha256_file(target) == digest):
-            with atomic_write(target) as stream:
+        if not (target.is_file() and _official_digest(entry, target)[0] == digest):
+            with place(target) as stream:
                 stream.write(data)
         _store.drop_unverified(name)
         return ResolvedWeights(name, target, digest, True, "import")
     if not unverified:
         raise WeightsError(
-            f"{source}: sha256 {digest[:16]}… is not the official {name} file (expected "
-            f"{entry.expected_digest}); if these are converted or fine-tuned weights, "
+            f"{source}: {len(data):,} bytes with sha256 {digest[:16]}… is not the official "
+            f"{name} file ({entry.size:,} bytes, sha256 {entry.sha256}); if these are converted or fine-tuned weights, "
             f"import them with: iqa weights import {name} {source} --unverified"
         )
-    state = safe_load(data, str(source))
-    required, optional = entry.expected_shapes()
-    check_shapes(state, required, optional, str(source))
+    _checked_state(data, name, str(source))
     target = _store.unverified_dir() / f"{name}-{digest[:12]}.pth"
-    with atomic_write(target) as stream:
+    with place(target) as stream:
         stream.write(data)
     previous = _store.unverified_imports().get(name)
     _store.record_unverified(
@@ -249,6 +296,10 @@ class Status:
 
 
 def status(name: str) -> Status:
+    """Whether ``name`` is missing, verified, unverified or failing verification.
+
+    Torch-free (only files and hashlib), so a caller can ask before importing torch.
+    """
     entry = known(name)
     imported = _store.unverified_imports().get(name)
     if imported is not None:
@@ -259,5 +310,6 @@ def status(name: str) -> Status:
     path = official_path(entry)
     if not path.is_file():
         return Status(name, "missing", path, None, entry)
-    verdict = "verified" if entry.matches(sha256_file(path)) else "failed verification"
+    digest, _ = _official_digest(entry, path)
+    verdict = "verified" if digest is not None else "failed verification"
     return Status(name, verdict, path, path.stat().st_size, entry)

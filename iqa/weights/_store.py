@@ -13,7 +13,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from iqa.cache import atomic_write, cache_dir
+from iqa.cache import cache_dir
+from iqa.weights._files import place
 
 _FORMAT = 1
 
@@ -66,7 +67,7 @@ def _write(unverified: dict[str, UnverifiedImport]) -> None:
             for name, rec in sorted(unverified.items())
         },
     }
-    with atomic_write(_metadata_path(), "w") as stream:
+    with place(_metadata_path(), "w") as stream:
         stream.write(json.dumps(document, indent=2) + "\n")
 
 
