@@ -21,7 +21,7 @@ from typing import Any
 
 from iqa.errors import ImageSizeError, InputError, UsageError
 from iqa.io.channels import convert_channels
-from iqa.io.images import Image, load_image
+from iqa.io.images import DEFAULT_MAX_IMAGE_MB, Image, load_image
 from iqa.io.pairing import Pair
 from iqa.metrics.base import PAIR, MetricOptions, PairMetric
 from iqa.registry import load
@@ -34,6 +34,13 @@ class LoadSettings:
     alpha: str = "error"
     exif: bool = True
     channels: str = "as-is"  # see iqa.io.channels
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB
+    accept_jpeg_warnings: bool = False
+
+    def load(self, path: str) -> Image:
+        image = load_image(path, alpha=self.alpha, exif=self.exif, max_image_mb=self.max_image_mb,
+                           accept_jpeg_warnings=self.accept_jpeg_warnings)
+        return _channels(image, self)
 
 
 def resolve_metric_names(
@@ -59,8 +66,7 @@ def build_metrics(names: Sequence[str], options: MetricOptions) -> list[PairMetr
 
 
 def load_pair(pair: Pair, settings: LoadSettings) -> tuple[Image, Image]:
-    ref = _channels(load_image(pair.ref, alpha=settings.alpha, exif=settings.exif), settings)
-    dist = _channels(load_image(pair.dist, alpha=settings.alpha, exif=settings.exif), settings)
+    ref, dist = settings.load(pair.ref), settings.load(pair.dist)
     if ref.pixels.shape != dist.pixels.shape or ref.pixels.dtype != dist.pixels.dtype:
         hint = "reference and distorted must have the same size, channels and bit depth"
         if (ref.pixels.shape[:2] == dist.pixels.shape[:2]
@@ -78,7 +84,7 @@ def _channels(image: Image, settings: LoadSettings) -> Image:
     if settings.channels == "as-is":
         return image
     pixels = convert_channels(image.pixels, settings.channels)
-    return Image(pixels=pixels, path=image.path, notes=image.notes)
+    return Image(pixels=pixels, path=image.path)
 
 
 def _prefetched(

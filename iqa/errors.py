@@ -42,3 +42,23 @@ class WeightsError(IQAError):
 
 class PluginError(IQAError):
     """A metric plugin that is registered but cannot be loaded."""
+
+
+# Mistakes in Python API arguments: IQAErrors that are also the built-in exception
+# a caller would expect, so `except ValueError` / `except TypeError` keeps working.
+
+
+class InvalidArgument(UsageError, ValueError):
+    """An argument with a value that cannot work (shape, range, NaN pixels)."""
+
+
+class InvalidType(UsageError, TypeError):
+    """An argument of a type that cannot work (bool or complex pixels, a string range)."""
+
+
+class InvalidImageSize(ImageSizeError, ValueError):
+    """Two images of different sizes, or an image too small for the metric."""
+
+
+class InvalidImage(InputError, ValueError):
+    """An image a metric cannot score (e.g. a channel count it does not define)."""

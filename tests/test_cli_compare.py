@@ -164,7 +164,7 @@ def test_too_small_for_ms_ssim_keeps_other_metrics(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["-m", "nosuch"], "unknown metric 'nosuch'"),
+        (["-m", "nosuch"], "-m nosuch: unknown metric"),
         (["--format", "xml"], "Invalid value for '--format'"),
     ],
 )

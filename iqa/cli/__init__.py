@@ -61,7 +61,16 @@ class _Stopped(Exception):
 def _on_sigterm(signum: int, frame: object) -> None:
     # Once: a second SIGTERM must not interrupt the cleanup the first one started.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _cancel_downloads()
     raise Terminated()
+
+
+def _cancel_downloads() -> None:
+    """Stop downloads running in worker threads, so their partial files are removed now
+    (looked up, never imported: a run that downloads nothing has nothing to stop)."""
+    module = sys.modules.get("iqa.weights._download")
+    if module is not None:
+        module.cancel_downloads()
 
 
 class LazyGroup(click.Group):

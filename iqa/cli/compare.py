@@ -11,6 +11,7 @@ from iqa.cli._common import device_options, download_bar, output_options, progre
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
 from iqa.errors import IQAError
 from iqa.gates import InputProblem, Quantity
+from iqa.io.images import DEFAULT_MAX_IMAGE_MB
 
 if TYPE_CHECKING:
     from iqa.io.pairing import Pairing
@@ -38,6 +39,13 @@ if TYPE_CHECKING:
               help="Convert both images of every pair first: as-is (a gray/RGB mismatch is "
               "refused), rgb (gray repeated to 3 channels), gray (RGB to BT.601 luma as "
               "Pillow's convert('L')), y (MATLAB rgb2ycbcr limited-range Y).")
+@click.option("--max-image-mb", type=click.FloatRange(min=1), default=DEFAULT_MAX_IMAGE_MB,
+              show_default=True,
+              help="Refuse, from its header, an image whose decoded pixels would need more "
+              "than this many MiB (width x height x channels x bytes per sample).")
+@click.option("--accept-jpeg-warnings", is_flag=True,
+              help="Score JPEGs whose damaged data libjpeg reconstructs with a warning "
+              "(refused by default: the reconstructed pixels are invented).")
 @click.option("--luma", is_flag=True, help="PSNR on BT.601 luma (Y) instead of all channels.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex",
               show_default=True, help="LPIPS trunk network (weights: see `iqa weights`).")
@@ -50,7 +58,8 @@ if TYPE_CHECKING:
 @device_options
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
-    alpha: str, ignore_exif: bool, channels: str, luma: bool, lpips_net: str, allow_unmatched: bool,
+    alpha: str, ignore_exif: bool, channels: str, max_image_mb: float,
+    accept_jpeg_warnings: bool, luma: bool, lpips_net: str, allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
@@ -76,6 +85,10 @@ def compare(
     settings = {"pair_by": pair_by, "alpha": alpha, "exif": not ignore_exif}
     if channels != "as-is":  # absent when unused, so older baselines still match
         settings["channels"] = channels
+    if accept_jpeg_warnings:
+        settings["accept_jpeg_warnings"] = True
+    if max_image_mb != DEFAULT_MAX_IMAGE_MB:
+        settings["max_image_mb"] = max_image_mb
     with gates.guard():
         params = {"psnr.luma": luma, "lpips.net": lpips_net}
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
@@ -135,7 +148,9 @@ def _run(
     gates.bind([Quantity.from_info(m.info) for m in metrics], context)
     records = []
     load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"],
-                        channels=settings.get("channels", "as-is"))
+                        channels=settings.get("channels", "as-is"),
+                        max_image_mb=settings.get("max_image_mb", DEFAULT_MAX_IMAGE_MB),
+                        accept_jpeg_warnings=settings.get("accept_jpeg_warnings", False))
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
     with open_output(output, machine=fmt != "table") as stream:

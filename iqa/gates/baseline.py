@@ -31,7 +31,7 @@ _RECORD_LISTS = ("pairs", "results", "records")
 #: them.
 RECORD_DEFINITIONS = ("network", "weights.sha256", "kid.subsets", "kid.subset_size", "kid.seed")
 #: Settings that choose which files are paired but do not change any value.
-NEUTRAL_SETTINGS = frozenset({"pair_by"})
+NEUTRAL_SETTINGS = frozenset({"pair_by", "max_image_mb"})  # choose files, not values
 
 
 def record_key(record: dict[str, Any]) -> str:

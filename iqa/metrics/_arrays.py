@@ -30,27 +30,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from iqa.errors import ImageSizeError, InputError, UsageError
+from iqa.errors import InvalidArgument, InvalidImageSize, InvalidType
 from iqa.io.images import Image, load_image
-
-# These belong in iqa.errors; they are defined here until they move there.
-
-
-class InvalidArgument(UsageError, ValueError):
-    """An argument with a value that cannot work (shape, range, NaN pixels)."""
-
-
-class InvalidType(UsageError, TypeError):
-    """An argument of a type that cannot work (bool or complex pixels, a string range)."""
-
-
-class InvalidImageSize(ImageSizeError, ValueError):
-    """Two images of different sizes, or an image too small for the metric."""
-
-
-class InvalidImage(InputError, ValueError):
-    """An image a metric cannot score (e.g. a channel count it does not define)."""
-
 
 #: What the array API accepts as an image (nested sequences included).
 ImageLike = Union[np.ndarray, Image, str, "os.PathLike[str]", Sequence[Any]]

@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from iqa.errors import InputError
+from iqa.errors import InputError, InvalidArgument, InvalidImage
 from iqa.extras import EXTRAS, missing, require
 from iqa.io.images import Image
-from iqa.metrics._arrays import ImageLike, InvalidArgument, InvalidImage, as_pair
+from iqa.metrics._arrays import ImageLike, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
 from iqa.metrics.ssim import check_min_size
 
@@ -222,12 +222,18 @@ class _Runner:
         # while torch and lpips are imported, which takes seconds of single-core work.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iqa-weights") as pool:
             pending = pool.submit(fetch)
-            import lpips  # noqa: F401 - imported now, while the weights are read
+            try:
+                import lpips  # noqa: F401 - imported now, while the weights are read
 
-            from iqa.features.lpips import LPIPSNet, build_lpips
+                from iqa.features.lpips import LPIPSNet, build_lpips
 
-            self.device = resolve_device(device)
-            self.weights, data = pending.result()
+                self.device = resolve_device(device)
+                self.weights, data = pending.result()
+            except BaseException:  # Ctrl-C, SIGTERM, an error: stop a running download
+                from iqa.weights import cancel_downloads
+
+                cancel_downloads()
+                raise
         state = load_state_dict(self.weights, data)
         self.net = LPIPSNet(build_lpips(net, state, self.device))
 

@@ -28,8 +28,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from iqa.errors import InvalidArgument, InvalidType
 from iqa.io.images import Image
-from iqa.metrics._arrays import ImageLike, InvalidArgument, InvalidType, as_pair
+from iqa.metrics._arrays import ImageLike, as_pair
 from iqa.metrics._ssim_core import WIN, half_size, map_channels, split_channels, ssim_cs_means
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 from iqa.metrics.ssim import check_min_size

@@ -19,8 +19,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from iqa.errors import InvalidArgument
 from iqa.io.images import Image
-from iqa.metrics._arrays import ImageLike, InvalidArgument, as_pair
+from iqa.metrics._arrays import ImageLike, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 
 #: (lower bound in dB, band id, what it means), from best to worst.

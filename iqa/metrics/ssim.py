@@ -17,8 +17,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from iqa.errors import InvalidImageSize
 from iqa.io.images import Image
-from iqa.metrics._arrays import ImageLike, InvalidImageSize, as_pair
+from iqa.metrics._arrays import ImageLike, as_pair
 from iqa.metrics._ssim_core import WIN, split_channels, ssim_cs_means
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 

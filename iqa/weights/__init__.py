@@ -262,7 +262,8 @@ def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = F
     if not unverified:
         raise WeightsError(
             f"{source}: {len(data):,} bytes with sha256 {digest[:16]}… is not the official "
-            f"{name} file ({entry.size:,} bytes, sha256 {entry.sha256}); if these are converted or fine-tuned weights, "
+            f"{name} file ({entry.size:,} bytes, sha256 {entry.sha256}); if these are "
+            "converted or fine-tuned weights, "
             f"import them with: iqa weights import {name} {source} --unverified"
         )
     _checked_state(data, name, str(source))
