@@ -51,6 +51,10 @@ _RESIZE_HELP = (
               "plus n; features with --kid) and compute nothing else.")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the cache of folder statistics.")
+@click.option("--cache-key", type=click.Choice(["stat", "content"]), default=None,
+              help="What makes a cached folder's statistics stale: stat = any rewrite "
+              "(size, mtime, ctime, inode); content = a change of the files' bytes (for "
+              "shared file systems that do not keep ctime). Default: $IQA_CACHE_KEY, else stat.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes decoding and resizing images (default: 1 on CPU with up to 4 "
               "cores, 2 above; up to 8 with CUDA; 0 decodes in the main process).")
@@ -70,7 +74,7 @@ _RESIZE_HELP = (
 @device_options
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
-        no_cache: bool, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
+        no_cache: bool, cache_key: str | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
         output: str | None, fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
@@ -94,7 +98,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
 
     options = FIDOptions(
         resize=resize, weights=weights, device=device, batch_size=batch_size, workers=workers,
-        cache=not no_cache, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
+        cache=not no_cache, cache_key=cache_key, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed,
     )
     options.check()

@@ -37,6 +37,7 @@ class FIDOptions:
     batch_size: int | None = None
     workers: int | None = None
     cache: bool = True
+    cache_key: str | None = None  # "stat" or "content"; None: $IQA_CACHE_KEY, else "stat"
     skip_bad: bool = False
     alpha: str = "drop"
     exif: bool = False
@@ -46,7 +47,11 @@ class FIDOptions:
     seed: int = DEFAULT_SEED
 
     def check(self) -> None:
+        from iqa.distribution.statscache import key_mode
+
         resize_mode(self.resize)
+        if self.cache:
+            key_mode(self.cache_key)
         if self.alpha not in ALPHA_POLICIES:
             raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)}, not "
                              f"{self.alpha!r}")
@@ -214,10 +219,11 @@ def _refuse_skipped(skipped: list[tuple[str, str]]) -> None:
 def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
             need_features: bool) -> SetSummary:
     from iqa.distribution.data import extract
-    from iqa.distribution.statsfile import StatsCache
+    from iqa.distribution.statscache import StatsCache
 
     options, hooks = engine.options, engine.hooks
-    cache = StatsCache(folder, files, engine.cache_settings()) if options.cache else None
+    cache = (StatsCache(folder, files, engine.cache_settings(), options.cache_key)
+             if options.cache else None)
     if cache is not None:
         entry, why = cache.load(need_features)
         if entry is not None:

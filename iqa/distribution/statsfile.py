@@ -1,4 +1,4 @@
-"""Statistics on disk: ``.npz`` files that stand in for a folder, and the automatic cache.
+"""Statistics files: ``.npz`` files that stand in for a folder of images.
 
 **Statistics files** (``iqa fid FOLDER --save-stats FILE.npz``) hold pytorch-fid's keys
 ``mu`` (float64, 2048) and ``sigma`` (float64, 2048×2048), so pytorch-fid, clean-fid and
@@ -7,18 +7,11 @@ network, resize mode, weights digest, decoding policies) and, when saved with ``
 ``features`` (float32, n×2048). Any ``.npz`` with ``mu`` and ``sigma`` can stand in for
 a folder, including pytorch-fid's own.
 
-**The cache** keeps the statistics of each folder under ``<iqa cache>/fid-stats/``. An
-entry is used only if its key equals the current one: the folder, the list of its image
-files with their sizes and modification times (ns), the weights' SHA-256, the network,
-the resize mode, the decoding policies and the device type. Adding, removing, touching
-or rewriting a file makes the entry stale; it is then recomputed and replaced. Entries
-are written atomically (temporary file + rename) and carry a SHA-256 of their content;
-an entry that cannot be read or fails that check is reported, never used, and replaced.
+The automatic per-folder cache is :mod:`iqa.distribution.statscache`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -27,12 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from iqa.cache import atomic_write, cache_dir
+from iqa.cache import atomic_write
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError
 
 STATS_FORMAT = "iqa-fid-stats/1"
-CACHE_FORMAT = 1
 _DIM = 2048
 
 
@@ -113,91 +105,3 @@ def _meta(value: np.ndarray) -> dict[str, Any]:
     except ValueError:
         return {}
     return meta if isinstance(meta, dict) else {}
-
-
-# ---- the automatic cache ------------------------------------------------------------
-
-
-@dataclass
-class CacheEntry:
-    stats: FeatureStats
-    features: np.ndarray | None
-    skipped: list[tuple[str, str]]
-
-
-def fingerprint(folder: Path, files: list[Path]) -> str:
-    """SHA-256 of the relative paths, sizes and modification times (ns) of ``files``."""
-    digest = hashlib.sha256()
-    for path in files:
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot be read ({exc.strerror or exc})", str(path)) from None
-        rel = path.relative_to(folder).as_posix()
-        digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-class StatsCache:
-    """Cached statistics of one folder under one set of settings (see the module)."""
-
-    def __init__(self, folder: Path, files: list[Path], settings: dict[str, Any]) -> None:
-        self.folder = folder
-        where = {"format": CACHE_FORMAT, "folder": str(folder.resolve()), "settings": settings}
-        name = hashlib.sha256(json.dumps(where, sort_keys=True).encode()).hexdigest()[:40]
-        self.path = cache_dir() / "fid-stats" / f"{name}.npz"
-        self.key = json.dumps(
-            {**where, "files": fingerprint(folder, files), "count": len(files)}, sort_keys=True
-        )
-
-    def load(self, need_features: bool) -> tuple[CacheEntry | None, str]:
-        """(entry, "") on a hit; (None, why) otherwise: "missing", "stale", "corrupt: ..."."""
-        if not self.path.is_file():
-            return None, "missing"
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except Exception as exc:
-            return None, f"corrupt: {type(exc).__name__}"
-        try:
-            if str(arrays["key"]) != self.key:
-                return None, "stale"
-            if arrays["checksum"].tobytes() != _checksum(arrays):
-                return None, "corrupt: checksum mismatch"
-            stats = FeatureStats(int(arrays["n"]), arrays["total"], arrays["outer"])
-            skipped = [tuple(x) for x in json.loads(str(arrays["skipped"]))]
-            valid = stats.total.shape == (_DIM,) and stats.outer.shape == (_DIM, _DIM)
-        except (KeyError, ValueError, TypeError) as exc:
-            return None, f"corrupt: {type(exc).__name__}"
-        if not valid or not np.isfinite(stats.outer).all():
-            return None, "corrupt: bad arrays"
-        features = arrays.get("features")
-        if need_features and features is None:
-            return None, "no features (computed without --kid)"
-        return CacheEntry(stats, features, skipped), ""  # type: ignore[arg-type]
-
-    def store(self, stats: FeatureStats, features: np.ndarray | None,
-              skipped: list[tuple[str, str]]) -> None:
-        arrays: dict[str, np.ndarray] = {
-            "key": np.array(self.key),
-            "n": np.array(stats.n, np.int64),
-            "total": stats.total,
-            "outer": stats.outer,
-            "skipped": np.array(json.dumps(skipped)),
-        }
-        if features is not None:
-            arrays["features"] = np.asarray(features, np.float32)
-        arrays["checksum"] = np.frombuffer(_checksum(arrays), np.uint8)
-        with atomic_write(self.path) as stream:
-            np.savez(stream, **arrays)
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> bytes:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        if name == "checksum":
-            continue
-        value = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{value.dtype.str}:{value.shape}\n".encode())
-        digest.update(value.tobytes())
-    return digest.digest()
