@@ -213,8 +213,9 @@ def _write_table(record: dict[str, Any], stream: IO[str]) -> None:
             note = f", {skipped} skipped" if skipped else ""
             count = flat[f"n_{side}"]
             source = _SOURCES.get(record["sources"][side], record["sources"][side])
-            rows.append((side, f"{record[side]} ({count if count is not None else '?'} "
-                               f"images{note}, {source})"))
+            size = (f"{count} images{note}" if count is not None
+                    else "number of images not recorded")
+            rows.append((side, f"{record[side]} ({size}, {source})"))
         rows.append(("resize", record["resize"]))
     else:
         rows += [("statistics", record["stats_file"]), ("images", str(record["n"])),

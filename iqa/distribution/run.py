@@ -347,7 +347,10 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
     sides = [summarize_set(plan, engine, label=label, need_features=options.kid)
              for plan, label in zip(plans, ("real", "fake"))]
     _check_consistency(sides, engine, warn)
+    for side in sides:
+        _check_finite(side)
     value = FID(MetricOptions()).compute(*sides)["fid"]
+    _finite_result("FID", value, sides)
     result = Comparison(value, *sides, options=options, warnings=warnings,
                         weights=engine.weights if engine.resolved else None,
                         device=engine.device if engine.resolved else None)
@@ -361,9 +364,33 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
         params = {"kid.subsets": options.kid_subsets, "kid.subset_size": size,
                   "kid.seed": options.seed}
         kid = KID(MetricOptions(params=params)).compute(sides[0].features, sides[1].features)
+        _finite_result("KID", kid["kid_mean"], sides)
+        _finite_result("KID", kid["kid_std"], sides)
         result.kid = KIDValue(kid["kid_mean"], kid["kid_std"])
         result.kid_subset_size = size
     return result
+
+
+def _check_finite(side: SetSummary) -> None:
+    """Features that are NaN or infinite (damaged weights, overflow) give no FID."""
+    arrays = [side.mean, side.cov] + ([side.features] if side.features is not None else [])
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise InputError(f"{side.path}: its Inception features are NaN or infinite, so no FID "
+                         "or KID can be computed; check the network weights (--weights)",
+                         side.path)
+
+
+def _finite_result(name: str, value: float, sides: list[SetSummary]) -> None:
+    """A non-finite FID or KID is an error with its reason, never a ``null`` result."""
+    if np.isfinite(value):
+        return
+    largest = max(float(np.abs(a).max()) for s in sides
+                  for a in (s.mean, s.cov, *([] if s.features is None else [s.features])))
+    raise InputError(
+        f"{name} of {sides[0].path} and {sides[1].path} is not a finite number ({value}): "
+        f"their statistics hold values up to {largest:.3g}, too large for float64 "
+        "arithmetic; check how the statistics were made", sides[1].path,
+    )
 
 
 def _check_consistency(sides: list[SetSummary], engine: Engine,
@@ -371,9 +398,10 @@ def _check_consistency(sides: list[SetSummary], engine: Engine,
     """Warn about what makes the number hard to compare: few images, mixed settings."""
     counts = [s.n for s in sides]
     if any(n is not None and n <= _DIM for n in counts):
-        shown = " and ".join(f"{n if n is not None else '?'} {label}"
+        shown = " and ".join(f"{n} {label} images" if n is not None else
+                             f"{label} statistics of an unknown number of images"
                              for n, label in zip(counts, ("real", "fake")))
-        warn(f"FID from {shown} images: with {_DIM} or fewer images a covariance is "
+        warn(f"FID from {shown}: with {_DIM} or fewer images a covariance is "
              "rank-deficient and FID is biased upward; compare values only at equal image "
              "counts (papers use 10,000-50,000)")
     options = engine.options

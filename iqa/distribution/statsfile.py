@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +65,26 @@ def write_stats(
 
 
 def read_stats(path: str | os.PathLike[str]) -> StatsFile:
-    """Read a statistics file; :class:`~iqa.errors.InputError` naming it if unusable."""
+    """Read and check a statistics file; :class:`~iqa.errors.InputError` naming it if unusable.
+
+    Checks (each failure is refused, never repaired): the file is a NumPy ``.npz``
+    archive of plain numeric arrays; ``mu`` has shape (2048,) and ``sigma`` (2048, 2048);
+    both are finite; ``sigma`` is symmetric (to 1e-6 of its largest entry) and positive
+    semi-definite within a tolerance of 1e-4 of its largest variance (what float32
+    storage of a covariance can cost; ``sigma = -I`` is refused); ``n``, when present,
+    is an integer of at least 2; ``features``, when present, are finite, N×2048 with
+    N ≥ 2, and N equals ``n``.
+    """
     name = str(path)
     try:
+        if not zipfile.is_zipfile(name):
+            if not Path(name).exists():
+                raise InputError(f"{name}: no such file", name)
+            raise InputError(
+                f"{name}: is not an .npz of statistics (not a NumPy .npz archive); give a "
+                "file written by `iqa fid FOLDER --save-stats FILE.npz` or pytorch-fid",
+                name,
+            )
         with np.load(name, allow_pickle=False) as data:
             keys = set(data.files)
             if not {"mu", "sigma"} <= keys:
@@ -77,15 +95,40 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
                 )
             mean = np.asarray(data["mu"], np.float64)
             cov = np.asarray(data["sigma"], np.float64)
-            n = int(data["n"]) if "n" in keys else None
+            n = _count(data["n"], name) if "n" in keys else None
             features = np.asarray(data["features"], np.float32) if "features" in keys else None
             meta = _meta(data["meta"]) if "meta" in keys else {}
     except InputError:
         raise
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file", name) from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
+    except ValueError as exc:
+        if "pickle" in str(exc) or "object" in str(exc).lower():
+            raise InputError(f"{name}: holds Python objects, not numeric arrays; it is not an "
+                             ".npz of statistics", name) from None
+        raise InputError(f"{name}: is not an .npz of statistics ({type(exc).__name__})",
+                         name) from None
     except Exception as exc:  # zip, CRC or format errors: a damaged file
-        raise InputError(f"{name}: not a readable .npz statistics file ({exc})", name) from None
+        raise InputError(f"{name}: is a damaged .npz file ({type(exc).__name__}); write it "
+                         "again", name) from None
+    _check_moments(name, mean, cov)
+    if features is not None:
+        _check_features(name, features, n)
+    return StatsFile(mean, cov, n, features, meta)
+
+
+def _count(value: np.ndarray, name: str) -> int:
+    """``n``: an integer scalar of at least 2."""
+    shown = value.item() if value.size == 1 else f"an array of shape {value.shape}"
+    ok = (value.ndim == 0 and value.dtype.kind in "iuf" and np.isfinite(value)
+          and float(value) == int(value))
+    if not ok or int(value) < 2:
+        raise InputError(f"{name}: n = {shown}; n, the number of images, must be an integer "
+                         "of at least 2", name)
+    return int(value)
+
+
+def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray) -> None:
     if mean.shape != (_DIM,) or cov.shape != (_DIM, _DIM):
         raise InputError(
             f"{name}: mu has shape {mean.shape} and sigma {cov.shape}; FID Inception pool3 "
@@ -94,9 +137,33 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
         )
     if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
         raise InputError(f"{name}: mu or sigma holds NaN or infinite values", name)
-    if features is not None and (features.ndim != 2 or features.shape[1] != _DIM):
+    scale = float(np.abs(cov).max())
+    asymmetry = float(np.abs(cov - cov.T).max())
+    if asymmetry > 1e-6 * scale:
+        raise InputError(f"{name}: sigma is not symmetric (entries differ from their "
+                         f"transpose by up to {asymmetry:.3g}); it is not a covariance", name)
+    top = float(np.diag(cov).max())
+    try:
+        if top < 0:
+            raise np.linalg.LinAlgError
+        shift = 1e-4 * top + np.finfo(np.float64).tiny
+        np.linalg.cholesky(cov + shift * np.eye(_DIM))
+    except np.linalg.LinAlgError:
+        raise InputError(f"{name}: sigma is not positive semi-definite (it has negative "
+                         "variances along some direction); it is not a covariance", name) from None
+
+
+def _check_features(name: str, features: np.ndarray, n: int | None) -> None:
+    if features.ndim != 2 or features.shape[1] != _DIM:
         raise InputError(f"{name}: features have shape {features.shape}, expected N×{_DIM}", name)
-    return StatsFile(mean, cov, n, features, meta)
+    if len(features) < 2:
+        raise InputError(f"{name}: features hold {len(features)} row; KID needs the features of "
+                         "at least 2 images", name)
+    if n is not None and len(features) != n:
+        raise InputError(f"{name}: features hold {len(features)} rows but n = {n}; the file is "
+                         "inconsistent", name)
+    if not np.isfinite(features).all():
+        raise InputError(f"{name}: features hold NaN or infinite values", name)
 
 
 def _meta(value: np.ndarray) -> dict[str, Any]:
