@@ -6,6 +6,7 @@ it to a writer; quality gates read the same record (``fid``, ``kid_mean``, ...).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -46,7 +47,7 @@ _RESIZE_HELP = (
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="FID Inception state dict in pytorch-fid's key layout, instead of the "
               "official file (see `iqa weights`); reported as unverified unless it is official.")
-@click.option("--save-stats", type=click.Path(dir_okay=False), default=None, metavar="FILE.npz",
+@click.option("--save-stats", type=click.Path(), default=None, metavar="FILE.npz",
               help="With one folder: write its statistics (pytorch-fid-compatible mu, sigma, "
               "plus n; features with --kid) and compute nothing else.")
 @click.option("--no-cache", is_flag=True,
@@ -68,7 +69,7 @@ _RESIZE_HELP = (
               help="Apply EXIF orientation before resizing (the reference tools do not).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table (for people), json (one object), jsonl (one line), csv (header + row).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
 @gate_options
 @device_options
@@ -102,6 +103,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed,
     )
     options.check()
+    check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
+                  [real] if fake is None else [real, fake])
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
     if save_stats is not None:
         if fake is not None:
@@ -130,6 +133,48 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             record["gates"] = outcome.section
         write_record(record, fmt, output)
     return outcome.exit_code
+
+
+def check_targets(targets: list[tuple[str, str | None]], inputs: list[str]) -> None:
+    """Refuse, before any work, a report or statistics file that cannot be written.
+
+    A target must not be a folder, its folder must exist and be writable, and it must
+    not be one of the inputs: an input ``.npz``, or an image file inside an input folder
+    (an existing image, or a new file with an image suffix, which would join the set). Character devices
+    and pipes (``-o /dev/stdout``) are written through and only need to exist.
+    """
+    import stat
+    import tempfile
+    from pathlib import Path
+
+    from iqa.io.images import is_image_file
+
+    resolved_inputs = [Path(p).resolve() for p in inputs]
+    for option, path in targets:
+        if path is None or path == "-":
+            continue
+        target = Path(path)
+        if target.is_dir():
+            raise UsageError(f"{option} {path}: is a folder; name a file to write")
+        if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+            continue  # a device or pipe: written through
+        folder = target.parent
+        if not folder.is_dir():
+            raise UsageError(f"{option} {path}: folder {folder} does not exist; create it or "
+                             "write elsewhere")
+        full = target.resolve()
+        for source in resolved_inputs:
+            inside = source.is_dir() and full.is_relative_to(source) and is_image_file(full)
+            if full == source or inside:
+                raise UsageError(f"{option} {path}: is one of the inputs ({source}); write "
+                                 "the result elsewhere")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: folder {folder} cannot be written "
+                             f"({exc.strerror or exc}); write elsewhere") from None
+        os.close(fd)
+        os.unlink(probe)
 
 
 def _version() -> str:
