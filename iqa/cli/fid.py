@@ -24,6 +24,7 @@ from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_COLUMNS = ("real", "fake", "fid", "kid_mean", "kid_std", "resize", "n_real", "n_fake",
                "skipped_real", "skipped_fake", "weights_sha256", "weights_verified")
+_KID_NAMES = {"kid", "kid_mean", "kid_std"}
 _SOURCES = {"images": "computed", "cache": "from the cache", "stats file": "statistics file"}
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
@@ -93,8 +94,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     from iqa.registry import load
 
     gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
-                          two_sided=two_sided, junit=junit, extra_names=("kid_mean",))
-    if "kid" in gates.metric_names:
+                          two_sided=two_sided, junit=junit, extra_names=("kid_mean", "kid_std"))
+    if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES:
         kid = True  # a gate on KID computes it
 
     options = FIDOptions(
@@ -120,11 +121,14 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     with gates.guard():
         quantities = [Quantity.from_info(load("fid").info)]
         if kid:
-            quantities.append(Quantity.from_info(load("kid").info, key="kid_mean"))
+            quantities += [Quantity.from_info(load("kid").info, key="kid_mean"),
+                           Quantity("kid_std", higher_is_better=False)]
         settings = {"resize": resize, "alpha": alpha, "exif": exif}
-        gates.bind(quantities, {"version": _version(), "settings": settings})
         record = compare_sets(real, fake, options, hooks).record()
         record["settings"] = settings
+        # Bound after the run: the definitions name the weights' digest, known only now.
+        gates.bind(quantities, {"version": _version(), "settings": settings,
+                                "definitions": record["definitions"]})
         gates.check(record)
         skipped = [InputProblem(s["file"], s["reason"], fatal=False)
                    for side in record["skipped"].values() for s in side]
@@ -227,7 +231,13 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     weights = record.get("weights") or {}
     return {**record, "n_real": counts.get("real"), "n_fake": counts.get("fake"),
             "skipped_real": counts.get("skipped_real"), "skipped_fake": counts.get("skipped_fake"),
-            "weights_sha256": weights.get("sha256"), "weights_verified": weights.get("verified")}
+            "weights_sha256": weights.get("sha256"),
+            "weights_verified": _csv_bool(weights.get("verified"))}
+
+
+def _csv_bool(value: Any) -> Any:
+    """Booleans as JSON spells them (``true``/``false``), in CSV too."""
+    return {True: "true", False: "false"}.get(value, value) if isinstance(value, bool) else value
 
 
 def _write_csv(record: dict[str, Any], stream: IO[str]) -> None:

@@ -322,8 +322,34 @@ class Comparison:
             side: [{"file": f, "reason": r} for f, r in s.skipped]
             for side, s in (("real", self.real), ("fake", self.fake))
         }
+        record["definitions"] = self.definitions()
         record["warnings"] = list(self.warnings)
         return record
+
+    def weights_sha256(self) -> str | None:
+        """The weights' digest: this run's, else the one both statistics files record."""
+        if self.weights is not None:
+            return self.weights.sha256
+        digests = {(s.meta.get("weights") or {}).get("sha256") for s in (self.real, self.fake)}
+        return digests.pop() if len(digests) == 1 else None
+
+    def definitions(self) -> dict[str, Any]:
+        """What each number means, per metric: a baseline with other definitions is told."""
+        from iqa.features.inception import NETWORK_ID
+        from iqa.registry import load
+
+        mode = RESIZE_MODES[self.options.resize]
+        common = {"network": NETWORK_ID, "features": f"pool3, {_DIM}",
+                  "weights_sha256": self.weights_sha256(), "resize": mode.name,
+                  "resize_definition": mode.description, "alpha": self.options.alpha,
+                  "exif": self.options.exif, "higher_is_better": False}
+        defs = {"fid": {"definition": load("fid").info.definition, **common}}
+        if self.kid is not None:
+            defs["kid"] = {"definition": load("kid").info.definition, **common,
+                           "kernel": f"(x.y/{_DIM} + 1)^3", "estimator": "unbiased MMD^2",
+                           "subsets": self.options.kid_subsets,
+                           "subset_size": self.kid_subset_size, "seed": self.options.seed}
+        return defs
 
 
 def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOptions(),
