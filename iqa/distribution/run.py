@@ -67,8 +67,21 @@ class FIDOptions:
         return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif)
 
 
+class FIDWarning(UserWarning):
+    """What makes an FID or KID hard to compare: unverified weights, few images, mixed
+    settings. The library issues these through :mod:`warnings` (filter them as usual);
+    ``iqa fid`` prints each as one ``iqa: warning: ...`` line instead."""
+
+
 def _ignore(message: str) -> None:
     pass
+
+
+def python_warning(message: str) -> None:
+    """The library's default ``warn`` hook: a :class:`FIDWarning`."""
+    import warnings
+
+    warnings.warn(message, FIDWarning, stacklevel=4)
 
 
 @dataclass
@@ -360,7 +373,7 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
     from iqa.metrics.kid import KID
 
     options.check()
-    hooks = hooks or Hooks()
+    hooks = hooks or Hooks(warn=python_warning)
     warnings: list[str] = []
     outer_warn = hooks.warn
 
