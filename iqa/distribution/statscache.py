@@ -168,3 +168,85 @@ def _checksum(arrays: dict[str, np.ndarray]) -> bytes:
         digest.update(f"{name}:{value.dtype.str}:{value.shape}\n".encode())
         digest.update(value.tobytes())
     return digest.digest()
+
+
+# ---- seeing and cleaning the cache (``iqa cache``) ----------------------------------
+
+
+@dataclass
+class EntryInfo:
+    """One cache entry as ``iqa cache list`` shows it."""
+
+    path: Path
+    bytes: int
+    last_used: float  # the entry file's mtime, refreshed on each hit
+    folder: str | None = None
+    files: int | None = None
+    images: int | None = None
+    features: bool = False
+    settings: dict[str, Any] | None = None
+    key_mode: str | None = None
+    created: float | None = None
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        settings = self.settings or {}
+        return {
+            "path": str(self.path), "bytes": self.bytes, "folder": self.folder,
+            "files": self.files, "images": self.images, "features": self.features,
+            "resize": settings.get("resize"), "device": settings.get("device"),
+            "weights_sha256": settings.get("weights_sha256"), "key_mode": self.key_mode,
+            "created": _iso(self.created), "last_used": _iso(self.last_used),
+            "error": self.error,
+        }
+
+
+def _iso(stamp: float | None) -> str | None:
+    if stamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp))
+
+
+def _describe(path: Path) -> EntryInfo:
+    st = path.stat()
+    info = EntryInfo(path, st.st_size, st.st_mtime)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key = json.loads(str(data["key"]))
+            info.images = int(data["n"])
+            info.features = "features" in data.files
+            info.created = float(data["created"]) if "created" in data.files else None
+        info.folder, info.files = key["folder"], int(key["count"])
+        info.settings, info.key_mode = key.get("settings"), key.get("key_mode")
+    except Exception as exc:  # any damage: listed as unreadable, and clearable
+        info.error = f"unreadable ({type(exc).__name__})"
+    return info
+
+
+def list_entries() -> list[EntryInfo]:
+    """Every ``.npz`` in the cache folder, most recently used first."""
+    folder = stats_cache_dir()
+    if not folder.is_dir():
+        return []
+    entries = [_describe(p) for p in folder.glob("*.npz") if p.is_file()]
+    return sorted(entries, key=lambda e: e.last_used, reverse=True)
+
+
+def clear_entries(older_than_days: float | None = None) -> tuple[int, int]:
+    """Remove entries (and leftover temporary files) not used for ``older_than_days``
+    days, or all of them; returns (entries removed, bytes freed)."""
+    folder = stats_cache_dir()
+    if not folder.is_dir():
+        return 0, 0
+    limit = None if older_than_days is None else time.time() - older_than_days * 86400
+    removed = freed = 0
+    for path in folder.iterdir():
+        if not path.is_file() or not (path.suffix == ".npz" or path.name.endswith(".part")):
+            continue
+        st = path.stat()
+        if limit is not None and st.st_mtime >= limit:
+            continue
+        path.unlink(missing_ok=True)
+        removed += path.suffix == ".npz"
+        freed += st.st_size
+    return removed, freed
