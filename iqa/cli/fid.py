@@ -57,6 +57,11 @@ _RESIZE_HELP = (
               help="What makes a cached folder's statistics stale: stat = any rewrite "
               "(size, mtime, ctime, inode); content = a change of the files' bytes (for "
               "shared file systems that do not keep ctime). Default: $IQA_CACHE_KEY, else stat.")
+@click.option("--limit", type=int, default=None, metavar="N",
+              help="Use only N files of each folder: the first N in sorted order, or N "
+              "chosen at random with --limit-seed (quick checks; recorded in the output).")
+@click.option("--limit-seed", type=int, default=None, metavar="SEED",
+              help="With --limit: draw the N files at random with this seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes decoding and resizing images (default: 1 on CPU with up to 4 "
               "cores, 2 above; up to 8 with CUDA; 0 decodes in the main process).")
@@ -76,7 +81,8 @@ _RESIZE_HELP = (
 @device_options
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
-        no_cache: bool, cache_key: str | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
+        no_cache: bool, cache_key: str | None, limit: int | None,
+        limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
         output: str | None, fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
@@ -101,7 +107,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     options = FIDOptions(
         resize=resize, weights=weights, device=device, batch_size=batch_size, workers=workers,
         cache=not no_cache, cache_key=cache_key, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
-        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed, limit=limit,
+        limit_seed=limit_seed,
     )
     options.check()
     check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
@@ -191,17 +198,20 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     """Compute (or take from the cache) one folder's statistics and write them to ``target``."""
     from pathlib import Path
 
-    from iqa.distribution.run import Engine, summarize_set
+    from iqa.distribution.run import Engine, plan_set, summarize_set
     from iqa.distribution.statsfile import write_stats
     from iqa.errors import InputError
 
     if not Path(folder).is_dir():
         raise InputError(f"{folder}: --save-stats needs a folder of images", folder)
     engine = Engine(options, hooks)
-    side = summarize_set(folder, engine, label="stats", need_features=options.kid)
+    plan = plan_set(folder, need_features=options.kid, limit=options.limit,
+                    limit_seed=options.limit_seed)
+    side = summarize_set(plan, engine, label="stats", need_features=options.kid)
     if side.stats is None:  # pragma: no cover - folders always give sums
         raise UsageError(f"{folder}: no statistics to save")
-    meta = {**engine.meta(), "skipped": len(side.skipped)}
+    meta = {**engine.meta(), "skipped": len(side.skipped),
+            "limit": options.limit_record({"folder": plan.available})}
     write_stats(target, side.stats, meta, side.features if options.kid else None)
     hooks.info(f"wrote statistics of {side.n} images to {target}")
     return {"stats_file": target, "folder": folder, "n": side.n, "resize": options.resize,

@@ -45,6 +45,8 @@ class FIDOptions:
     kid_subsets: int = DEFAULT_SUBSETS
     kid_subset_size: int = DEFAULT_SUBSET_SIZE
     seed: int = DEFAULT_SEED
+    limit: int | None = None  # use only this many files of each folder
+    limit_seed: int | None = None  # None: the first files in sorted order; else seeded random
 
     def check(self) -> None:
         from iqa.distribution.statscache import key_mode
@@ -57,10 +59,21 @@ class FIDOptions:
                              f"{self.alpha!r}")
         limits = (("--batch-size", self.batch_size, 1), ("--workers", self.workers, 0),
                   ("--kid-subsets", self.kid_subsets, 1),
-                  ("--kid-subset-size", self.kid_subset_size, 2))
+                  ("--kid-subset-size", self.kid_subset_size, 2), ("--limit", self.limit, 2))
         for name, value, low in limits:
             if value is not None and value < low:
                 raise UsageError(f"{name} must be at least {low}, not {value}")
+        if self.limit_seed is not None and self.limit is None:
+            raise UsageError("--limit-seed chooses which files --limit keeps: give --limit N too")
+
+    def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
+        """How ``limit`` chose the files (``None`` without a limit), for reports."""
+        if self.limit is None:
+            return None
+        selection = (f"first {self.limit} in sorted order" if self.limit_seed is None else
+                     f"{self.limit} chosen at random (seed {self.limit_seed})")
+        return {"count": self.limit, "seed": self.limit_seed, "selection": selection,
+                "available": available}
 
     @property
     def decode(self) -> DecodeSettings:
@@ -154,8 +167,11 @@ class Engine:
     def cache_settings(self) -> dict[str, Any]:
         from iqa.features.inception import NETWORK_ID
 
-        return {"network": NETWORK_ID, "weights_sha256": self.weights.sha256,
-                "device": self.device, **self.options.decode.describe()}
+        settings = {"network": NETWORK_ID, "weights_sha256": self.weights.sha256,
+                    "device": self.device, **self.options.decode.describe()}
+        if self.options.limit is not None:  # a subset gets its own entry
+            settings["limit"] = [self.options.limit, self.options.limit_seed]
+        return settings
 
     def meta(self) -> dict[str, Any]:
         """What a statistics file records about how it was computed."""
@@ -174,10 +190,25 @@ class SetPlan:
     path: Path
     files: list[Path] | None = None
     summary: SetSummary | None = None
+    available: int | None = None  # image files in the folder before --limit
 
 
-def plan_set(path: PathLike, *, need_features: bool) -> SetPlan:
-    """Check one input before anything is computed; :class:`InputError` if unusable."""
+def limit_files(files: list[Path], limit: int | None, seed: int | None) -> list[Path]:
+    """The first ``limit`` files (sorted), or with ``seed`` ``limit`` files drawn without
+    replacement by ``numpy.random.default_rng(seed)``, kept in sorted order."""
+    if limit is None or limit >= len(files):
+        return files
+    if seed is None:
+        return files[:limit]
+    chosen = np.random.default_rng(seed).choice(len(files), size=limit, replace=False)
+    return [files[i] for i in sorted(chosen)]
+
+
+def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
+             limit_seed: int | None = None) -> SetPlan:
+    """Check one input before anything is computed; :class:`InputError` if unusable.
+
+    ``limit``/``limit_seed`` select the files of a folder (:func:`limit_files`)."""
     from iqa.io.pairing import list_images
 
     p = Path(path)
@@ -189,7 +220,7 @@ def plan_set(path: PathLike, *, need_features: bool) -> SetPlan:
         if len(files) < 2:
             raise InputError(f"{path}: holds 1 image; FID and KID need at least 2 images per "
                              "set", str(path))
-        return SetPlan(p, files=files)
+        return SetPlan(p, files=limit_files(files, limit, limit_seed), available=len(files))
     if p.is_file():
         if p.suffix.lower() == ".npz":
             return SetPlan(p, summary=_stats_file(p, need_features))
@@ -304,6 +335,7 @@ class Comparison:
     kid: KIDValue | None = None
     kid_subset_size: int | None = None
     warnings: list[str] = field(default_factory=list)
+    available: dict[str, int | None] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """One flat-ish dict: what ``iqa fid`` writes and quality gates read."""
@@ -335,6 +367,9 @@ class Comparison:
             side: [{"file": f, "reason": r} for f, r in s.skipped]
             for side, s in (("real", self.real), ("fake", self.fake))
         }
+        limit = self.options.limit_record(self.available)
+        if limit is not None:
+            record["limit"] = limit
         record["definitions"] = self.definitions()
         record["warnings"] = list(self.warnings)
         return record
@@ -365,8 +400,8 @@ class Comparison:
         return defs
 
 
-def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOptions(),
-                 hooks: Hooks | None = None) -> Comparison:
+def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
+                 options: FIDOptions = FIDOptions(), hooks: Hooks | None = None) -> Comparison:
     """FID (and KID when ``options.kid``) between two sets; see :func:`iqa.fid`."""
     from iqa.metrics.base import MetricOptions
     from iqa.metrics.fid import FID
@@ -382,7 +417,9 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
         outer_warn(message)
 
     engine = Engine(options, Hooks(warn, hooks.info, hooks.progress, hooks.download))
-    plans = [plan_set(path, need_features=options.kid) for path in (real, fake)]
+    plans = [path if isinstance(path, SetPlan) else
+             plan_set(path, need_features=options.kid, limit=options.limit,
+                      limit_seed=options.limit_seed) for path in (real, fake)]
     sides = [summarize_set(plan, engine, label=label, need_features=options.kid)
              for plan, label in zip(plans, ("real", "fake"))]
     _check_consistency(sides, engine, warn)
@@ -390,7 +427,8 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
         _check_finite(side)
     value = FID(MetricOptions()).compute(*sides)["fid"]
     _finite_result("FID", value, sides)
-    result = Comparison(value, *sides, options=options, warnings=warnings,
+    available = {label: plan.available for label, plan in zip(("real", "fake"), plans)}
+    result = Comparison(value, *sides, options=options, warnings=warnings, available=available,
                         weights=engine.weights if engine.resolved else None,
                         device=engine.device if engine.resolved else None)
     if options.kid:
