@@ -191,6 +191,7 @@ class SetPlan:
     files: list[Path] | None = None
     summary: SetSummary | None = None
     available: int | None = None  # image files in the folder before --limit
+    memory: Any = None  # an in-memory set (see iqa.distribution.memory)
 
 
 def limit_files(files: list[Path], limit: int | None, seed: int | None) -> list[Path]:
@@ -208,9 +209,13 @@ def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
              limit_seed: int | None = None) -> SetPlan:
     """Check one input before anything is computed; :class:`InputError` if unusable.
 
-    ``limit``/``limit_seed`` select the files of a folder (:func:`limit_files`)."""
+    ``limit``/``limit_seed`` select the files of a folder (:func:`limit_files`).
+    Anything that is not a path is an in-memory set (:mod:`iqa.distribution.memory`)."""
+    from iqa.distribution.memory import describe, is_in_memory
     from iqa.io.pairing import list_images
 
+    if is_in_memory(path):
+        return SetPlan(Path(describe(path)), memory=path)
     p = Path(path)
     if p.is_dir():
         files = list_images(p)
@@ -235,6 +240,8 @@ def summarize_set(path: PathLike | SetPlan, engine: Engine, *, label: str,
     plan = path if isinstance(path, SetPlan) else plan_set(path, need_features=need_features)
     if plan.summary is not None:
         return plan.summary
+    if plan.memory is not None:
+        return _memory(plan, engine, need_features)
     return _folder(plan.path, plan.files or [], engine, label, need_features)
 
 
@@ -302,6 +309,21 @@ def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
             hooks.warn(f"could not write the statistics cache {cache.path} ({exc.strerror or exc})")
     return _summary(folder, "images", result.stats, result.features, result.skipped,
                     result.seconds)
+
+
+def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
+    """Statistics of an in-memory set (never cached: there is no file to key on)."""
+    import time
+
+    from iqa.distribution.memory import extract_arrays
+
+    name = str(plan.path)
+    start = time.perf_counter()
+    stats, features = extract_arrays(
+        plan.memory, name, engine.network, resize_mode(engine.options.resize).fn,
+        device=engine.device, keep_features=need_features,
+        batch_size=engine.options.batch_size or _default_batch(engine.device))
+    return _summary(plan.path, "memory", stats, features, [], time.perf_counter() - start)
 
 
 def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarray | None,

@@ -83,15 +83,16 @@ def kid_from_features(
 
 
 def kid(
-    real: str | os.PathLike[str],
-    fake: str | os.PathLike[str],
+    real: str | os.PathLike[str] | Any,
+    fake: str | os.PathLike[str] | Any,
     *,
     subsets: int = DEFAULT_SUBSETS,
     subset_size: int = DEFAULT_SUBSET_SIZE,
     seed: int = DEFAULT_SEED,
     **options: Any,
 ) -> KIDValue:
-    """KID between two folders of images (or ``.npz`` files saved with features).
+    """KID between two folders of images, ``.npz`` files saved with features, or images
+    in memory (arrays, tensors, iterables of batches, as for :func:`iqa.fid`).
 
     Returns ``KIDValue(mean, std)``. ``subset_size`` is reduced to the size of the
     smaller set when that is smaller. Other keyword options are those of
