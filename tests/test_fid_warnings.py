@@ -27,7 +27,8 @@ def test_warnings_can_be_turned_into_errors(tmp_path):
     paths = []
     for seed in (0, 1):
         f = np.abs(np.random.default_rng(seed).normal(size=(5, d)))
-        np.savez(tmp_path / f"{seed}.npz", mu=f.mean(0), sigma=np.cov(f, rowvar=False), n=np.array(5))
+        np.savez(tmp_path / f"{seed}.npz", mu=f.mean(0), sigma=np.cov(f, rowvar=False),
+                 n=np.array(5))
         paths.append(tmp_path / f"{seed}.npz")
     with warnings.catch_warnings():
         warnings.simplefilter("error", FIDWarning)

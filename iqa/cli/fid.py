@@ -82,8 +82,8 @@ _RESIZE_HELP = (
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
         no_cache: bool, cache_key: str | None, limit: int | None,
-        limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
-        output: str | None, fail_if: tuple[str, ...], baseline: str | None,
+        limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
+        fmt: str, output: str | None, fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
     """FID between REAL and FAKE: folders of images (recursive, any size, PNG/JPEG/WebP/
@@ -151,8 +151,9 @@ def check_targets(targets: list[tuple[str, str | None]], inputs: list[str]) -> N
 
     A target must not be a folder, its folder must exist and be writable, and it must
     not be one of the inputs: an input ``.npz``, or an image file inside an input folder
-    (an existing image, or a new file with an image suffix, which would join the set). Character devices
-    and pipes (``-o /dev/stdout``) are written through and only need to exist.
+    (an existing image, or a new file with an image suffix, which would join the set).
+    Character devices and pipes (``-o /dev/stdout``) are written through and only need
+    to exist.
     """
     import stat
     import tempfile

@@ -14,6 +14,8 @@ shadows the public function :func:`iqa.fid`.)
   checked before use;
 * :mod:`iqa.distribution.statscache` — the automatic per-folder cache, its key modes,
   and listing and clearing it;
+* :mod:`iqa.distribution.options` — the options of a comparison and its report hooks;
+* :mod:`iqa.distribution.memory` — sets of images held in memory (arrays, tensors, batches);
 * :mod:`iqa.distribution.run` — one comparison of two sets, as ``iqa fid`` and
   :func:`iqa.fid` run it.
 """
