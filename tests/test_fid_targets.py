@@ -23,9 +23,9 @@ def _refused_before_work(result, *needles):
         assert needle in lines[0], lines[0]
 
 
-def _no_cache_written():
+def _cache_entries() -> set[str]:
     folder = os.path.join(os.environ["IQA_CACHE_DIR"], "fid-stats")
-    return not os.path.isdir(folder) or not os.listdir(folder)
+    return set(os.listdir(folder)) if os.path.isdir(folder) else set()
 
 
 def test_output_in_a_missing_folder(pair, tmp_path, fid_weights):
@@ -67,6 +67,7 @@ def test_output_that_is_an_input_statistics_file(tmp_path):
 
 def test_save_stats_into_a_missing_folder_or_onto_a_folder(pair, tmp_path, fid_weights):
     real, _ = pair
+    before = _cache_entries()
     missing = run_iqa("fid", real, "--weights", fid_weights, "--save-stats",
                       tmp_path / "no" / "x.npz")
     _refused_before_work(missing, "--save-stats", "does not exist")
@@ -74,7 +75,7 @@ def test_save_stats_into_a_missing_folder_or_onto_a_folder(pair, tmp_path, fid_w
     folder.mkdir()
     onto = run_iqa("fid", real, "--weights", fid_weights, "--save-stats", folder)
     _refused_before_work(onto, "--save-stats", "is a folder")
-    assert _no_cache_written()
+    assert _cache_entries() == before  # nothing was computed
 
 
 def test_save_stats_into_the_measured_folder_is_refused(pair, fid_weights):
