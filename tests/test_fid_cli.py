@@ -67,7 +67,7 @@ def test_second_run_uses_the_cache_and_other_formats(mixed, fid_weights):
     assert "from the cache" in result.stderr
     row = next(csv.DictReader(io.StringIO(result.stdout)))
     assert float(row["fid"]) == first["fid"]
-    assert row["n_real"] == "11" and row["weights_verified"] == "False"
+    assert row["n_real"] == "11" and row["weights_verified"] == "false"
     assert row["kid_mean"] == ""
     table = run_iqa("fid", real, fake, "--weights", fid_weights, env={"NO_COLOR": "1"})
     assert table.returncode == 0

@@ -24,6 +24,7 @@ from iqa.errors import EXIT_INTERNAL, IQAError
 
 _COMMANDS = {
     "bdrate": "iqa.cli.bdrate",
+    "cache": "iqa.cli.cache",
     "compare": "iqa.cli.compare",
     "fid": "iqa.cli.fid",
     "metrics": "iqa.cli.metrics",

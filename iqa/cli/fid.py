@@ -6,6 +6,7 @@ it to a writer; quality gates read the same record (``fid``, ``kid_mean``, ...).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
 FORMATS = ("table", "json", "jsonl", "csv")
 CSV_COLUMNS = ("real", "fake", "fid", "kid_mean", "kid_std", "resize", "n_real", "n_fake",
                "skipped_real", "skipped_fake", "weights_sha256", "weights_verified")
+_KID_NAMES = {"kid", "kid_mean", "kid_std"}
 _SOURCES = {"images": "computed", "cache": "from the cache", "stats file": "statistics file"}
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
@@ -46,11 +48,20 @@ _RESIZE_HELP = (
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="FID Inception state dict in pytorch-fid's key layout, instead of the "
               "official file (see `iqa weights`); reported as unverified unless it is official.")
-@click.option("--save-stats", type=click.Path(dir_okay=False), default=None, metavar="FILE.npz",
+@click.option("--save-stats", type=click.Path(), default=None, metavar="FILE.npz",
               help="With one folder: write its statistics (pytorch-fid-compatible mu, sigma, "
               "plus n; features with --kid) and compute nothing else.")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the cache of folder statistics.")
+@click.option("--cache-key", type=click.Choice(["stat", "content"]), default=None,
+              help="What makes a cached folder's statistics stale: stat = any rewrite "
+              "(size, mtime, ctime, inode); content = a change of the files' bytes (for "
+              "shared file systems that do not keep ctime). Default: $IQA_CACHE_KEY, else stat.")
+@click.option("--limit", type=int, default=None, metavar="N",
+              help="Use only N files of each folder: the first N in sorted order, or N "
+              "chosen at random with --limit-seed (quick checks; recorded in the output).")
+@click.option("--limit-seed", type=int, default=None, metavar="SEED",
+              help="With --limit: draw the N files at random with this seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes decoding and resizing images (default: 1 on CPU with up to 4 "
               "cores, 2 above; up to 8 with CUDA; 0 decodes in the main process).")
@@ -64,14 +75,15 @@ _RESIZE_HELP = (
               help="Apply EXIF orientation before resizing (the reference tools do not).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
               help="table (for people), json (one object), jsonl (one line), csv (header + row).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+@click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
 @gate_options
 @device_options
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
-        no_cache: bool, workers: int | None, skip_bad: bool, alpha: str, exif: bool, fmt: str,
-        output: str | None, fail_if: tuple[str, ...], baseline: str | None,
+        no_cache: bool, cache_key: str | None, limit: int | None,
+        limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
+        fmt: str, output: str | None, fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
     """FID between REAL and FAKE: folders of images (recursive, any size, PNG/JPEG/WebP/
@@ -88,16 +100,19 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     from iqa.registry import load
 
     gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
-                          two_sided=two_sided, junit=junit, extra_names=("kid_mean",))
-    if "kid" in gates.metric_names:
+                          two_sided=two_sided, junit=junit, extra_names=("kid_mean", "kid_std"))
+    if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES:
         kid = True  # a gate on KID computes it
 
     options = FIDOptions(
         resize=resize, weights=weights, device=device, batch_size=batch_size, workers=workers,
-        cache=not no_cache, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
-        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed,
+        cache=not no_cache, cache_key=cache_key, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
+        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed, limit=limit,
+        limit_seed=limit_seed,
     )
     options.check()
+    check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
+                  [real] if fake is None else [real, fake])
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
     if save_stats is not None:
         if fake is not None:
@@ -113,11 +128,14 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     with gates.guard():
         quantities = [Quantity.from_info(load("fid").info)]
         if kid:
-            quantities.append(Quantity.from_info(load("kid").info, key="kid_mean"))
+            quantities += [Quantity.from_info(load("kid").info, key="kid_mean"),
+                           Quantity("kid_std", higher_is_better=False)]
         settings = {"resize": resize, "alpha": alpha, "exif": exif}
-        gates.bind(quantities, {"version": _version(), "settings": settings})
         record = compare_sets(real, fake, options, hooks).record()
         record["settings"] = settings
+        # Bound after the run: the definitions name the weights' digest, known only now.
+        gates.bind(quantities, {"version": _version(), "settings": settings,
+                                "definitions": record["definitions"]})
         gates.check(record)
         skipped = [InputProblem(s["file"], s["reason"], fatal=False)
                    for side in record["skipped"].values() for s in side]
@@ -126,6 +144,49 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             record["gates"] = outcome.section
         write_record(record, fmt, output)
     return outcome.exit_code
+
+
+def check_targets(targets: list[tuple[str, str | None]], inputs: list[str]) -> None:
+    """Refuse, before any work, a report or statistics file that cannot be written.
+
+    A target must not be a folder, its folder must exist and be writable, and it must
+    not be one of the inputs: an input ``.npz``, or an image file inside an input folder
+    (an existing image, or a new file with an image suffix, which would join the set).
+    Character devices and pipes (``-o /dev/stdout``) are written through and only need
+    to exist.
+    """
+    import stat
+    import tempfile
+    from pathlib import Path
+
+    from iqa.io.images import is_image_file
+
+    resolved_inputs = [Path(p).resolve() for p in inputs]
+    for option, path in targets:
+        if path is None or path == "-":
+            continue
+        target = Path(path)
+        if target.is_dir():
+            raise UsageError(f"{option} {path}: is a folder; name a file to write")
+        if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+            continue  # a device or pipe: written through
+        folder = target.parent
+        if not folder.is_dir():
+            raise UsageError(f"{option} {path}: folder {folder} does not exist; create it or "
+                             "write elsewhere")
+        full = target.resolve()
+        for source in resolved_inputs:
+            inside = source.is_dir() and full.is_relative_to(source) and is_image_file(full)
+            if full == source or inside:
+                raise UsageError(f"{option} {path}: is one of the inputs ({source}); write "
+                                 "the result elsewhere")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: folder {folder} cannot be written "
+                             f"({exc.strerror or exc}); write elsewhere") from None
+        os.close(fd)
+        os.unlink(probe)
 
 
 def _version() -> str:
@@ -138,17 +199,20 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     """Compute (or take from the cache) one folder's statistics and write them to ``target``."""
     from pathlib import Path
 
-    from iqa.distribution.run import Engine, summarize_set
+    from iqa.distribution.run import Engine, plan_set, summarize_set
     from iqa.distribution.statsfile import write_stats
     from iqa.errors import InputError
 
     if not Path(folder).is_dir():
         raise InputError(f"{folder}: --save-stats needs a folder of images", folder)
     engine = Engine(options, hooks)
-    side = summarize_set(folder, engine, label="stats", need_features=options.kid)
+    plan = plan_set(folder, need_features=options.kid, limit=options.limit,
+                    limit_seed=options.limit_seed)
+    side = summarize_set(plan, engine, label="stats", need_features=options.kid)
     if side.stats is None:  # pragma: no cover - folders always give sums
         raise UsageError(f"{folder}: no statistics to save")
-    meta = {**engine.meta(), "skipped": len(side.skipped)}
+    meta = {**engine.meta(), "skipped": len(side.skipped),
+            "limit": options.limit_record({"folder": plan.available})}
     write_stats(target, side.stats, meta, side.features if options.kid else None)
     hooks.info(f"wrote statistics of {side.n} images to {target}")
     return {"stats_file": target, "folder": folder, "n": side.n, "resize": options.resize,
@@ -178,7 +242,13 @@ def _flat(record: dict[str, Any]) -> dict[str, Any]:
     weights = record.get("weights") or {}
     return {**record, "n_real": counts.get("real"), "n_fake": counts.get("fake"),
             "skipped_real": counts.get("skipped_real"), "skipped_fake": counts.get("skipped_fake"),
-            "weights_sha256": weights.get("sha256"), "weights_verified": weights.get("verified")}
+            "weights_sha256": weights.get("sha256"),
+            "weights_verified": _csv_bool(weights.get("verified"))}
+
+
+def _csv_bool(value: Any) -> Any:
+    """Booleans as JSON spells them (``true``/``false``), in CSV too."""
+    return {True: "true", False: "false"}.get(value, value) if isinstance(value, bool) else value
 
 
 def _write_csv(record: dict[str, Any], stream: IO[str]) -> None:
@@ -209,8 +279,9 @@ def _write_table(record: dict[str, Any], stream: IO[str]) -> None:
             note = f", {skipped} skipped" if skipped else ""
             count = flat[f"n_{side}"]
             source = _SOURCES.get(record["sources"][side], record["sources"][side])
-            rows.append((side, f"{record[side]} ({count if count is not None else '?'} "
-                               f"images{note}, {source})"))
+            size = (f"{count} images{note}" if count is not None
+                    else "number of images not recorded")
+            rows.append((side, f"{record[side]} ({size}, {source})"))
         rows.append(("resize", record["resize"]))
     else:
         rows += [("statistics", record["stats_file"]), ("images", str(record["n"])),

@@ -10,8 +10,12 @@ shadows the public function :func:`iqa.fid`.)
 * :mod:`iqa.distribution.network` — weights and the network, built once per device;
 * :mod:`iqa.distribution.stats` — sufficient statistics (n, Σx, XᵀX) in float64, merged
   by addition, and the Fréchet distance;
-* :mod:`iqa.distribution.statsfile` — ``.npz`` statistics files (pytorch-fid compatible)
-  and the automatic per-folder cache;
+* :mod:`iqa.distribution.statsfile` — ``.npz`` statistics files (pytorch-fid compatible),
+  checked before use;
+* :mod:`iqa.distribution.statscache` — the automatic per-folder cache, its key modes,
+  and listing and clearing it;
+* :mod:`iqa.distribution.options` — the options of a comparison and its report hooks;
+* :mod:`iqa.distribution.memory` — sets of images held in memory (arrays, tensors, batches);
 * :mod:`iqa.distribution.run` — one comparison of two sets, as ``iqa fid`` and
   :func:`iqa.fid` run it.
 """

@@ -69,17 +69,31 @@ class ImageFiles:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[int, Any, str | None]:
-        from iqa.io.images import load_image
-
         path = self.paths[index]
         try:
-            image = load_image(path, alpha=self.settings.alpha, exif=self.settings.exif)
-            pixels = to_rgb8(image.pixels)
+            pixels = to_rgb8(_decode(path, self.settings))
         except InputError as exc:
             return index, None, str(exc)
         except ValueError as exc:  # a channel layout the network cannot take
             return index, None, f"{path}: {exc}"
         return index, resize_mode(self.settings.resize).fn(pixels), None
+
+
+def _decode(path: str, settings: DecodeSettings) -> np.ndarray:
+    """Decoded pixels by ``settings``; ``alpha="error"`` refuses transparent pixels with
+    advice naming only the policies that ``iqa fid`` takes."""
+    from iqa.io.images import load_image
+
+    if settings.alpha != "error":
+        return load_image(path, alpha=settings.alpha, exif=settings.exif).pixels
+    pixels = load_image(path, alpha="keep", exif=settings.exif).pixels
+    if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        if not (pixels[:, :, -1] == np.iinfo(pixels.dtype).max).all():
+            raise InputError(f"{path}: has transparent pixels; choose how to use them with "
+                             f"--alpha {'|'.join(a for a in ALPHA_POLICIES if a != 'error')}",
+                             path)
+        pixels = np.ascontiguousarray(pixels[:, :, :-1])
+    return pixels
 
 
 def collate(items: list[tuple[int, Any, str | None]]) -> tuple[Any, list[tuple[int, str]], int]:

@@ -28,11 +28,32 @@ _built: dict[tuple[str, str, str], Any] = {}
 DownloadProgress = Callable[[str], AbstractContextManager[Any]]
 
 
+def cuda_impossible() -> bool:
+    """True when no CUDA device can exist here, decided without importing torch.
+
+    On macOS torch has no CUDA; on Linux CUDA needs an NVIDIA (``/dev/nvidiactl``), ROCm
+    (``/dev/kfd``) or WSL (``/dev/dxg``) device node, and ``CUDA_VISIBLE_DEVICES=""`` or
+    ``-1`` hides every device. Anywhere else the answer is left to torch. This keeps a
+    run whose statistics all come from the cache from importing torch (seconds).
+    """
+    import sys
+
+    if "torch" in sys.modules:
+        return False
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return True
+    if sys.platform == "darwin":
+        return True
+    if sys.platform.startswith("linux"):
+        return not any(os.path.exists(node) for node in ("/dev/nvidiactl", "/dev/kfd", "/dev/dxg"))
+    return False
+
+
 def resolve_device(device: str) -> str:
     """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda`` must be available."""
     if device not in ("auto", "cpu", "cuda"):
         raise UsageError(f"--device must be auto, cpu or cuda, not {device!r}")
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and cuda_impossible()):
         return "cpu"
     import torch
 

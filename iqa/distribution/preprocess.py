@@ -63,7 +63,10 @@ def to_rgb8(pixels: np.ndarray) -> np.ndarray:
 def _chw_float(rgb8: np.ndarray) -> Any:
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(rgb8.transpose(2, 0, 1))).float()
+    # np.require copies a read-only array (a decoded 1×1 image's transpose is one):
+    # torch.from_numpy warns about non-writable arrays.
+    chw = np.require(rgb8.transpose(2, 0, 1), requirements=["C", "W"])
+    return torch.from_numpy(chw).float()
 
 
 def _tf_axis(in_size: int, out_size: int) -> tuple[Any, Any, Any]:

@@ -10,71 +10,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from iqa.distribution.data import ALPHA_POLICIES, DecodeSettings
+from iqa.distribution.options import FIDOptions, FIDWarning, Hooks, python_warning
 from iqa.distribution.preprocess import RESIZE_MODES, resize_mode
 from iqa.distribution.stats import FeatureStats
-from iqa.errors import InputError, UsageError
-from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KIDValue
+from iqa.errors import InputError
+from iqa.metrics.kid import KIDValue
+
+__all__ = ["Comparison", "Engine", "FIDOptions", "FIDWarning", "Hooks", "SetPlan",
+           "SetSummary", "compare_sets", "plan_set", "summarize_set"]
 
 _DIM = 2048
 PathLike = str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class FIDOptions:
-    """Everything that decides how a comparison is computed (see :func:`iqa.fid`)."""
-
-    resize: str = "tf"
-    weights: str | None = None
-    device: str = "auto"
-    batch_size: int | None = None
-    workers: int | None = None
-    cache: bool = True
-    skip_bad: bool = False
-    alpha: str = "drop"
-    exif: bool = False
-    kid: bool = False
-    kid_subsets: int = DEFAULT_SUBSETS
-    kid_subset_size: int = DEFAULT_SUBSET_SIZE
-    seed: int = DEFAULT_SEED
-
-    def check(self) -> None:
-        resize_mode(self.resize)
-        if self.alpha not in ALPHA_POLICIES:
-            raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)}, not "
-                             f"{self.alpha!r}")
-        limits = (("--batch-size", self.batch_size, 1), ("--workers", self.workers, 0),
-                  ("--kid-subsets", self.kid_subsets, 1),
-                  ("--kid-subset-size", self.kid_subset_size, 2))
-        for name, value, low in limits:
-            if value is not None and value < low:
-                raise UsageError(f"{name} must be at least {low}, not {value}")
-
-    @property
-    def decode(self) -> DecodeSettings:
-        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif)
-
-
-def _ignore(message: str) -> None:
-    pass
-
-
-@dataclass
-class Hooks:
-    """Where a run reports: one-line warnings and notes, progress bars, downloads."""
-
-    warn: Callable[[str], None] = _ignore
-    info: Callable[[str], None] = _ignore
-    # (label, total) -> context manager yielding advance(k)
-    progress: Callable[[str, int], AbstractContextManager[Callable[[int], None]]] | None = None
-    download: Callable[[str], AbstractContextManager[Any]] | None = None
 
 
 @dataclass
@@ -136,8 +89,11 @@ class Engine:
     def cache_settings(self) -> dict[str, Any]:
         from iqa.features.inception import NETWORK_ID
 
-        return {"network": NETWORK_ID, "weights_sha256": self.weights.sha256,
-                "device": self.device, **self.options.decode.describe()}
+        settings = {"network": NETWORK_ID, "weights_sha256": self.weights.sha256,
+                    "device": self.device, **self.options.decode.describe()}
+        if self.options.limit is not None:  # a subset gets its own entry
+            settings["limit"] = [self.options.limit, self.options.limit_seed]
+        return settings
 
     def meta(self) -> dict[str, Any]:
         """What a statistics file records about how it was computed."""
@@ -156,12 +112,32 @@ class SetPlan:
     path: Path
     files: list[Path] | None = None
     summary: SetSummary | None = None
+    available: int | None = None  # image files in the folder before --limit
+    memory: Any = None  # an in-memory set (see iqa.distribution.memory)
 
 
-def plan_set(path: PathLike, *, need_features: bool) -> SetPlan:
-    """Check one input before anything is computed; :class:`InputError` if unusable."""
+def limit_files(files: list[Path], limit: int | None, seed: int | None) -> list[Path]:
+    """The first ``limit`` files (sorted), or with ``seed`` ``limit`` files drawn without
+    replacement by ``numpy.random.default_rng(seed)``, kept in sorted order."""
+    if limit is None or limit >= len(files):
+        return files
+    if seed is None:
+        return files[:limit]
+    chosen = np.random.default_rng(seed).choice(len(files), size=limit, replace=False)
+    return [files[i] for i in sorted(chosen)]
+
+
+def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
+             limit_seed: int | None = None) -> SetPlan:
+    """Check one input before anything is computed; :class:`InputError` if unusable.
+
+    ``limit``/``limit_seed`` select the files of a folder (:func:`limit_files`).
+    Anything that is not a path is an in-memory set (:mod:`iqa.distribution.memory`)."""
+    from iqa.distribution.memory import describe, is_in_memory
     from iqa.io.pairing import list_images
 
+    if is_in_memory(path):
+        return SetPlan(Path(describe(path)), memory=path)
     p = Path(path)
     if p.is_dir():
         files = list_images(p)
@@ -171,7 +147,7 @@ def plan_set(path: PathLike, *, need_features: bool) -> SetPlan:
         if len(files) < 2:
             raise InputError(f"{path}: holds 1 image; FID and KID need at least 2 images per "
                              "set", str(path))
-        return SetPlan(p, files=files)
+        return SetPlan(p, files=limit_files(files, limit, limit_seed), available=len(files))
     if p.is_file():
         if p.suffix.lower() == ".npz":
             return SetPlan(p, summary=_stats_file(p, need_features))
@@ -186,6 +162,8 @@ def summarize_set(path: PathLike | SetPlan, engine: Engine, *, label: str,
     plan = path if isinstance(path, SetPlan) else plan_set(path, need_features=need_features)
     if plan.summary is not None:
         return plan.summary
+    if plan.memory is not None:
+        return _memory(plan, engine, need_features)
     return _folder(plan.path, plan.files or [], engine, label, need_features)
 
 
@@ -214,10 +192,11 @@ def _refuse_skipped(skipped: list[tuple[str, str]]) -> None:
 def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
             need_features: bool) -> SetSummary:
     from iqa.distribution.data import extract
-    from iqa.distribution.statsfile import StatsCache
+    from iqa.distribution.statscache import StatsCache
 
     options, hooks = engine.options, engine.hooks
-    cache = StatsCache(folder, files, engine.cache_settings()) if options.cache else None
+    cache = (StatsCache(folder, files, engine.cache_settings(), options.cache_key)
+             if options.cache else None)
     if cache is not None:
         entry, why = cache.load(need_features)
         if entry is not None:
@@ -254,6 +233,21 @@ def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
                     result.seconds)
 
 
+def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
+    """Statistics of an in-memory set (never cached: there is no file to key on)."""
+    import time
+
+    from iqa.distribution.memory import extract_arrays
+
+    name = str(plan.path)
+    start = time.perf_counter()
+    stats, features = extract_arrays(
+        plan.memory, name, engine.network, resize_mode(engine.options.resize).fn,
+        device=engine.device, keep_features=need_features,
+        batch_size=engine.options.batch_size or _default_batch(engine.device))
+    return _summary(plan.path, "memory", stats, features, [], time.perf_counter() - start)
+
+
 def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarray | None,
              skipped: list[tuple[str, str]], seconds: float | None) -> SetSummary:
     return SetSummary(str(folder), source, stats.mean, stats.cov, stats.n, stats, features,
@@ -285,6 +279,7 @@ class Comparison:
     kid: KIDValue | None = None
     kid_subset_size: int | None = None
     warnings: list[str] = field(default_factory=list)
+    available: dict[str, int | None] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """One flat-ish dict: what ``iqa fid`` writes and quality gates read."""
@@ -316,19 +311,48 @@ class Comparison:
             side: [{"file": f, "reason": r} for f, r in s.skipped]
             for side, s in (("real", self.real), ("fake", self.fake))
         }
+        limit = self.options.limit_record(self.available)
+        if limit is not None:
+            record["limit"] = limit
+        record["definitions"] = self.definitions()
         record["warnings"] = list(self.warnings)
         return record
 
+    def weights_sha256(self) -> str | None:
+        """The weights' digest: this run's, else the one both statistics files record."""
+        if self.weights is not None:
+            return self.weights.sha256
+        digests = {(s.meta.get("weights") or {}).get("sha256") for s in (self.real, self.fake)}
+        return digests.pop() if len(digests) == 1 else None
 
-def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOptions(),
-                 hooks: Hooks | None = None) -> Comparison:
+    def definitions(self) -> dict[str, Any]:
+        """What each number means, per metric: a baseline with other definitions is told."""
+        from iqa.features.inception import NETWORK_ID
+        from iqa.registry import load
+
+        mode = RESIZE_MODES[self.options.resize]
+        common = {"network": NETWORK_ID, "features": f"pool3, {_DIM}",
+                  "weights_sha256": self.weights_sha256(), "resize": mode.name,
+                  "resize_definition": mode.description, "alpha": self.options.alpha,
+                  "exif": self.options.exif, "higher_is_better": False}
+        defs = {"fid": {"definition": load("fid").info.definition, **common}}
+        if self.kid is not None:
+            defs["kid"] = {"definition": load("kid").info.definition, **common,
+                           "kernel": f"(x.y/{_DIM} + 1)^3", "estimator": "unbiased MMD^2",
+                           "subsets": self.options.kid_subsets,
+                           "subset_size": self.kid_subset_size, "seed": self.options.seed}
+        return defs
+
+
+def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
+                 options: FIDOptions = FIDOptions(), hooks: Hooks | None = None) -> Comparison:
     """FID (and KID when ``options.kid``) between two sets; see :func:`iqa.fid`."""
     from iqa.metrics.base import MetricOptions
     from iqa.metrics.fid import FID
     from iqa.metrics.kid import KID
 
     options.check()
-    hooks = hooks or Hooks()
+    hooks = hooks or Hooks(warn=python_warning)
     warnings: list[str] = []
     outer_warn = hooks.warn
 
@@ -337,12 +361,18 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
         outer_warn(message)
 
     engine = Engine(options, Hooks(warn, hooks.info, hooks.progress, hooks.download))
-    plans = [plan_set(path, need_features=options.kid) for path in (real, fake)]
+    plans = [path if isinstance(path, SetPlan) else
+             plan_set(path, need_features=options.kid, limit=options.limit,
+                      limit_seed=options.limit_seed) for path in (real, fake)]
     sides = [summarize_set(plan, engine, label=label, need_features=options.kid)
              for plan, label in zip(plans, ("real", "fake"))]
     _check_consistency(sides, engine, warn)
+    for side in sides:
+        _check_finite(side)
     value = FID(MetricOptions()).compute(*sides)["fid"]
-    result = Comparison(value, *sides, options=options, warnings=warnings,
+    _finite_result("FID", value, sides)
+    available = {label: plan.available for label, plan in zip(("real", "fake"), plans)}
+    result = Comparison(value, *sides, options=options, warnings=warnings, available=available,
                         weights=engine.weights if engine.resolved else None,
                         device=engine.device if engine.resolved else None)
     if options.kid:
@@ -355,9 +385,33 @@ def compare_sets(real: PathLike, fake: PathLike, options: FIDOptions = FIDOption
         params = {"kid.subsets": options.kid_subsets, "kid.subset_size": size,
                   "kid.seed": options.seed}
         kid = KID(MetricOptions(params=params)).compute(sides[0].features, sides[1].features)
+        _finite_result("KID", kid["kid_mean"], sides)
+        _finite_result("KID", kid["kid_std"], sides)
         result.kid = KIDValue(kid["kid_mean"], kid["kid_std"])
         result.kid_subset_size = size
     return result
+
+
+def _check_finite(side: SetSummary) -> None:
+    """Features that are NaN or infinite (damaged weights, overflow) give no FID."""
+    arrays = [side.mean, side.cov] + ([side.features] if side.features is not None else [])
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise InputError(f"{side.path}: its Inception features are NaN or infinite, so no FID "
+                         "or KID can be computed; check the network weights (--weights)",
+                         side.path)
+
+
+def _finite_result(name: str, value: float, sides: list[SetSummary]) -> None:
+    """A non-finite FID or KID is an error with its reason, never a ``null`` result."""
+    if np.isfinite(value):
+        return
+    largest = max(float(np.abs(a).max()) for s in sides
+                  for a in (s.mean, s.cov, *([] if s.features is None else [s.features])))
+    raise InputError(
+        f"{name} of {sides[0].path} and {sides[1].path} is not a finite number ({value}): "
+        f"their statistics hold values up to {largest:.3g}, too large for float64 "
+        "arithmetic; check how the statistics were made", sides[1].path,
+    )
 
 
 def _check_consistency(sides: list[SetSummary], engine: Engine,
@@ -365,9 +419,10 @@ def _check_consistency(sides: list[SetSummary], engine: Engine,
     """Warn about what makes the number hard to compare: few images, mixed settings."""
     counts = [s.n for s in sides]
     if any(n is not None and n <= _DIM for n in counts):
-        shown = " and ".join(f"{n if n is not None else '?'} {label}"
+        shown = " and ".join(f"{n} {label} images" if n is not None else
+                             f"{label} statistics of an unknown number of images"
                              for n, label in zip(counts, ("real", "fake")))
-        warn(f"FID from {shown} images: with {_DIM} or fewer images a covariance is "
+        warn(f"FID from {shown}: with {_DIM} or fewer images a covariance is "
              "rank-deficient and FID is biased upward; compare values only at equal image "
              "counts (papers use 10,000-50,000)")
     options = engine.options

@@ -1,4 +1,4 @@
-"""Statistics on disk: ``.npz`` files that stand in for a folder, and the automatic cache.
+"""Statistics files: ``.npz`` files that stand in for a folder of images.
 
 **Statistics files** (``iqa fid FOLDER --save-stats FILE.npz``) hold pytorch-fid's keys
 ``mu`` (float64, 2048) and ``sigma`` (float64, 2048×2048), so pytorch-fid, clean-fid and
@@ -7,32 +7,25 @@ network, resize mode, weights digest, decoding policies) and, when saved with ``
 ``features`` (float32, n×2048). Any ``.npz`` with ``mu`` and ``sigma`` can stand in for
 a folder, including pytorch-fid's own.
 
-**The cache** keeps the statistics of each folder under ``<iqa cache>/fid-stats/``. An
-entry is used only if its key equals the current one: the folder, the list of its image
-files with their sizes and modification times (ns), the weights' SHA-256, the network,
-the resize mode, the decoding policies and the device type. Adding, removing, touching
-or rewriting a file makes the entry stale; it is then recomputed and replaced. Entries
-are written atomically (temporary file + rename) and carry a SHA-256 of their content;
-an entry that cannot be read or fails that check is reported, never used, and replaced.
+The automatic per-folder cache is :mod:`iqa.distribution.statscache`.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from iqa.cache import atomic_write, cache_dir
+from iqa.cache import atomic_write
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError
 
 STATS_FORMAT = "iqa-fid-stats/1"
-CACHE_FORMAT = 1
 _DIM = 2048
 
 
@@ -72,9 +65,26 @@ def write_stats(
 
 
 def read_stats(path: str | os.PathLike[str]) -> StatsFile:
-    """Read a statistics file; :class:`~iqa.errors.InputError` naming it if unusable."""
+    """Read and check a statistics file; :class:`~iqa.errors.InputError` naming it if unusable.
+
+    Checks (each failure is refused, never repaired): the file is a NumPy ``.npz``
+    archive of plain numeric arrays; ``mu`` has shape (2048,) and ``sigma`` (2048, 2048);
+    both are finite; ``sigma`` is symmetric (to 1e-6 of its largest entry) and positive
+    semi-definite within a tolerance of 1e-4 of its largest variance (what float32
+    storage of a covariance can cost; ``sigma = -I`` is refused); ``n``, when present,
+    is an integer of at least 2; ``features``, when present, are finite, N×2048 with
+    N ≥ 2, and N equals ``n``.
+    """
     name = str(path)
     try:
+        if not zipfile.is_zipfile(name):
+            if not Path(name).exists():
+                raise InputError(f"{name}: no such file", name)
+            raise InputError(
+                f"{name}: is not an .npz of statistics (not a NumPy .npz archive); give a "
+                "file written by `iqa fid FOLDER --save-stats FILE.npz` or pytorch-fid",
+                name,
+            )
         with np.load(name, allow_pickle=False) as data:
             keys = set(data.files)
             if not {"mu", "sigma"} <= keys:
@@ -85,15 +95,40 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
                 )
             mean = np.asarray(data["mu"], np.float64)
             cov = np.asarray(data["sigma"], np.float64)
-            n = int(data["n"]) if "n" in keys else None
+            n = _count(data["n"], name) if "n" in keys else None
             features = np.asarray(data["features"], np.float32) if "features" in keys else None
             meta = _meta(data["meta"]) if "meta" in keys else {}
     except InputError:
         raise
-    except FileNotFoundError:
-        raise InputError(f"{name}: no such file", name) from None
+    except OSError as exc:
+        raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
+    except ValueError as exc:
+        if "pickle" in str(exc) or "object" in str(exc).lower():
+            raise InputError(f"{name}: holds Python objects, not numeric arrays; it is not an "
+                             ".npz of statistics", name) from None
+        raise InputError(f"{name}: is not an .npz of statistics ({type(exc).__name__})",
+                         name) from None
     except Exception as exc:  # zip, CRC or format errors: a damaged file
-        raise InputError(f"{name}: not a readable .npz statistics file ({exc})", name) from None
+        raise InputError(f"{name}: is a damaged .npz file ({type(exc).__name__}); write it "
+                         "again", name) from None
+    _check_moments(name, mean, cov)
+    if features is not None:
+        _check_features(name, features, n)
+    return StatsFile(mean, cov, n, features, meta)
+
+
+def _count(value: np.ndarray, name: str) -> int:
+    """``n``: an integer scalar of at least 2."""
+    shown = value.item() if value.size == 1 else f"an array of shape {value.shape}"
+    ok = (value.ndim == 0 and value.dtype.kind in "iuf" and np.isfinite(value)
+          and float(value) == int(value))
+    if not ok or int(value) < 2:
+        raise InputError(f"{name}: n = {shown}; n, the number of images, must be an integer "
+                         "of at least 2", name)
+    return int(value)
+
+
+def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray) -> None:
     if mean.shape != (_DIM,) or cov.shape != (_DIM, _DIM):
         raise InputError(
             f"{name}: mu has shape {mean.shape} and sigma {cov.shape}; FID Inception pool3 "
@@ -102,9 +137,33 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
         )
     if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
         raise InputError(f"{name}: mu or sigma holds NaN or infinite values", name)
-    if features is not None and (features.ndim != 2 or features.shape[1] != _DIM):
+    scale = float(np.abs(cov).max())
+    asymmetry = float(np.abs(cov - cov.T).max())
+    if asymmetry > 1e-6 * scale:
+        raise InputError(f"{name}: sigma is not symmetric (entries differ from their "
+                         f"transpose by up to {asymmetry:.3g}); it is not a covariance", name)
+    top = float(np.diag(cov).max())
+    try:
+        if top < 0:
+            raise np.linalg.LinAlgError
+        shift = 1e-4 * top + np.finfo(np.float64).tiny
+        np.linalg.cholesky(cov + shift * np.eye(_DIM))
+    except np.linalg.LinAlgError:
+        raise InputError(f"{name}: sigma is not positive semi-definite (it has negative "
+                         "variances along some direction); it is not a covariance", name) from None
+
+
+def _check_features(name: str, features: np.ndarray, n: int | None) -> None:
+    if features.ndim != 2 or features.shape[1] != _DIM:
         raise InputError(f"{name}: features have shape {features.shape}, expected N×{_DIM}", name)
-    return StatsFile(mean, cov, n, features, meta)
+    if len(features) < 2:
+        raise InputError(f"{name}: features hold {len(features)} row; KID needs the features of "
+                         "at least 2 images", name)
+    if n is not None and len(features) != n:
+        raise InputError(f"{name}: features hold {len(features)} rows but n = {n}; the file is "
+                         "inconsistent", name)
+    if not np.isfinite(features).all():
+        raise InputError(f"{name}: features hold NaN or infinite values", name)
 
 
 def _meta(value: np.ndarray) -> dict[str, Any]:
@@ -113,91 +172,3 @@ def _meta(value: np.ndarray) -> dict[str, Any]:
     except ValueError:
         return {}
     return meta if isinstance(meta, dict) else {}
-
-
-# ---- the automatic cache ------------------------------------------------------------
-
-
-@dataclass
-class CacheEntry:
-    stats: FeatureStats
-    features: np.ndarray | None
-    skipped: list[tuple[str, str]]
-
-
-def fingerprint(folder: Path, files: list[Path]) -> str:
-    """SHA-256 of the relative paths, sizes and modification times (ns) of ``files``."""
-    digest = hashlib.sha256()
-    for path in files:
-        try:
-            st = path.stat()
-        except OSError as exc:
-            raise InputError(f"{path}: cannot be read ({exc.strerror or exc})", str(path)) from None
-        rel = path.relative_to(folder).as_posix()
-        digest.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
-
-
-class StatsCache:
-    """Cached statistics of one folder under one set of settings (see the module)."""
-
-    def __init__(self, folder: Path, files: list[Path], settings: dict[str, Any]) -> None:
-        self.folder = folder
-        where = {"format": CACHE_FORMAT, "folder": str(folder.resolve()), "settings": settings}
-        name = hashlib.sha256(json.dumps(where, sort_keys=True).encode()).hexdigest()[:40]
-        self.path = cache_dir() / "fid-stats" / f"{name}.npz"
-        self.key = json.dumps(
-            {**where, "files": fingerprint(folder, files), "count": len(files)}, sort_keys=True
-        )
-
-    def load(self, need_features: bool) -> tuple[CacheEntry | None, str]:
-        """(entry, "") on a hit; (None, why) otherwise: "missing", "stale", "corrupt: ..."."""
-        if not self.path.is_file():
-            return None, "missing"
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                arrays = {k: data[k] for k in data.files}
-        except Exception as exc:
-            return None, f"corrupt: {type(exc).__name__}"
-        try:
-            if str(arrays["key"]) != self.key:
-                return None, "stale"
-            if arrays["checksum"].tobytes() != _checksum(arrays):
-                return None, "corrupt: checksum mismatch"
-            stats = FeatureStats(int(arrays["n"]), arrays["total"], arrays["outer"])
-            skipped = [tuple(x) for x in json.loads(str(arrays["skipped"]))]
-            valid = stats.total.shape == (_DIM,) and stats.outer.shape == (_DIM, _DIM)
-        except (KeyError, ValueError, TypeError) as exc:
-            return None, f"corrupt: {type(exc).__name__}"
-        if not valid or not np.isfinite(stats.outer).all():
-            return None, "corrupt: bad arrays"
-        features = arrays.get("features")
-        if need_features and features is None:
-            return None, "no features (computed without --kid)"
-        return CacheEntry(stats, features, skipped), ""  # type: ignore[arg-type]
-
-    def store(self, stats: FeatureStats, features: np.ndarray | None,
-              skipped: list[tuple[str, str]]) -> None:
-        arrays: dict[str, np.ndarray] = {
-            "key": np.array(self.key),
-            "n": np.array(stats.n, np.int64),
-            "total": stats.total,
-            "outer": stats.outer,
-            "skipped": np.array(json.dumps(skipped)),
-        }
-        if features is not None:
-            arrays["features"] = np.asarray(features, np.float32)
-        arrays["checksum"] = np.frombuffer(_checksum(arrays), np.uint8)
-        with atomic_write(self.path) as stream:
-            np.savez(stream, **arrays)
-
-
-def _checksum(arrays: dict[str, np.ndarray]) -> bytes:
-    digest = hashlib.sha256()
-    for name in sorted(arrays):
-        if name == "checksum":
-            continue
-        value = np.ascontiguousarray(arrays[name])
-        digest.update(f"{name}:{value.dtype.str}:{value.shape}\n".encode())
-        digest.update(value.tobytes())
-    return digest.digest()

@@ -27,8 +27,8 @@ from iqa.metrics.base import DISTRIBUTION, DistributionMetric, MetricInfo
 
 
 def fid(
-    real: str | os.PathLike[str],
-    fake: str | os.PathLike[str],
+    real: str | os.PathLike[str] | Any,
+    fake: str | os.PathLike[str] | Any,
     *,
     resize: str = "tf",
     weights: str | os.PathLike[str] | None = None,
@@ -44,9 +44,12 @@ def fid(
 
     Parameters
     ----------
-    real, fake : path
+    real, fake : path, array, tensor or iterable of batches
         A folder of images (searched recursively; PNG, JPEG, WebP, TIFF, BMP; mixed
-        sizes are fine) or a ``.npz`` statistics file with ``mu`` and ``sigma``.
+        sizes are fine), a ``.npz`` statistics file with ``mu`` and ``sigma``, or images
+        in memory: a numpy array N×H×W×3, a torch tensor N×3×H×W (``uint8``, or float
+        in [0, 1], quantized as ``round(x·255)`` like an 8-bit PNG), or an iterable of
+        such batches (see :mod:`iqa.distribution.memory`). In-memory sets are not cached.
     resize : {"tf", "pytorch-fid", "clean"}
         Preprocessing: ``tf`` reproduces torch-fidelity / TTUR, ``pytorch-fid``
         reproduces ``python -m pytorch_fid``, ``clean`` reproduces clean-fid.

@@ -45,11 +45,12 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
     m, d = x.shape
     if y.shape != (m, d) or m < 2:
         raise ValueError(f"need two m×d feature sets with m ≥ 2, got {x.shape} and {y.shape}")
-    k_xx = (x @ x.T / d + 1) ** 3
-    k_yy = (y @ y.T / d + 1) ** 3
-    k_xy = (x @ y.T / d + 1) ** 3
-    within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
-    return float(within - 2 * k_xy.sum() / (m * m))
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow → inf/NaN, checked by callers
+        k_xx = (x @ x.T / d + 1) ** 3
+        k_yy = (y @ y.T / d + 1) ** 3
+        k_xy = (x @ y.T / d + 1) ** 3
+        within = (k_xx.sum() - np.trace(k_xx) + k_yy.sum() - np.trace(k_yy)) / (m * (m - 1))
+        return float(within - 2 * k_xy.sum() / (m * m))
 
 
 def kid_from_features(
@@ -82,15 +83,16 @@ def kid_from_features(
 
 
 def kid(
-    real: str | os.PathLike[str],
-    fake: str | os.PathLike[str],
+    real: str | os.PathLike[str] | Any,
+    fake: str | os.PathLike[str] | Any,
     *,
     subsets: int = DEFAULT_SUBSETS,
     subset_size: int = DEFAULT_SUBSET_SIZE,
     seed: int = DEFAULT_SEED,
     **options: Any,
 ) -> KIDValue:
-    """KID between two folders of images (or ``.npz`` files saved with features).
+    """KID between two folders of images, ``.npz`` files saved with features, or images
+    in memory (arrays, tensors, iterables of batches, as for :func:`iqa.fid`).
 
     Returns ``KIDValue(mean, std)``. ``subset_size`` is reduced to the size of the
     smaller set when that is smaller. Other keyword options are those of

@@ -1,0 +1,98 @@
+"""The options of one comparison (:class:`FIDOptions`) and where it reports (:class:`Hooks`).
+
+The library prints nothing: warnings go to ``Hooks.warn``, which by default issues a
+:class:`FIDWarning` through :mod:`warnings`; ``iqa fid`` prints them as one line each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from iqa.distribution.data import ALPHA_POLICIES, DecodeSettings
+from iqa.distribution.preprocess import resize_mode
+from iqa.errors import UsageError
+from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
+
+
+@dataclass(frozen=True)
+class FIDOptions:
+    """Everything that decides how a comparison is computed (see :func:`iqa.fid`)."""
+
+    resize: str = "tf"
+    weights: str | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    workers: int | None = None
+    cache: bool = True
+    cache_key: str | None = None  # "stat" or "content"; None: $IQA_CACHE_KEY, else "stat"
+    skip_bad: bool = False
+    alpha: str = "drop"
+    exif: bool = False
+    kid: bool = False
+    kid_subsets: int = DEFAULT_SUBSETS
+    kid_subset_size: int = DEFAULT_SUBSET_SIZE
+    seed: int = DEFAULT_SEED
+    limit: int | None = None  # use only this many files of each folder
+    limit_seed: int | None = None  # None: the first files in sorted order; else seeded random
+
+    def check(self) -> None:
+        from iqa.distribution.statscache import key_mode
+
+        resize_mode(self.resize)
+        if self.cache:
+            key_mode(self.cache_key)
+        if self.alpha not in ALPHA_POLICIES:
+            raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)}, not "
+                             f"{self.alpha!r}")
+        limits = (("--batch-size", self.batch_size, 1), ("--workers", self.workers, 0),
+                  ("--kid-subsets", self.kid_subsets, 1),
+                  ("--kid-subset-size", self.kid_subset_size, 2), ("--limit", self.limit, 2))
+        for name, value, low in limits:
+            if value is not None and value < low:
+                raise UsageError(f"{name} must be at least {low}, not {value}")
+        if self.limit_seed is not None and self.limit is None:
+            raise UsageError("--limit-seed chooses which files --limit keeps: give --limit N too")
+
+    def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
+        """How ``limit`` chose the files (``None`` without a limit), for reports."""
+        if self.limit is None:
+            return None
+        selection = (f"first {self.limit} in sorted order" if self.limit_seed is None else
+                     f"{self.limit} chosen at random (seed {self.limit_seed})")
+        return {"count": self.limit, "seed": self.limit_seed, "selection": selection,
+                "available": available}
+
+    @property
+    def decode(self) -> DecodeSettings:
+        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif)
+
+
+class FIDWarning(UserWarning):
+    """What makes an FID or KID hard to compare: unverified weights, few images, mixed
+    settings. The library issues these through :mod:`warnings` (filter them as usual);
+    ``iqa fid`` prints each as one ``iqa: warning: ...`` line instead."""
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
+def python_warning(message: str) -> None:
+    """The library's default ``warn`` hook: a :class:`FIDWarning`."""
+    import warnings
+
+    warnings.warn(message, FIDWarning, stacklevel=4)
+
+
+@dataclass
+class Hooks:
+    """Where a run reports: one-line warnings and notes, progress bars, downloads."""
+
+    warn: Callable[[str], None] = _ignore
+    info: Callable[[str], None] = _ignore
+    # (label, total) -> context manager yielding advance(k)
+    progress: Callable[[str, int], AbstractContextManager[Callable[[int], None]]] | None = None
+    download: Callable[[str], AbstractContextManager[Any]] | None = None
