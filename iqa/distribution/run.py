@@ -20,7 +20,7 @@ import numpy as np
 from iqa.distribution.options import FIDOptions, FIDWarning, Hooks, python_warning
 from iqa.distribution.preprocess import RESIZE_MODES, resize_mode
 from iqa.distribution.stats import FeatureStats
-from iqa.errors import InputError
+from iqa.errors import InputError, UsageError
 from iqa.metrics.kid import KIDValue
 
 __all__ = ["Comparison", "Engine", "FIDOptions", "FIDWarning", "Hooks", "SetPlan",
@@ -345,8 +345,9 @@ class Comparison:
 
 
 def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
-                 options: FIDOptions = FIDOptions(), hooks: Hooks | None = None) -> Comparison:
+                 options: FIDOptions | None = None, hooks: Hooks | None = None) -> Comparison:
     """FID (and KID when ``options.kid``) between two sets; see :func:`iqa.fid`."""
+    options = options if options is not None else FIDOptions()
     from iqa.metrics.base import MetricOptions
     from iqa.metrics.fid import FID
     from iqa.metrics.kid import KID

@@ -21,7 +21,6 @@ keeps them (float32, 8 KiB per image) while it runs.
 
 from __future__ import annotations
 
-import os
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -80,35 +79,6 @@ def kid_from_features(
         y = fake[rng.choice(n_fake, subset_size, replace=False)]
         values[i] = polynomial_mmd2(x, y)
     return KIDValue(float(values.mean()), float(values.std()))
-
-
-def kid(
-    real: str | os.PathLike[str] | Any,
-    fake: str | os.PathLike[str] | Any,
-    *,
-    subsets: int = DEFAULT_SUBSETS,
-    subset_size: int = DEFAULT_SUBSET_SIZE,
-    seed: int = DEFAULT_SEED,
-    **options: Any,
-) -> KIDValue:
-    """KID between two folders of images, ``.npz`` files saved with features, or images
-    in memory (arrays, tensors, iterables of batches, as for :func:`iqa.fid`).
-
-    Returns ``KIDValue(mean, std)``. ``subset_size`` is reduced to the size of the
-    smaller set when that is smaller. Other keyword options are those of
-    :func:`iqa.fid` (``resize``, ``weights``, ``device``, ``batch_size``, ``workers``,
-    ``cache``, ``skip_bad``, ``alpha``, ``exif``).
-    """
-    from iqa.distribution.run import FIDOptions, compare_sets
-
-    result = compare_sets(
-        real, fake,
-        FIDOptions(kid=True, kid_subsets=subsets, kid_subset_size=subset_size, seed=seed,
-                   **options),
-    )
-    if result.kid is None:  # pragma: no cover - compare_sets computes KID when asked
-        raise RuntimeError("KID was not computed")
-    return result.kid
 
 
 class KID(DistributionMetric):
