@@ -390,3 +390,26 @@ def test_poorly_conditioned_cubic_fit_is_a_warning_line(tmp_path):
         "does not fit a polynomial"]
     pchip = strict_json(run_bdrate(anchor, test, "--format", "json").stdout)
     assert pchip["metrics"]["ssim"]["bd_rate"] == pytest.approx(-10.0, abs=1e-6)
+
+
+def test_plot_and_junit_follow_the_umask_and_write_through_links(tmp_path):
+    anchor, test = pair_of_csvs(tmp_path)
+    real_plot, real_junit = tmp_path / "real.png", tmp_path / "real.xml"
+    real_plot.write_bytes(b"old")
+    real_junit.write_text("old")
+    os.chmod(real_plot, 0o640)
+    (tmp_path / "rd.png").symlink_to(real_plot)
+    (tmp_path / "gates.xml").symlink_to(real_junit)
+    new_plot = tmp_path / "new.svg"
+    old_mask = os.umask(0o022)
+    try:
+        for plot in (tmp_path / "rd.png", new_plot):
+            proc = run_bdrate(anchor, test, "--plot", plot, "--fail-if", "bd_rate(psnr)>1000",
+                              "--junit", tmp_path / "gates.xml")
+            assert proc.returncode == 0, proc.stderr
+    finally:
+        os.umask(old_mask)
+    assert (tmp_path / "rd.png").is_symlink() and (tmp_path / "gates.xml").is_symlink()
+    assert real_plot.read_bytes()[:4] == b"\x89PNG" and os.stat(real_plot).st_mode & 0o777 == 0o640
+    assert os.stat(new_plot).st_mode & 0o777 == 0o644
+    assert "<testsuites" in real_junit.read_text()

@@ -21,7 +21,6 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from iqa.errors import UsageError
 from iqa.rd.report import Analysis
@@ -129,6 +128,7 @@ def write_junit(path: str, checks: Sequence[GateCheck], version: str,
         element.set("tests", str(count))
         element.set("failures", str(failures))
         element.set("errors", str(int(error is not None)))
-    tmp = Path(path).with_name(f".{Path(path).name}.part")
-    ET.ElementTree(root).write(tmp, encoding="utf-8", xml_declaration=True)
-    tmp.replace(path)
+    from iqa.output import open_output
+
+    with open_output(path) as stream:  # regular files atomically, pipes/devices through
+        ET.ElementTree(root).write(stream, encoding="unicode", xml_declaration=True)

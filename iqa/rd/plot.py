@@ -8,6 +8,7 @@ is written to a temporary name beside the target and renamed at the end.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -67,9 +68,16 @@ def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str])
             ax.legend(fontsize=8)
     fig.suptitle(f"{labels[1]} vs {labels[0]} ({analysis.method}; mean of "
                  f"{len(analysis.sequences)} sequence(s))", fontsize=11)
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
+    target = Path(os.path.realpath(path))  # a link is followed: its target is replaced
+    folder = target.parent
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)  # keep a replaced file's mode
+    except FileNotFoundError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        mode = 0o666 & ~mask  # a new file follows the umask, as any program's would
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=folder)
+    os.fchmod(fd, mode)
     os.close(fd)
     try:
         fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
