@@ -62,8 +62,11 @@ def test_codec_quality_gate_script_passes_on_real_codec_output(tmp_path, codec_r
 
     again = run()
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "PASS psnr vs baseline" in again.stdout and "FAIL" not in again.stdout
+    # 3 thresholds + 2 baseline metrics + the baseline's pair list; the verdict is on stderr
+    assert "iqa: PASS 6 gates on 3 pairs" in again.stderr and "FAIL" not in again.stderr
     report = strict_json((tmp_path / "out" / "quality.json").read_text())
+    checks = {c["gate"]: c["passed"] for c in report["gates"]["checks"]}
+    assert all(checks.values()) and any(g.startswith("psnr vs baseline") for g in checks), checks
     assert report["counts"] == {"pairs": 3, "scored": 3, "failed": 0}
     assert report["settings"]["channels"] == "rgb"
     root = ET.parse(tmp_path / "out" / "quality.xml").getroot()
@@ -100,9 +103,11 @@ def test_ci_files_use_only_what_exists(name):
     assert "\t" not in text  # YAML forbids tabs for indentation
     for script in re.findall(r"examples/[\w./-]+\.sh", text):
         assert (ROOT / script).is_file() and os.access(ROOT / script, os.X_OK), script
+    steps = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    # `pip install iqa` ships no scripts: a CI file may not call one of examples/.
+    assert not any("examples/" in line for line in steps), name
     commands = _iqa_commands(text)
-    if name.startswith("github"):
-        assert len(commands) == 1
+    assert len(commands) == 1
     for args in commands:
         assert args[0] == "iqa"
         command = cli.get_command(click.Context(cli), args[1])
