@@ -179,6 +179,56 @@ def test_jxl_lossless_8bit_rgb_and_16bit_gray(tmp_path):
     np.testing.assert_array_equal(b.pixels[:, :, 0], gray)
 
 
+def _set_bits(data: bytearray, offset: int, count: int, value: int) -> None:
+    """Write ``value`` into ``count`` bits at bit ``offset`` (least-significant first)."""
+    for i in range(count):
+        byte, bit = divmod(offset + i, 8)
+        data[byte] = (data[byte] & ~(1 << bit)) | (((value >> i) & 1) << bit)
+
+
+def test_jxl_10bit_gray_keeps_its_stored_values(tmp_path):
+    """A lossless 16-bit gray file whose header is rewritten to say 10 bits (the same
+    6-bit field, so nothing else moves): libjxl decodes it scaled to 0 .. 65535 and
+    iqa must give back the stored 10-bit values."""
+    import pillow_jxl  # noqa: F401
+
+    from iqa.io.jxl_header import read_depth
+
+    source = RNG.integers(0, 1024, (H, W)).astype(np.uint16)
+    path = tmp_path / "gray.jxl"
+    PILImage.fromarray(source).save(path, lossless=True)
+    data = bytearray(path.read_bytes())
+    depth = read_depth(bytes(data))
+    assert (depth.bits, depth.floating) == (16, False)
+    _set_bits(data, depth.selector_offset + 2, 6, 10 - 1)  # BitsOffset(6, 1): 10 bits
+    path.write_bytes(bytes(data))
+    assert read_depth(bytes(data)).bits == 10
+    scaled = np.asarray(PILImage.open(path))  # the plugin directly: libjxl's 16-bit scale
+    assert int(scaled.max()) > 1023
+    image = load_image(path)
+    assert image.bits == 10 and image.data_range == 1023
+    np.testing.assert_array_equal(image.pixels[:, :, 0], source)
+
+
+def test_jxl_colour_above_8_bits_is_one_line_exit_2(tmp_path):
+    """The plugin truncates colour above 8 bits to 8: refused, with what to do."""
+    import pillow_jxl  # noqa: F401
+
+    from iqa.io.jxl_header import read_depth
+
+    path = tmp_path / "rgb.jxl"
+    PILImage.fromarray(_rgb(8)).save(path, lossless=True)
+    data = bytearray(path.read_bytes())
+    depth = read_depth(bytes(data))
+    assert depth.bits == 8 and depth.selector_offset >= 0
+    _set_bits(data, depth.selector_offset, 2, 1)  # U32 selector 1: Val(10)
+    path.write_bytes(bytes(data))
+    done = run_iqa("compare", path, path, "-m", "psnr")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "10-bit JPEG XL" in lines[0] and "16-bit PNG" in lines[0]
+
+
 # --- missing plugins -------------------------------------------------------------------
 
 def _run_without(module: str, *args) -> subprocess.CompletedProcess:

@@ -8,12 +8,16 @@
   naming the file and the extra to install.
 * **Bit depth** is read from the file, not from the decoded type (:func:`native_bits`):
   AVIF's ``pixi`` property (else its ``av1C`` flags), JPEG 2000's ``SIZ`` marker
-  (the largest component precision), HEIF's luma bit depth as libheif reports it.
-  JPEG XL: the plugin decodes colour to 8 bits and gray above 8 bits to 16 bits,
-  without reporting the stored precision, so those are 8 and 16 bits.
+  (the largest component precision), HEIF's luma bit depth as libheif reports it,
+  JPEG XL's ``bits_per_sample`` (:mod:`iqa.io.jxl_header`; the plugin does not report
+  it).
 * **Decoding above 8 bits** keeps the stored values (0 .. 2^bits − 1), never rescaled:
   AVIF and colour JPEG 2000 through OpenCV (libavif, OpenJPEG), because Pillow reduces
-  them to 8 bits; HEIF through ``pillow-heif`` with ``hdr_to_16bit=False``.
+  them to 8 bits; HEIF through ``pillow-heif`` with ``hdr_to_16bit=False``. A gray
+  JPEG XL above 8 bits comes from libjxl scaled to 0 .. 65535 and is scaled back to
+  its stored values (round(v · (2^bits − 1) / 65535), exact since libjxl rounds
+  v · 65535 / (2^bits − 1)). A colour JPEG XL above 8 bits is refused: the plugin
+  truncates it to 8 bits. Floating-point JPEG XL is refused.
 """
 
 from __future__ import annotations
@@ -83,7 +87,32 @@ def native_bits(im: Any, data: bytes) -> int | None:
         return _j2k_bits(data, str(im.filename))
     if im.format == "HEIF":
         return int(im.info.get("bit_depth", 8))
+    if im.format == "JXL":
+        return _jxl_bits(im, data)
     return None
+
+
+def _jxl_bits(im: Any, data: bytes) -> int:
+    from iqa.io.jxl_header import JxlHeaderError, read_depth
+
+    name = str(im.filename)
+    if getattr(im, "jpeg", False):  # a recompressed JPEG, rebuilt as that JPEG
+        return 8
+    try:
+        depth = read_depth(data)
+    except JxlHeaderError as exc:
+        raise InputError(f"{name}: corrupt JPEG XL header ({exc})", name) from None
+    if depth.floating or depth.bits > 16:
+        kind = "floating-point" if depth.floating else "integer"
+        raise InputError(f"{name}: JPEG XL with {depth.bits}-bit {kind} samples is not "
+                         "supported; 8- to 16-bit integer images are (convert it, e.g. "
+                         "to a 16-bit PNG)", name)
+    if depth.bits > 8 and im.mode != "I;16":
+        raise InputError(
+            f"{name}: {depth.bits}-bit JPEG XL in {im.mode}: pillow-jxl-plugin decodes it "
+            "only to 8 bits; decode it to a 16-bit PNG (djxl FILE.jxl FILE.png) and "
+            "compare that", name)
+    return max(depth.bits, 8)
 
 
 def _avif_bits(data: bytes) -> int:
@@ -120,7 +149,7 @@ def _j2k_bits(data: bytes, name: str) -> int:
 
 def needs_codec_decoder(im: Any, bits: int | None) -> bool:
     """True when Pillow would reduce this file's samples (or mis-map them)."""
-    if im.format == "HEIF":
+    if im.format == "HEIF" or (im.format == "JXL" and bits is not None and 8 < bits < 16):
         return True
     if bits is None or bits <= 8:
         return False
@@ -133,6 +162,10 @@ def decode_codec(im: Any, data: bytes, name: str) -> np.ndarray:
     """H×W×C pixels with their stored values (see the module docstring)."""
     if im.format == "HEIF":
         return _decode_heif(data, name)
+    if im.format == "JXL":  # gray, scaled to 16 bits by libjxl: back to the stored values
+        wide = np.asarray(im, dtype=np.float64)
+        return np.rint(wide * ((2 ** native_bits(im, data) - 1) / 65535)).astype(
+            np.uint16)[:, :, None]
     import cv2
 
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)

@@ -176,7 +176,7 @@ def _decode(data: bytes, name: str, budget: int, accept_jpeg_warnings: bool
 
 
 def _orientation(im: Any) -> int:
-    if im.format == "HEIF":  # libheif has applied the file's rotation and mirroring
+    if im.format in ("HEIF", "JXL"):  # libheif / libjxl applied the file's orientation
         return 1
     try:
         return int(im.getexif().get(_EXIF_ORIENTATION, 1))

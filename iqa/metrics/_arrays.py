@@ -9,7 +9,8 @@ What the functions ``psnr``, ``ssim``, ``ms_ssim`` and ``lpips`` accept (README,
 * **Data range** (MAX, or L in SSIM): an ``Image`` implies 2^bits − 1 from its own bit
   depth (1023 for a 10-bit image; two ``Image`` objects of different bit depths are
   refused); arrays: ``uint8`` implies 255 and ``uint16`` 65535, the values
-  scikit-image's ``peak_signal_noise_ratio`` and ``structural_similarity`` both infer. Every other type needs ``data_range=``: floats (as in scikit-image's SSIM),
+  scikit-image's ``peak_signal_noise_ratio`` and ``structural_similarity`` both infer.
+  Every other type needs ``data_range=``: floats (as in scikit-image's SSIM),
   signed and 32/64-bit integers (scikit-image infers 32767 or 65535 for int16 depending
   on the function, and 2⁶³ for int64, the type of a Python list of ints — never the
   range of real pixels). Nothing is guessed from the pixel values.
