@@ -69,6 +69,36 @@ def test_avif_10bit_keeps_its_stored_values(tmp_path, channels):
     np.testing.assert_array_equal(image.pixels, source)  # lossless: the source itself
 
 
+def _set_pixi(path, bits: int) -> None:
+    data = bytearray(path.read_bytes())
+    at = data.find(b"pixi")
+    data[at + 9:at + 9 + data[at + 8]] = bytes([bits]) * data[at + 8]
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("declared", [9, 12])
+def test_avif_depth_property_that_contradicts_the_stream_is_one_line_exit_2(tmp_path,
+                                                                           declared):
+    path = tmp_path / "a.avif"
+    _avif10(path, _rgb(10))
+    _set_pixi(path, declared)
+    done = run_iqa("compare", path, path, "-m", "psnr")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "AVIF" in lines[0], done.stderr
+
+
+def test_samples_above_the_declared_depth_are_refused():
+    from iqa.io.decode import _checked_bits
+
+    pixels = np.array([[[0], [1023]]], np.uint16)
+    assert _checked_bits(pixels, 10, "AVIF", "a.avif") == 10
+    with pytest.raises(InputError, match="9-bit samples but holds the value 1023"):
+        _checked_bits(pixels, 9, "AVIF", "a.avif")
+    with pytest.raises(InputError, match="says 10-bit samples but decodes to 8-bit"):
+        _checked_bits(pixels.astype(np.uint8), 10, "AVIF", "a.avif")
+
+
 def test_psnr_of_a_10bit_pair_uses_max_1023(tmp_path):
     ref, dist = _rgb(10), _rgb(10)
     _avif10(tmp_path / "ref.avif", ref)

@@ -169,6 +169,10 @@ def decode_codec(im: Any, data: bytes, name: str) -> np.ndarray:
     import cv2
 
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is not None and arr.dtype == np.uint8:
+        raise InputError(f"{name}: its {im.format} header says "
+                         f"{native_bits(im, data)}-bit samples but it decodes to 8-bit "
+                         "ones; re-export the file", name)
     if arr is None or arr.dtype != np.uint16:
         raise InputError(f"{name}: cannot decode this {im.format} image above 8 bits "
                          f"(OpenCV's decoder failed: a damaged file, or an OpenCV built "

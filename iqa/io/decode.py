@@ -236,7 +236,7 @@ def decode_pixels(im: Any, data: bytes, name: str) -> tuple[np.ndarray, int]:
         pixels = _decode_16bit_colour(data, name)
     else:
         pixels = _with_colour_key(_pil_to_array(im, name), im)
-    if bits is None or pixels.dtype == np.uint8:
+    if bits is None:
         bits = 16 if pixels.dtype == np.uint16 else 8
     return pixels, _checked_bits(pixels, bits, im.format, name)
 
