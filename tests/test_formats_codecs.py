@@ -176,7 +176,12 @@ def _heic(path, pixels: np.ndarray, bits: int) -> None:
     else:  # pillow-heif takes 16-bit samples and keeps the top `bits` of them
         heif = pillow_heif.from_bytes(mode="RGB;16", size=(W, H),
                                       data=(pixels.astype(np.uint16) << (16 - bits)).tobytes())
-    heif.save(str(path), quality=90)
+    saved = pillow_heif.options.SAVE_HDR_TO_12_BIT
+    pillow_heif.options.SAVE_HDR_TO_12_BIT = bits == 12
+    try:
+        heif.save(str(path), quality=90)
+    finally:
+        pillow_heif.options.SAVE_HDR_TO_12_BIT = saved
 
 
 def _heif_direct(path, bits: int) -> np.ndarray:
@@ -186,7 +191,7 @@ def _heif_direct(path, bits: int) -> np.ndarray:
     return arr if bits == 8 else arr >> (16 - bits)  # pillow-heif's own 16-bit scaling
 
 
-@pytest.mark.parametrize("bits", [8, 10])
+@pytest.mark.parametrize("bits", [8, 10, 12])
 def test_heic_equals_pillow_heif_and_keeps_its_bits(tmp_path, bits):
     path = tmp_path / "a.heic"
     _heic(path, _rgb(bits), bits)
