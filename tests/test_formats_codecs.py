@@ -264,6 +264,26 @@ def test_jxl_colour_above_8_bits_is_one_line_exit_2(tmp_path):
     assert len(lines) == 1 and "10-bit JPEG XL" in lines[0] and "16-bit PNG" in lines[0]
 
 
+@pytest.mark.parametrize("suffix", ["avif", "heic", "jxl"])
+def test_truncated_deep_files_are_one_line_exit_2(tmp_path, suffix):
+    import pillow_jxl  # noqa: F401
+
+    path = tmp_path / f"a.{suffix}"
+    if suffix == "avif":
+        _avif10(path, _rgb(10))
+    elif suffix == "heic":
+        _heic(path, _rgb(10), 10)
+    else:
+        gray = RNG.integers(0, 65536, (H, W)).astype(np.uint16)
+        PILImage.fromarray(gray).save(path, lossless=True)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    done = run_iqa("compare", path, path, "-m", "psnr")
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(path) in lines[0] and "Traceback" not in done.stderr
+
+
 # --- missing plugins -------------------------------------------------------------------
 
 def _run_without(module: str, *args) -> subprocess.CompletedProcess:

@@ -163,7 +163,10 @@ def decode_codec(im: Any, data: bytes, name: str) -> np.ndarray:
     if im.format == "HEIF":
         return _decode_heif(data, name)
     if im.format == "JXL":  # gray, scaled to 16 bits by libjxl: back to the stored values
-        wide = np.asarray(im, dtype=np.float64)
+        try:
+            wide = np.asarray(im, dtype=np.float64)
+        except Exception as exc:  # any failure inside the decoder means a damaged file
+            raise InputError(f"{name}: corrupt JPEG XL image ({exc})", name) from None
         return np.rint(wide * ((2 ** native_bits(im, data) - 1) / 65535)).astype(
             np.uint16)[:, :, None]
     import cv2

@@ -81,6 +81,12 @@ def open_header(data: bytes, name: str) -> Any:
                              "possible decompression bomb)", name) from None
         except (OSError, ValueError, EOFError) as exc:
             raise InputError(f"{name}: corrupt image ({exc})", name) from None
+        except Exception as exc:  # the JPEG XL plugin decodes while opening
+            if family is None:
+                raise
+            text = str(exc).split(".")[0] or type(exc).__name__
+            what = "JPEG XL" if fmt == "JXL" else fmt
+            raise InputError(f"{name}: corrupt {what} image ({text})", name) from None
     raise _unidentified(data, name)
 
 
@@ -222,6 +228,9 @@ def decode_pixels(im: Any, data: bytes, name: str) -> tuple[np.ndarray, int]:
     anything that would load the image implicitly (``getexif()`` did, leaving a black
     or half-decoded image behind).
     """
+    bits = native_bits(im, data)
+    if needs_codec_decoder(im, bits):  # the deeper decoder reports its own failures
+        return _checked_pixels(decode_codec(im, data, name), bits, im.format, name)
     try:
         im.load()
     except Exception as exc:  # any failure inside a decoder means a damaged file
@@ -229,16 +238,18 @@ def decode_pixels(im: Any, data: bytes, name: str) -> tuple[np.ndarray, int]:
         if "truncated" in text or isinstance(exc, EOFError):
             text = "file is truncated"
         raise InputError(f"{name}: corrupt image ({text})", name) from None
-    bits = native_bits(im, data)
-    if needs_codec_decoder(im, bits):
-        pixels = decode_codec(im, data, name)
-    elif is_16bit_colour(im, data):
+    if is_16bit_colour(im, data):
         pixels = _decode_16bit_colour(data, name)
     else:
         pixels = _with_colour_key(_pil_to_array(im, name), im)
+    return _checked_pixels(pixels, bits, im.format, name)
+
+
+def _checked_pixels(pixels: np.ndarray, bits: int | None, fmt: str, name: str
+                    ) -> tuple[np.ndarray, int]:
     if bits is None:
         bits = 16 if pixels.dtype == np.uint16 else 8
-    return pixels, _checked_bits(pixels, bits, im.format, name)
+    return pixels, _checked_bits(pixels, bits, fmt, name)
 
 
 def _checked_bits(pixels: np.ndarray, bits: int, fmt: str, name: str) -> int:
@@ -247,7 +258,7 @@ def _checked_bits(pixels: np.ndarray, bits: int, fmt: str, name: str) -> int:
     if not 8 <= bits <= capacity:
         raise InputError(f"{name}: {fmt} says {bits}-bit samples but decodes to "
                          f"{capacity}-bit ones; re-export the file", name)
-    top = int(pixels.max()) if pixels.size else 0
+    top = int(pixels.max()) if pixels.size and bits < capacity else 0
     if top > 2**bits - 1:
         raise InputError(f"{name}: {fmt} says {bits}-bit samples but holds the value "
                          f"{top} (above {2**bits - 1}); re-export the file", name)
