@@ -99,6 +99,19 @@ def test_samples_above_the_declared_depth_are_refused():
         _checked_bits(pixels.astype(np.uint8), 10, "AVIF", "a.avif")
 
 
+def test_avif_10bit_alpha_opaque_at_1023_is_dropped_and_kept_on_request(tmp_path):
+    rgba = RNG.integers(0, 1024, (H, W, 4)).astype(np.uint16)
+    rgba[:, :, 3] = 1023
+    _avif10(tmp_path / "opaque.avif", rgba)
+    opaque = load_image(tmp_path / "opaque.avif")
+    assert opaque.bits == 10
+    np.testing.assert_array_equal(opaque.pixels, rgba[:, :, :3])
+    rgba[0, 0, 3] = 0
+    _avif10(tmp_path / "hole.avif", rgba)
+    np.testing.assert_array_equal(load_image(tmp_path / "hole.avif", alpha="keep").pixels,
+                                  rgba)
+
+
 def test_psnr_of_a_10bit_pair_uses_max_1023(tmp_path):
     ref, dist = _rgb(10), _rgb(10)
     _avif10(tmp_path / "ref.avif", ref)
