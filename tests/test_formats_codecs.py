@@ -34,7 +34,7 @@ def _rgb(bits: int) -> np.ndarray:
 
 
 def _cv2_write(path, pixels: np.ndarray, params: list[int]) -> None:
-    bgr = pixels[:, :, ::-1] if pixels.ndim == 3 else pixels
+    bgr = pixels[:, :, [2, 1, 0, 3][: pixels.shape[2]]] if pixels.ndim == 3 else pixels
     assert cv2.imwrite(str(path), np.ascontiguousarray(bgr), params)
 
 
