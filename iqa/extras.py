@@ -16,6 +16,8 @@ from iqa.errors import UsageError
 #: extra name → the modules it provides.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "torchvision", "lpips"),
+    "jxl": ("pillow_jxl",),  # JPEG XL images (pillow-jxl-plugin)
+    "heif": ("pillow_heif",),  # HEIC/HEIF images (pillow-heif)
 }
 
 

@@ -2,8 +2,9 @@
 
 The policies are described in :mod:`iqa.io.images`; this module implements them:
 
-* :func:`open_header` identifies PNG, JPEG (and camera MPO), WebP, TIFF and BMP with
-  Pillow's own format plugins, reading only the header, and names anything else
+* :func:`open_header` identifies PNG, JPEG (and camera MPO), WebP, TIFF, BMP, AVIF and
+  JPEG 2000 with Pillow's own format plugins, JPEG XL and HEIC/HEIF with the optional
+  ones (:mod:`iqa.io.codecs`), reading only the header, and names anything else
   (GIF, floating-point TIFF, ...) in the error.
 * :func:`check_header` refuses, before any pixel is decoded, files with several
   pages or frames and images whose decoded size exceeds the caller's budget.
@@ -23,11 +24,18 @@ from typing import Any
 import numpy as np
 
 from iqa.errors import InputError
+from iqa.io.codecs import (
+    decode_codec,
+    native_bits,
+    needs_codec_decoder,
+    register_for,
+    sniff_optional,
+)
 
-SUPPORTED_TEXT = "PNG, JPEG, WebP, TIFF or BMP"
-_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP")  # JPEG's factory also opens MPO
+SUPPORTED_TEXT = "PNG, JPEG, WebP, TIFF, BMP, AVIF, JPEG 2000, JPEG XL or HEIC/HEIF"
+_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "AVIF", "JPEG2000")  # JPEG's also opens MPO
 _PLUGINS = ("PngImagePlugin", "JpegImagePlugin", "WebPImagePlugin", "TiffImagePlugin",
-            "BmpImagePlugin")
+            "BmpImagePlugin", "AvifImagePlugin", "Jpeg2KImagePlugin")
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 _SAMPLE_FORMATS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}
 _INTEGER_TEXT = "8- or 16-bit integer gray or RGB images are supported"
@@ -42,9 +50,19 @@ def open_header(data: bytes, name: str) -> Any:
     from PIL import Image as PILImage
 
     for plugin in _PLUGINS:  # importing a plugin registers its format (cached after once)
-        importlib.import_module(f"PIL.{plugin}")
+        try:
+            importlib.import_module(f"PIL.{plugin}")
+        except ImportError:  # AVIF came with Pillow 11.3
+            continue
     prefix = data[:16]
-    for fmt in _FORMATS:
+    formats = _FORMATS
+    family = sniff_optional(data)
+    if family is not None:  # JPEG XL or HEIF: the optional plugin, imported only now
+        register_for(family, name)
+        formats = (family,)
+    for fmt in formats:
+        if fmt not in PILImage.OPEN:
+            continue
         factory, accept = PILImage.OPEN[fmt]
         matched = accept(prefix) if accept is not None else True
         if not matched or isinstance(matched, str):
@@ -63,6 +81,12 @@ def open_header(data: bytes, name: str) -> Any:
                              "possible decompression bomb)", name) from None
         except (OSError, ValueError, EOFError) as exc:
             raise InputError(f"{name}: corrupt image ({exc})", name) from None
+        except Exception as exc:  # the JPEG XL plugin decodes while opening
+            if family is None:
+                raise
+            text = str(exc).split(".")[0] or type(exc).__name__
+            what = "JPEG XL" if fmt == "JXL" else fmt
+            raise InputError(f"{name}: corrupt {what} image ({text})", name) from None
     raise _unidentified(data, name)
 
 
@@ -76,7 +100,7 @@ def _unidentified(data: bytes, name: str) -> InputError:
         fmt = PILImage.open(io.BytesIO(data)).format
     except Exception:  # not an image Pillow knows either
         fmt = None
-    if fmt and fmt not in _FORMATS and fmt != "MPO":
+    if fmt and fmt not in _FORMATS and fmt not in ("MPO", "JXL", "HEIF"):
         return InputError(f"{name}: {fmt} images are not supported ({SUPPORTED_TEXT} "
                           "expected)", name)
     if fmt:
@@ -117,6 +141,9 @@ def _frames(im: Any) -> int:
 
 
 def _bytes_per_sample(im: Any, data: bytes) -> int:
+    bits = native_bits(im, data)
+    if bits is not None:
+        return 1 if bits <= 8 else 2
     if im.mode.startswith("I;16"):
         return 2
     if im.mode in ("I", "F"):
@@ -191,13 +218,19 @@ def check_png_crcs(data: bytes, name: str) -> None:
         pos = stop + 4
 
 
-def decode_pixels(im: Any, data: bytes, name: str) -> np.ndarray:
-    """Decode the pixels of an opened image: H×W×C ``uint8`` or ``uint16``.
+def decode_pixels(im: Any, data: bytes, name: str) -> tuple[np.ndarray, int]:
+    """Decode the pixels of an opened image: H×W×C ``uint8`` or ``uint16``, and its bits.
+
+    The bits per sample are the file's own (8 to 16, see :mod:`iqa.io.codecs`); every
+    sample is checked to fit in them, so MAX = 2^bits − 1 is the true peak.
 
     ``im.load()`` runs first and alone, so a decoder error cannot be swallowed by
     anything that would load the image implicitly (``getexif()`` did, leaving a black
     or half-decoded image behind).
     """
+    bits = native_bits(im, data)
+    if needs_codec_decoder(im, bits):  # the deeper decoder reports its own failures
+        return _checked_pixels(decode_codec(im, data, name), bits, im.format, name)
     try:
         im.load()
     except Exception as exc:  # any failure inside a decoder means a damaged file
@@ -206,8 +239,30 @@ def decode_pixels(im: Any, data: bytes, name: str) -> np.ndarray:
             text = "file is truncated"
         raise InputError(f"{name}: corrupt image ({text})", name) from None
     if is_16bit_colour(im, data):
-        return _decode_16bit_colour(data, name)
-    return _with_colour_key(_pil_to_array(im, name), im)
+        pixels = _decode_16bit_colour(data, name)
+    else:
+        pixels = _with_colour_key(_pil_to_array(im, name), im)
+    return _checked_pixels(pixels, bits, im.format, name)
+
+
+def _checked_pixels(pixels: np.ndarray, bits: int | None, fmt: str, name: str
+                    ) -> tuple[np.ndarray, int]:
+    if bits is None:
+        bits = 16 if pixels.dtype == np.uint16 else 8
+    return pixels, _checked_bits(pixels, bits, fmt, name)
+
+
+def _checked_bits(pixels: np.ndarray, bits: int, fmt: str, name: str) -> int:
+    """``bits`` when every sample fits in it and in the array's type, else an error."""
+    capacity = 8 * pixels.dtype.itemsize
+    if not 8 <= bits <= capacity:
+        raise InputError(f"{name}: {fmt} says {bits}-bit samples but decodes to "
+                         f"{capacity}-bit ones; re-export the file", name)
+    top = int(pixels.max()) if pixels.size and bits < capacity else 0
+    if top > 2**bits - 1:
+        raise InputError(f"{name}: {fmt} says {bits}-bit samples but holds the value "
+                         f"{top} (above {2**bits - 1}); re-export the file", name)
+    return bits
 
 
 def _decode_16bit_colour(data: bytes, name: str) -> np.ndarray:

@@ -2,12 +2,19 @@
 
 Policies (also in the README, "How images are read"):
 
-* **Formats**: PNG, JPEG, WebP, TIFF and BMP, recognised by content. 8-bit files are
-  decoded by Pillow (the decoder scikit-image, pytorch-fid and clean-fid use), 16-bit
-  colour files by OpenCV, because Pillow reduces them to 8 bits. Floating-point and
-  32-bit TIFFs are refused, naming their sample format.
-* **Bit depth**: 8-bit images give ``uint8`` (data range 255), 16-bit images give
-  ``uint16`` (data range 65535). 1-bit images become 8-bit 0/255.
+* **Formats**: PNG, JPEG, WebP, TIFF, BMP, AVIF and JPEG 2000, recognised by content;
+  JPEG XL and HEIC/HEIF with the optional extras ``jxl`` and ``heif``
+  (:mod:`iqa.io.codecs`). 8-bit files are decoded by Pillow (the decoder
+  scikit-image, pytorch-fid and clean-fid use), 16-bit colour PNG/TIFF files by
+  OpenCV, because Pillow reduces them to 8 bits. Floating-point and 32-bit TIFFs are
+  refused, naming their sample format.
+* **Bit depth is a property of the image** (:attr:`Image.bits`, 8 to 16), read from
+  the file: 8-bit images give ``uint8``; deeper ones give ``uint16`` holding their
+  stored values 0 .. 2^bits − 1 (a 10-bit AVIF/HEIC/JPEG 2000 image keeps 10 bits), and
+  the data range (MAX of PSNR, SSIM, LPIPS) is 2^bits − 1: 1023 for 10 bits, 65535
+  for 16. A sample above 2^bits − 1 is refused. A 16-bit PNG or TIFF is 16 bits even
+  with a PNG ``sBIT`` chunk: its samples are scaled to span 0 .. 65535, so 65535 is
+  their peak. 1-bit images become 8-bit 0/255.
 * **EXIF orientation** is applied by default, so images are compared as a viewer shows
   them; ``exif=False`` compares the stored pixel grid.
 * **Alpha**: a PNG ``tRNS`` colour key counts as an alpha channel (0 where a pixel has
@@ -55,25 +62,41 @@ DEFAULT_MAX_IMAGE_MB = 1024
 _FILE_SLACK = 64 * 2**20  # metadata a file may carry beyond its decoded pixels
 ALPHA_POLICIES = ("error", "drop", "black", "white", "keep")
 IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp"}
+    {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".avif",
+     ".jp2", ".j2k", ".j2c", ".jpx", ".jxl", ".heic", ".heif", ".hif"}
 )
 _EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
 class Image:
-    """A decoded image: ``pixels`` is H×W×C (C = 1, 3 or 4), ``uint8`` or ``uint16``."""
+    """A decoded image: ``pixels`` is H×W×C (C = 1, 3 or 4), ``uint8`` or ``uint16``.
+
+    ``bits`` is the bit depth of its samples (8 for ``uint8``; 9 to 16 for ``uint16``,
+    default 16), so every value is at most ``data_range`` = 2^bits − 1.
+    """
 
     pixels: np.ndarray
     path: str = ""
+    bits: int = 0
+
+    def __post_init__(self) -> None:
+        dtype = np.asarray(self.pixels).dtype
+        wide = dtype == np.uint16
+        bits = self.bits or (16 if wide else 8)
+        if not ((wide and 9 <= bits <= 16) or (not wide and bits == 8)):
+            raise ValueError(f"Image.bits={self.bits} does not fit {dtype} pixels "
+                             "(8 for uint8, 9 to 16 for uint16)")
+        object.__setattr__(self, "bits", bits)
 
     @property
     def data_range(self) -> int:
-        return 65535 if self.pixels.dtype == np.uint16 else 255
+        """MAX: 2^bits − 1 (255, 1023, 4095, 65535 ...)."""
+        return 2**self.bits - 1
 
     @property
     def bit_depth(self) -> int:
-        return 16 if self.pixels.dtype == np.uint16 else 8
+        return self.bits
 
     @property
     def shape_text(self) -> str:
@@ -125,19 +148,20 @@ def load_image(
         too_big=" (decoded-size budget plus 64 MiB); raise it with --max-image-mb "
         "(max_image_mb= in Python)",
     )
-    pixels, orientation = _decode(data, name, budget, accept_jpeg_warnings)
+    pixels, bits, orientation = _decode(data, name, budget, accept_jpeg_warnings)
     if exif and orientation in _ORIENT:
         pixels = np.ascontiguousarray(_ORIENT[orientation](pixels))
-    return Image(pixels=_apply_alpha_policy(pixels, alpha, name), path=name)
+    return Image(pixels=_apply_alpha_policy(pixels, alpha, name, 2**bits - 1), path=name,
+                 bits=bits)
 
 
 def _decode(data: bytes, name: str, budget: int, accept_jpeg_warnings: bool
-            ) -> tuple[np.ndarray, int]:
+            ) -> tuple[np.ndarray, int, int]:
     im = open_header(data, name)  # header only: nothing decoded yet
     check_header(im, data, name, budget)
     if im.format == "PNG":
         check_png_crcs(data, name)
-    pixels = decode_pixels(im, data, name)  # decodes before anything reads EXIF
+    pixels, bits = decode_pixels(im, data, name)  # decodes before anything reads EXIF
     if im.format in ("JPEG", "MPO") and not accept_jpeg_warnings:
         warning = libjpeg_warning(data)
         if warning:
@@ -148,22 +172,24 @@ def _decode(data: bytes, name: str, budget: int, accept_jpeg_warnings: bool
                 "in Python)",
                 name,
             )
-    return pixels, _orientation(im)
+    return pixels, bits, _orientation(im)
 
 
 def _orientation(im: Any) -> int:
+    if im.format in ("HEIF", "JXL"):  # libheif / libjxl applied the file's orientation
+        return 1
     try:
         return int(im.getexif().get(_EXIF_ORIENTATION, 1))
     except Exception:  # a broken EXIF block must not hide the pixels (already decoded)
         return 1
 
 
-def _apply_alpha_policy(pixels: np.ndarray, alpha: str, name: str) -> np.ndarray:
+def _apply_alpha_policy(pixels: np.ndarray, alpha: str, name: str, top: int) -> np.ndarray:
+    """``top`` is the image's MAX (2^bits − 1): full opacity and the white background."""
     channels = pixels.shape[2]
     if channels not in (2, 4):
         return pixels
     colour, a = pixels[:, :, :-1], pixels[:, :, -1]
-    top = np.iinfo(pixels.dtype).max
     if alpha == "keep":
         return pixels
     if alpha == "drop" or bool((a == top).all()):

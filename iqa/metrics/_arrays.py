@@ -6,9 +6,11 @@ What the functions ``psnr``, ``ssim``, ``ms_ssim`` and ``lpips`` accept (README,
 * **Images**: numpy arrays H×W or H×W×C (C ≥ 1), anything ``np.asarray`` turns into
   one (nested lists), :class:`~iqa.io.images.Image` objects, and file paths (``str`` or
   ``os.PathLike``), decoded with :func:`~iqa.io.images.load_image`'s defaults.
-* **Data range** (MAX, or L in SSIM): ``uint8`` implies 255 and ``uint16`` 65535, the
-  values scikit-image's ``peak_signal_noise_ratio`` and ``structural_similarity`` both
-  infer. Every other type needs ``data_range=``: floats (as in scikit-image's SSIM),
+* **Data range** (MAX, or L in SSIM): an ``Image`` implies 2^bits − 1 from its own bit
+  depth (1023 for a 10-bit image; two ``Image`` objects of different bit depths are
+  refused); arrays: ``uint8`` implies 255 and ``uint16`` 65535, the values
+  scikit-image's ``peak_signal_noise_ratio`` and ``structural_similarity`` both infer.
+  Every other type needs ``data_range=``: floats (as in scikit-image's SSIM),
   signed and 32/64-bit integers (scikit-image infers 32767 or 65535 for int16 depending
   on the function, and 2⁶³ for int64, the type of a Python list of ints — never the
   range of real pixels). Nothing is guessed from the pixel values.
@@ -52,6 +54,9 @@ def as_pair(
     :class:`InvalidType`, :class:`InvalidImageSize` or an ``InputError`` for a path that
     cannot be decoded.
     """
+    ref, dist = _loaded(ref), _loaded(dist)
+    if data_range is None:
+        data_range = _image_range(ref, dist, metric)
     ref = as_array(ref, metric, "reference")
     dist = as_array(dist, metric, "distorted")
     if ref.shape != dist.shape:
@@ -68,6 +73,27 @@ def as_pair(
     if ref.ndim == 2:
         ref, dist = ref[:, :, None], dist[:, :, None]
     return ref, dist, data_range
+
+
+def _loaded(image: ImageLike) -> ImageLike:
+    return load_image(image) if isinstance(image, (str, os.PathLike)) else image
+
+
+def _image_range(ref: ImageLike, dist: ImageLike, metric: str) -> float | None:
+    """MAX = 2^bits − 1 of the ``Image`` inputs (their bit depth, not their dtype's)."""
+    images = [x for x in (ref, dist) if isinstance(x, Image)]
+    if not images:
+        return None
+    if len(images) == 2 and ref.bits != dist.bits:
+        raise InvalidArgument(
+            f"{metric}: the reference is {ref.bits}-bit but the distorted image is "
+            f"{dist.bits}-bit; compare images of the same bit depth"
+        )
+    if len(images) == 1:
+        other = dist if images[0] is ref else ref
+        if getattr(other, "dtype", None) != images[0].pixels.dtype:
+            return None  # the dtype rule decides (and reports a mismatch)
+    return float(images[0].data_range)
 
 
 def as_array(image: ImageLike, metric: str, role: str) -> np.ndarray:
