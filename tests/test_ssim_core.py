@@ -163,3 +163,59 @@ def test_ssim_path_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _count_full_resolution_passes(monkeypatch, shape):
+    calls = []
+    real = _ssim_core.ssim_cs_means
+
+    def counting(channels, *args, **kwargs):
+        if channels[0][0].shape == shape[:2]:
+            calls.append(kwargs)
+        return real(channels, *args, **kwargs)
+
+    monkeypatch.setattr(_ssim_core, "ssim_cs_means", counting)
+    monkeypatch.setattr("iqa.metrics.ms_ssim.ssim_cs_means", counting)
+    monkeypatch.setattr("iqa.metrics.ssim.ssim_cs_means", counting)
+    return calls
+
+
+@pytest.mark.parametrize("order", [("ssim", "ms_ssim"), ("ms_ssim", "ssim")])
+def test_ssim_and_ms_ssim_metrics_filter_a_pair_at_full_resolution_once(monkeypatch, order):
+    from iqa.io.images import Image
+    from iqa.metrics.ms_ssim import MSSSIM
+    from iqa.metrics.ssim import SSIM
+
+    shape = (200, 230, 3)
+    ref = random_image(shape, seed=11)
+    dist = noisy(ref, 12.0, seed=12)
+    expected = {"ssim": iqa.ssim(ref, dist), "ms_ssim": iqa.ms_ssim(ref, dist)}
+    calls = _count_full_resolution_passes(monkeypatch, shape)
+    pairs = [(Image(ref.copy()), Image(dist.copy()))]
+    metrics = {"ssim": SSIM(), "ms_ssim": MSSSIM()}
+    for name in order:
+        assert metrics[name].score(pairs) == [expected[name]]  # bit-identical to standalone
+    assert len(calls) == 1
+
+
+def test_shared_full_resolution_means_belong_to_one_pair_of_arrays(monkeypatch):
+    from iqa.io.images import Image
+    from iqa.metrics.ms_ssim import MSSSIM
+    from iqa.metrics.ssim import SSIM
+
+    shape = (170, 180)
+    ref = random_image(shape, seed=21)
+    near, far = noisy(ref, 3, seed=3), noisy(ref, 30, seed=30)
+    expected = iqa.ssim(ref, near), iqa.ms_ssim(ref, far)
+    calls = _count_full_resolution_passes(monkeypatch, shape)
+    reference = Image(ref[:, :, None].copy())
+    pairs = [(reference, Image(near[:, :, None].copy())), (reference, Image(far[:, :, None]))]
+    assert SSIM().score(pairs[:1]) == [expected[0]]
+    # The same reference object with another distorted image: computed anew.
+    assert MSSSIM().score(pairs[1:]) == [expected[1]]
+    assert len(calls) == 2
+    # Freed arrays take their entry with them: equal new arrays are computed again.
+    del pairs, reference
+    fresh = [(Image(ref[:, :, None].copy()), Image(near[:, :, None].copy()))]
+    assert SSIM().score(fresh) == [expected[0]]
+    assert len(calls) == 3

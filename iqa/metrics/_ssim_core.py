@@ -37,6 +37,8 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, lru_cache
@@ -295,6 +297,47 @@ def ssim_cs_means(
     for (x, _), (s, cs) in zip(channels, sums):
         n = (x.shape[0] - WIN + 1) * (x.shape[1] - WIN + 1)
         means.append((s / n, cs / n))
+    return means
+
+
+_SHARED_MAX = 64  # pairs remembered: more than any batch a run scores at once
+_shared: OrderedDict[tuple[int, int, float], tuple[weakref.ref, weakref.ref, list]] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def shared_full_scale_means(
+    key: tuple[np.ndarray, np.ndarray],
+    channels: Callable[[], Sequence[tuple[np.ndarray, np.ndarray]]],
+    data_range: float,
+) -> list[tuple[float, float]]:
+    """``ssim_cs_means(channels(), data_range, want_cs=True)``, computed once per pair.
+
+    SSIM and the first scale of MS-SSIM filter the same full-resolution images with the
+    same window and constants: the first metric to score a pair computes both means per
+    channel (the contrast-structure map is a step of the SSIM map, so this costs one
+    more sum) and the other reuses them. The means are bit-identical to those of
+    ``want_cs=False`` and of ``want_ssim=False``, so each metric's value is exactly its
+    standalone value.
+
+    Results are remembered for the last few pairs, keyed by the identity of the two
+    arrays in ``key`` (held by weak references, so an entry dies with its arrays and
+    is never matched by a new array at a reused address) and the data range. The
+    arrays must not change in place between the calls: this is for decoded
+    :class:`~iqa.io.images.Image` pixels (frozen), not for the public functions, which
+    never share.
+    """
+    ref, dist = key
+    ident = (id(ref), id(dist), float(data_range))
+    with _shared_lock:
+        entry = _shared.get(ident)
+        if entry is not None and entry[0]() is ref and entry[1]() is dist:
+            _shared.move_to_end(ident)
+            return entry[2]
+    means = ssim_cs_means(channels(), data_range, want_cs=True)
+    with _shared_lock:
+        _shared[ident] = (weakref.ref(ref), weakref.ref(dist), means)
+        while len(_shared) > _SHARED_MAX:
+            _shared.popitem(last=False)
     return means
 
 
