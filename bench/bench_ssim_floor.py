@@ -1,6 +1,6 @@
 """SSIM against its arithmetic floor, and SSIM + MS-SSIM + PSNR against SSIM alone.
 
-Run: IQA_THREADS=N python bench/bench_ssim_floor.py [--repeat N]
+Run: IQA_THREADS=N python bench/bench_ssim_floor.py [--repeat N]  (this checkout's iqa)
 
 The floor: five filtered maps (x, y, x², y², x·y, or any five equivalent inputs) ×
 two separable passes × 11 taps × 2 flop = 220 flop per pixel per channel, at the
@@ -19,7 +19,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
+
+# Time the checkout this script is in, not an installed copy of iqa.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # The GEMM reference runs on as many BLAS threads as the engine has (set before numpy loads).
 if os.environ.get("IQA_THREADS", "").isdigit():

@@ -396,11 +396,13 @@ def half_size(a: np.ndarray) -> np.ndarray:
     (below 2**18 in magnitude) and the quarter-integer mean are exact in float32's 24
     bits. Anything else is summed and returned in float64 (exact for the float32 output
     of the integer case). No full-size copy is made: memory is the half-size result
-    (and, for integers, its integer sum).
+    (and, for integers, its integer sum and the half-height sum of row pairs).
     """
     a = np.asarray(a)
     if a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
-        total = _sum_2x2(a, np.uint32 if a.dtype.kind == "u" else np.int32)
+        bits = 16 if a.dtype.itemsize == 1 else 32  # 4 × 8 bits fit in 16 (exact)
+        acc = np.dtype(f"{'u' if a.dtype.kind == 'u' else ''}int{bits}")
+        total = _sum_2x2(a, acc)
         out = total.astype(np.float32)
         out *= np.float32(0.25)
         return out
@@ -415,9 +417,15 @@ def _sum_2x2(a: np.ndarray, acc: type) -> np.ndarray:
     he, we = h - h % 2, w - w % 2
     total = np.empty(((h + 1) // 2, (w + 1) // 2), acc)
     body = total[: he // 2, : we // 2]
-    np.add(a[0:he:2, 0:we:2], a[1:he:2, 0:we:2], out=body, dtype=acc)
-    body += a[0:he:2, 1:we:2]
-    body += a[1:he:2, 1:we:2]
+    if np.dtype(acc).kind in "iu":
+        # Integer sums are exact in any order: add row pairs first (whole contiguous
+        # rows, converted on the way), then column pairs within one type.
+        rows = np.add(a[0:he:2], a[1:he:2], dtype=acc)
+        np.add(rows[:, 0:we:2], rows[:, 1:we:2], out=body)
+    else:  # floats: keep the order ((a00 + a10) + a01) + a11
+        np.add(a[0:he:2, 0:we:2], a[1:he:2, 0:we:2], out=body, dtype=acc)
+        body += a[0:he:2, 1:we:2]
+        body += a[1:he:2, 1:we:2]
     if w % 2:  # the last column, repeated: twice its two rows
         col = total[: he // 2, -1]
         np.add(a[0:he:2, -1], a[1:he:2, -1], out=col, dtype=acc)
