@@ -135,7 +135,7 @@ def test_ms_ssim_worst_cases_equal_msssim_m(content, shape):
     assert iqa.ms_ssim(ref, dist) == pytest.approx(expected, abs=1e-10)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
 @pytest.mark.parametrize("shape", [(7, 9), (8, 10), (1, 3), (161, 175)], ids=str)
 def test_half_size_of_integers_is_exact_in_float32(dtype, shape):
     info = np.iinfo(dtype)
@@ -143,6 +143,9 @@ def test_half_size_of_integers_is_exact_in_float32(dtype, shape):
     half = half_size(a)
     assert half.dtype == np.float32
     np.testing.assert_array_equal(half.astype(np.float64), downsample_msssim_m(a))
+    for extreme in (info.min, info.max):  # the integer sums must not overflow
+        flat = np.full(shape, extreme, dtype)
+        np.testing.assert_array_equal(half_size(flat), np.full(half.shape, extreme, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64, np.int64])
