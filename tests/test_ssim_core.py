@@ -135,7 +135,7 @@ def test_ms_ssim_worst_cases_equal_msssim_m(content, shape):
     assert iqa.ms_ssim(ref, dist) == pytest.approx(expected, abs=1e-10)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
 @pytest.mark.parametrize("shape", [(7, 9), (8, 10), (1, 3), (161, 175)], ids=str)
 def test_half_size_of_integers_is_exact_in_float32(dtype, shape):
     info = np.iinfo(dtype)
@@ -143,6 +143,9 @@ def test_half_size_of_integers_is_exact_in_float32(dtype, shape):
     half = half_size(a)
     assert half.dtype == np.float32
     np.testing.assert_array_equal(half.astype(np.float64), downsample_msssim_m(a))
+    for extreme in (info.min, info.max):  # the integer sums must not overflow
+        flat = np.full(shape, extreme, dtype)
+        np.testing.assert_array_equal(half_size(flat), np.full(half.shape, extreme, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64, np.int64])
@@ -163,3 +166,59 @@ def test_ssim_path_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def _count_full_resolution_passes(monkeypatch, shape):
+    calls = []
+    real = _ssim_core.ssim_cs_means
+
+    def counting(channels, *args, **kwargs):
+        if channels[0][0].shape == shape[:2]:
+            calls.append(kwargs)
+        return real(channels, *args, **kwargs)
+
+    monkeypatch.setattr(_ssim_core, "ssim_cs_means", counting)
+    monkeypatch.setattr("iqa.metrics.ms_ssim.ssim_cs_means", counting)
+    monkeypatch.setattr("iqa.metrics.ssim.ssim_cs_means", counting)
+    return calls
+
+
+@pytest.mark.parametrize("order", [("ssim", "ms_ssim"), ("ms_ssim", "ssim")])
+def test_ssim_and_ms_ssim_metrics_filter_a_pair_at_full_resolution_once(monkeypatch, order):
+    from iqa.io.images import Image
+    from iqa.metrics.ms_ssim import MSSSIM
+    from iqa.metrics.ssim import SSIM
+
+    shape = (200, 230, 3)
+    ref = random_image(shape, seed=11)
+    dist = noisy(ref, 12.0, seed=12)
+    expected = {"ssim": iqa.ssim(ref, dist), "ms_ssim": iqa.ms_ssim(ref, dist)}
+    calls = _count_full_resolution_passes(monkeypatch, shape)
+    pairs = [(Image(ref.copy()), Image(dist.copy()))]
+    metrics = {"ssim": SSIM(), "ms_ssim": MSSSIM()}
+    for name in order:
+        assert metrics[name].score(pairs) == [expected[name]]  # bit-identical to standalone
+    assert len(calls) == 1
+
+
+def test_shared_full_resolution_means_belong_to_one_pair_of_arrays(monkeypatch):
+    from iqa.io.images import Image
+    from iqa.metrics.ms_ssim import MSSSIM
+    from iqa.metrics.ssim import SSIM
+
+    shape = (170, 180)
+    ref = random_image(shape, seed=21)
+    near, far = noisy(ref, 3, seed=3), noisy(ref, 30, seed=30)
+    expected = iqa.ssim(ref, near), iqa.ms_ssim(ref, far)
+    calls = _count_full_resolution_passes(monkeypatch, shape)
+    reference = Image(ref[:, :, None].copy())
+    pairs = [(reference, Image(near[:, :, None].copy())), (reference, Image(far[:, :, None]))]
+    assert SSIM().score(pairs[:1]) == [expected[0]]
+    # The same reference object with another distorted image: computed anew.
+    assert MSSSIM().score(pairs[1:]) == [expected[1]]
+    assert len(calls) == 2
+    # Freed arrays take their entry with them: equal new arrays are computed again.
+    del pairs, reference
+    fresh = [(Image(ref[:, :, None].copy()), Image(near[:, :, None].copy()))]
+    assert SSIM().score(fresh) == [expected[0]]
+    assert len(calls) == 3

@@ -37,6 +37,8 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, lru_cache
@@ -298,6 +300,47 @@ def ssim_cs_means(
     return means
 
 
+_SHARED_MAX = 64  # pairs remembered: more than any batch a run scores at once
+_shared: OrderedDict[tuple[int, int, float], tuple[weakref.ref, weakref.ref, list]] = OrderedDict()
+_shared_lock = threading.Lock()
+
+
+def shared_full_scale_means(
+    key: tuple[np.ndarray, np.ndarray],
+    channels: Callable[[], Sequence[tuple[np.ndarray, np.ndarray]]],
+    data_range: float,
+) -> list[tuple[float, float]]:
+    """``ssim_cs_means(channels(), data_range, want_cs=True)``, computed once per pair.
+
+    SSIM and the first scale of MS-SSIM filter the same full-resolution images with the
+    same window and constants: the first metric to score a pair computes both means per
+    channel (the contrast-structure map is a step of the SSIM map, so this costs one
+    more sum) and the other reuses them. The means are bit-identical to those of
+    ``want_cs=False`` and of ``want_ssim=False``, so each metric's value is exactly its
+    standalone value.
+
+    Results are remembered for the last few pairs, keyed by the identity of the two
+    arrays in ``key`` (held by weak references, so an entry dies with its arrays and
+    is never matched by a new array at a reused address) and the data range. The
+    arrays must not change in place between the calls: this is for decoded
+    :class:`~iqa.io.images.Image` pixels (frozen), not for the public functions, which
+    never share.
+    """
+    ref, dist = key
+    ident = (id(ref), id(dist), float(data_range))
+    with _shared_lock:
+        entry = _shared.get(ident)
+        if entry is not None and entry[0]() is ref and entry[1]() is dist:
+            _shared.move_to_end(ident)
+            return entry[2]
+    means = ssim_cs_means(channels(), data_range, want_cs=True)
+    with _shared_lock:
+        _shared[ident] = (weakref.ref(ref), weakref.ref(dist), means)
+        while len(_shared) > _SHARED_MAX:
+            _shared.popitem(last=False)
+    return means
+
+
 def _run_all(
     items: Sequence[_T],
     fn: Callable[[_T, _S | None], tuple[_R, _S]],
@@ -353,11 +396,13 @@ def half_size(a: np.ndarray) -> np.ndarray:
     (below 2**18 in magnitude) and the quarter-integer mean are exact in float32's 24
     bits. Anything else is summed and returned in float64 (exact for the float32 output
     of the integer case). No full-size copy is made: memory is the half-size result
-    (and, for integers, its integer sum).
+    (and, for integers, its integer sum and the half-height sum of row pairs).
     """
     a = np.asarray(a)
     if a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
-        total = _sum_2x2(a, np.uint32 if a.dtype.kind == "u" else np.int32)
+        bits = 16 if a.dtype.itemsize == 1 else 32  # 4 × 8 bits fit in 16 (exact)
+        acc = np.dtype(f"{'u' if a.dtype.kind == 'u' else ''}int{bits}")
+        total = _sum_2x2(a, acc)
         out = total.astype(np.float32)
         out *= np.float32(0.25)
         return out
@@ -372,9 +417,15 @@ def _sum_2x2(a: np.ndarray, acc: type) -> np.ndarray:
     he, we = h - h % 2, w - w % 2
     total = np.empty(((h + 1) // 2, (w + 1) // 2), acc)
     body = total[: he // 2, : we // 2]
-    np.add(a[0:he:2, 0:we:2], a[1:he:2, 0:we:2], out=body, dtype=acc)
-    body += a[0:he:2, 1:we:2]
-    body += a[1:he:2, 1:we:2]
+    if np.dtype(acc).kind in "iu":
+        # Integer sums are exact in any order: add row pairs first (whole contiguous
+        # rows, converted on the way), then column pairs within one type.
+        rows = np.add(a[0:he:2], a[1:he:2], dtype=acc)
+        np.add(rows[:, 0:we:2], rows[:, 1:we:2], out=body)
+    else:  # floats: keep the order ((a00 + a10) + a01) + a11
+        np.add(a[0:he:2, 0:we:2], a[1:he:2, 0:we:2], out=body, dtype=acc)
+        body += a[0:he:2, 1:we:2]
+        body += a[1:he:2, 1:we:2]
     if w % 2:  # the last column, repeated: twice its two rows
         col = total[: he // 2, -1]
         np.add(a[0:he:2, -1], a[1:he:2, -1], out=col, dtype=acc)

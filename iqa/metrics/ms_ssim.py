@@ -31,7 +31,14 @@ import numpy as np
 from iqa.errors import InvalidArgument, InvalidType
 from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, as_pair
-from iqa.metrics._ssim_core import WIN, half_size, map_channels, split_channels, ssim_cs_means
+from iqa.metrics._ssim_core import (
+    WIN,
+    half_size,
+    map_channels,
+    shared_full_scale_means,
+    split_channels,
+    ssim_cs_means,
+)
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 from iqa.metrics.ssim import check_min_size
 
@@ -79,11 +86,26 @@ def ms_ssim(
     weights = _check_weights(weights)
     side = min_size(len(weights))
     check_min_size(ref.shape, side, "MS-SSIM", f"{len(weights)} scales of an 11x11 window")
+    return _ms_ssim(ref, dist, data_range, weights)
+
+
+def _ms_ssim(
+    ref: np.ndarray,
+    dist: np.ndarray,
+    data_range: float,
+    weights: Sequence[float],
+    first: list[tuple[float, float]] | None = None,
+) -> float:
+    """MS-SSIM of checked H×W×C arrays; ``first``: the full-resolution (SSIM, cs) means."""
     channels = list(zip(split_channels(ref), split_channels(dist)))
     per_scale = []
     for scale in range(len(weights)):
         last = scale == len(weights) - 1
-        per_scale.append(ssim_cs_means(channels, data_range, want_cs=not last, want_ssim=last))
+        if scale == 0 and first is not None:
+            per_scale.append(first)
+        else:
+            means = ssim_cs_means(channels, data_range, want_cs=not last, want_ssim=last)
+            per_scale.append(means)
         if not last:
             channels = map_channels(lambda p: (half_size(p[0]), half_size(p[1])), channels)
     scores = []
@@ -132,7 +154,19 @@ class MSSSIM(PairMetric):
         check_min_size(ref.pixels.shape, min_size(), "MS-SSIM", "5 scales of an 11x11 window")
 
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
-        return [ms_ssim(r.pixels, d.pixels, data_range=r.data_range) for r, d in pairs]
+        return [self._one(r, d) for r, d in pairs]
+
+    @staticmethod
+    def _one(r: Image, d: Image) -> float:
+        """:func:`ms_ssim` of a decoded pair, its first scale shared with SSIM."""
+        ref, dist, data_range = as_pair(r.pixels, d.pixels, r.data_range, metric="ms_ssim")
+        check_min_size(ref.shape, min_size(), "MS-SSIM", "5 scales of an 11x11 window")
+        first = shared_full_scale_means(
+            (r.pixels, d.pixels),
+            lambda: list(zip(split_channels(ref), split_channels(dist))),
+            data_range,
+        )
+        return _ms_ssim(ref, dist, data_range, WEIGHTS, first)
 
     def describe(self) -> dict:
         return {

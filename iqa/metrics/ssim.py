@@ -20,7 +20,12 @@ import numpy as np
 from iqa.errors import InvalidImageSize
 from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, as_pair
-from iqa.metrics._ssim_core import WIN, split_channels, ssim_cs_means
+from iqa.metrics._ssim_core import (
+    WIN,
+    shared_full_scale_means,
+    split_channels,
+    ssim_cs_means,
+)
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 
 
@@ -79,7 +84,19 @@ class SSIM(PairMetric):
         check_min_size(ref.pixels.shape, WIN, "SSIM", "the 11x11 Gaussian window")
 
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
-        return [ssim(r.pixels, d.pixels, data_range=r.data_range) for r, d in pairs]
+        return [self._one(r, d) for r, d in pairs]
+
+    @staticmethod
+    def _one(r: Image, d: Image) -> float:
+        """:func:`ssim` of a decoded pair, its full-resolution pass shared with MS-SSIM."""
+        ref, dist, data_range = as_pair(r.pixels, d.pixels, r.data_range, metric="ssim")
+        check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
+        means = shared_full_scale_means(
+            (r.pixels, d.pixels),
+            lambda: list(zip(split_channels(ref), split_channels(dist))),
+            data_range,
+        )
+        return float(np.mean([s for s, _ in means]))
 
     def describe(self) -> dict:
         return {
