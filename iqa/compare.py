@@ -14,6 +14,7 @@ pair; for any other metric it is, like an unreadable file.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,17 @@ from iqa.metrics.base import PAIR, MetricOptions, PairMetric
 from iqa.registry import load
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim"
+
+
+class _Loaded(tuple):
+    """A loaded pair ``(ref, dist)`` that also carries the pair's rate (bytes, bpp)."""
+
+    rate: dict[str, float | int | None]
+
+    def __new__(cls, ref: Image, dist: Image, *, rate: dict[str, float | int | None]):
+        self = super().__new__(cls, (ref, dist))
+        self.rate = rate
+        return self
 
 
 @dataclass(frozen=True)
@@ -80,6 +92,17 @@ def load_pair(pair: Pair, settings: LoadSettings) -> tuple[Image, Image]:
     return ref, dist
 
 
+def pair_rate(pair: Pair, dist: Image) -> dict[str, float | int | None]:
+    """The rate of a pair: ``bytes``, the distorted file's size, and ``bpp`` = 8·bytes /
+    (W·H), W×H the distorted image's decoded size (before any ``crop_border``)."""
+    try:
+        size = os.path.getsize(pair.dist)
+    except OSError:
+        return {"bytes": None, "bpp": None}
+    h, w = dist.pixels.shape[:2]
+    return {"bytes": size, "bpp": 8.0 * size / (w * h)}
+
+
 def _channels(image: Image, settings: LoadSettings) -> Image:
     if settings.channels == "as-is":
         return image
@@ -92,9 +115,10 @@ def _prefetched(
 ) -> Iterator[tuple[Pair, tuple[Image, Image] | InputError]]:
     def job(pair: Pair):
         try:
-            return load_pair(pair, settings)
+            loaded = load_pair(pair, settings)
         except InputError as exc:
             return exc
+        return _Loaded(*loaded, rate=pair_rate(pair, loaded[1]))
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-decode") as pool:
         futures = []
@@ -116,7 +140,8 @@ def score_pairs(
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per pair, in order, as soon as its batch is scored.
 
-    Each record has ``pair``, ``ref``, ``dist``, one value per metric (``None`` where it
+    Each record has ``pair``, ``ref``, ``dist``, ``bytes`` and ``bpp`` (the distorted
+    file's size and 8·bytes/(W·H); ``None`` when the pair was not loaded), one value per metric (``None`` where it
     could not be computed), the metrics' annotations, ``undefined`` (metric name → why it
     is undefined for this image size; empty when all are defined) and ``error`` (the
     pair's problems joined with "; ", or ``None``). A size-undefined metric named in
@@ -162,6 +187,8 @@ def _score_batch(
             values[i][name] = value
     for i, (pair, _) in enumerate(items):
         record: dict[str, Any] = {"pair": pair.key, "ref": pair.ref, "dist": pair.dist}
+        loaded = items[i][1]
+        record.update(getattr(loaded, "rate", None) or {"bytes": None, "bpp": None})
         for metric in metrics:
             value = values[i].get(metric.info.name)
             record[metric.info.name] = value

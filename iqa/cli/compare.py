@@ -25,9 +25,12 @@ if TYPE_CHECKING:
               help="Comma-separated metric names, or 'all' for every installed pair metric. "
               "Metrics named in --fail-if are added.")
 @output_options
-@click.option("--pair-by", type=click.Choice(["path", "stem"]), default="path", show_default=True,
+@click.option("--pair-by", type=click.Choice(["path", "stem", "subfolders"]), default="path",
+              show_default=True,
               help="Pair folder files by relative path, or by relative path without suffix "
-              "(x.png <-> x.jpg).")
+              "(x.png <-> x.jpg), or (rate-distortion) each sub-folder of DIST mirrors REF "
+              "by relative path without suffix (refs/x.png <-> out/q30/x.avif, "
+              "out/q50/x.avif).")
 @click.option("--alpha", type=click.Choice(["error", "drop", "black", "white", "keep"]),
               default="error", show_default=True,
               help="Transparent images: refuse, ignore alpha, composite over black/white, or "
@@ -117,7 +120,7 @@ def _run(
     skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
 ) -> int:
     from iqa.compare import LoadSettings, build_metrics, score_pairs
-    from iqa.io.pairing import pair_inputs
+    from iqa.io.pairing import missing_encodings, pair_inputs
     from iqa.metrics.base import MetricOptions
     from iqa.output import check_output_targets, make_writer, open_output
 
@@ -135,12 +138,17 @@ def _run(
     options = MetricOptions(device=device, batch_size=batch_size, params=params, warn=warn,
                             download_progress=download_bar)
     metrics = build_metrics(names, options)
+    missing = missing_encodings(pairing)
     for path in pairing.ref_only:
+        if missing.get(path):
+            warn(f"{path}: no encoding with this name in {', '.join(missing[path])} of "
+                 f"{dist[0]}")
+            continue
         warn(f"{path}: no distorted image with this name in {dist[0]}")
     for path in pairing.dist_only:
         warn(f"{path}: no reference image with this name in {ref}")
 
-    columns = ["pair", "ref", "dist"]
+    columns = ["pair", "ref", "dist", "bytes", "bpp"]
     for m in metrics:
         columns += [m.info.name, *m.annotate(None).keys()]
     columns += ["error", *gates.columns]

@@ -13,7 +13,12 @@ Policies (also in the README, "How images are read"):
   listed (permissions, I/O error) is reported as such, naming it, instead of its files
   turning up as "no distorted image with this name".
 * **Pairing** is by relative path (``--pair-by path``) or by relative path without
-  suffix (``--pair-by stem``). Files without a partner are listed in
+  suffix (``--pair-by stem``). For rate–distortion runs, ``--pair-by subfolders`` pairs
+  each reference with several encodings of it: every sub-folder of the distorted folder
+  (one per quality or bitrate: ``out/q30/``, ``out/q50/``, ...) mirrors the reference
+  folder, paired by relative path without suffix (``refs/a/x.png`` ↔ ``out/q30/a/x.avif``,
+  ``out/q50/a/x.avif``); pair keys are ``q30/a/x``, and the pairs are ordered by reference,
+  then sub-folder, so the rows of one reference (one RD curve) are consecutive. Files without a partner are listed in
   :attr:`Pairing.ref_only` / :attr:`Pairing.dist_only`; when some of them would pair
   by stem, :attr:`Pairing.hint` says so in one line, and
   :meth:`Pairing.summary_lines` summarises the unmatched files in a few lines. When
@@ -31,7 +36,7 @@ from pathlib import Path, PurePosixPath
 from iqa.errors import InputError, UsageError
 from iqa.io.images import is_image_file
 
-PAIR_BY = ("path", "stem")
+PAIR_BY = ("path", "stem", "subfolders")
 _EXAMPLES = 3  # unmatched files named per side in summaries
 
 
@@ -56,6 +61,8 @@ class Pairing:
     dist_root: str = ""
     #: One line when some unmatched files would pair with ``--pair-by stem``.
     hint: str | None = None
+    #: How the pairs were made (one of :data:`PAIR_BY`).
+    pair_by: str = "path"
 
     def summary_lines(self, examples: int = _EXAMPLES) -> list[str]:
         """The unmatched files in at most ``2 * examples + 3`` one-line messages.
@@ -142,6 +149,8 @@ def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -
             raise UsageError(
                 f"{ref} is a folder: give exactly one distorted folder to pair it with"
             )
+        if pair_by == "subfolders":
+            return _pair_subfolders(ref_p, Path(dists[0]))
         return _pair_folders(ref_p, Path(dists[0]), pair_by)
     if not ref_p.exists():
         raise InputError(f"{ref}: no such file or folder", ref)
@@ -184,6 +193,64 @@ def _pair_folders(ref_p: Path, dist_p: Path, pair_by: str) -> Pairing:
         dist_root=dist,
         hint=hint,
     )
+
+
+def _pair_subfolders(ref_p: Path, dist_p: Path) -> Pairing:
+    """Each sub-folder of ``dist_p`` mirrors ``ref_p`` (by relative path without suffix)."""
+    ref, dist = str(ref_p), str(dist_p)
+    ref_map = _keyed(ref_p, "stem")
+    if not ref_map:
+        raise InputError(f"{ref}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)", ref)
+    subfolders = sorted(p for p in _listing(dist_p) if not p.name.startswith(".") and p.is_dir())
+    if not subfolders:
+        raise InputError(
+            f"{dist}: has no sub-folders; --pair-by subfolders expects one sub-folder per "
+            f"encoding (e.g. {dist}/q30/, {dist}/q50/), each mirroring {ref}", dist)
+    pairs: list[tuple[str, str, Pair]] = []
+    missing: set[str] = set()
+    dist_only = [str(p) for p in sorted(_listing(dist_p)) if p.is_file() and is_image_file(p)]
+    for sub in subfolders:
+        dist_map = _keyed(sub, "stem")
+        for key in sorted(ref_map.keys() & dist_map.keys()):
+            pairs.append((key, sub.name, Pair(key=f"{sub.name}/{key}", ref=str(ref_map[key]),
+                                               dist=str(dist_map[key]))))
+        missing.update(ref_map.keys() - dist_map.keys())
+        dist_only += [str(dist_map[k]) for k in sorted(dist_map.keys() - ref_map.keys())]
+    if not pairs:
+        raise InputError(
+            f"{ref} and {dist}: no image of {ref} has a namesake (without suffix) in any "
+            f"sub-folder of {dist} ({', '.join(s.name for s in subfolders[:3])}"
+            f"{', ...' if len(subfolders) > 3 else ''}); check the two folders", dist)
+    pairs.sort(key=lambda item: (item[0], item[1]))
+    return Pairing(
+        pairs=[p for _, _, p in pairs],
+        ref_only=[str(ref_map[k]) for k in sorted(missing)],
+        dist_only=dist_only,
+        folders=True,
+        ref_root=ref,
+        dist_root=dist,
+        pair_by="subfolders",
+    )
+
+
+def missing_encodings(pairing: Pairing) -> dict[str, list[str]]:
+    """For ``--pair-by subfolders``: each reference in ``ref_only`` → the sub-folders of
+    the distorted folder that have no encoding of it (empty for other pairings)."""
+    if not pairing.ref_only or pairing.pair_by != "subfolders":
+        return {}
+    subs = sorted({p.key.split("/", 1)[0] for p in pairing.pairs})
+    have: dict[str, set[str]] = {}
+    for p in pairing.pairs:
+        have.setdefault(p.ref, set()).add(p.key.split("/", 1)[0])
+    return {r: [s for s in subs if s not in have.get(r, set())] for r in pairing.ref_only}
+
+
+def _listing(folder: Path) -> list[Path]:
+    try:
+        return sorted(folder.iterdir())
+    except OSError as exc:
+        raise InputError(f"{folder}: folder cannot be read ({exc.strerror or exc})",
+                         str(folder)) from None
 
 
 def _stem_hint(ref_only: list[str], dist_only: list[str]) -> str | None:
