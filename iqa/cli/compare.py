@@ -52,6 +52,19 @@ if TYPE_CHECKING:
 @click.option("--luma", is_flag=True, help="PSNR on BT.601 luma (Y) instead of all channels.")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex",
               show_default=True, help="LPIPS trunk network (weights: see `iqa weights`).")
+@click.option("--size", metavar="WxH", default=None,
+              help="Video: frame size of raw .yuv clips (Y4M clips carry it in their header).")
+@click.option("--pix-fmt", "pix_fmt", metavar="NAME", default=None,
+              help="Video: pixel format of raw .yuv clips, ffmpeg's names (yuv420p, "
+              "yuv420p10le, yuv444p, gray, ...).")
+@click.option("--frames", type=int, default=None, metavar="N",
+              help="Video: score only the first N frames of each clip.")
+@click.option("--psnr-peak", type=click.Choice(["max", "reduced"]), default="max",
+              show_default=True,
+              help="Video: PSNR peak 2^bits-1 (ffmpeg, libvmaf), or 255*2^(bits-8) "
+              "(libvmaf reduced_hbd_peak, AOM CTC).")
+@click.option("--per-frame", is_flag=True,
+              help="Video: the table shows every frame too (CSV and JSON Lines always do).")
 @click.option("--allow-unmatched", is_flag=True,
               help="Files without a partner are listed but do not make the exit code 2.")
 @click.option("--skip-bad", is_flag=True,
@@ -62,7 +75,9 @@ if TYPE_CHECKING:
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
     alpha: str, ignore_exif: bool, channels: str, max_image_mb: float,
-    accept_jpeg_warnings: bool, luma: bool, lpips_net: str, allow_unmatched: bool,
+    accept_jpeg_warnings: bool, luma: bool, lpips_net: str, size: str | None,
+    pix_fmt: str | None, frames: int | None, psnr_peak: str, per_frame: bool,
+    allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
@@ -78,9 +93,23 @@ def compare(
         --format json -o result.json --junit gates.xml
     """
     from iqa.compare import resolve_metric_names
+    from iqa.video.compare import VALUE_NAMES, ClipSettings
 
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
-                          two_sided=two_sided, junit=junit)
+                          two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
+    if _is_video(ref, dist):
+        clip = ClipSettings(size=size, pix_fmt=pix_fmt, frames=frames, peak=psnr_peak)
+        source = click.get_current_context().get_parameter_source("metric_spec")
+        spec = None if source is click.core.ParameterSource.DEFAULT else metric_spec
+        with gates.guard():
+            from iqa.video.run import run_clips
+
+            return run_clips(ref, dist, spec, gates, clip, pair_by=pair_by, fmt=fmt,
+                             output=output, per_frame=per_frame,
+                             allow_unmatched=allow_unmatched, skip_bad=skip_bad, say=say,
+                             warn=warn, version=__version__)
+    _refuse_video_options(size=size, pix_fmt=pix_fmt, frames=frames, psnr_peak=psnr_peak,
+                          per_frame=per_frame)
     names = resolve_metric_names(metric_spec, params={"psnr.luma": luma, "lpips.net": lpips_net},
                                  warn=warn)
     optional = _optional_metrics(metric_spec, names, gates.metric_names)
@@ -97,6 +126,34 @@ def compare(
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
                     allow_unmatched=allow_unmatched, skip_bad=skip_bad, device=device,
                     batch_size=batch_size, optional=optional)
+
+
+def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
+    """Clips (.y4m, .yuv): a reference clip, or a reference folder holding clips and no
+    images."""
+    import os
+    from pathlib import Path
+
+    from iqa.io.pairing import list_images
+    from iqa.video import is_clip
+
+    if not os.path.isdir(ref):
+        return is_clip(ref)
+    try:
+        return not list_images(Path(ref)) and bool(list_images(Path(ref), is_clip))
+    except IQAError:
+        return False  # the image pairing reports the unreadable folder
+
+
+def _refuse_video_options(**given: Any) -> None:
+    defaults = {"psnr_peak": "max", "per_frame": False}
+    used = [f"--{k.replace('_', '-')}" for k, v in given.items()
+            if v is not None and v != defaults.get(k, None) and v is not False]
+    if used:
+        from iqa.errors import UsageError
+
+        raise UsageError(f"{', '.join(used)}: only for video clips (.y4m, .yuv), and the "
+                         "inputs are images; leave the option out")
 
 
 def _optional_metrics(spec: str, names: list[str], gate_names: list[str]) -> set[str]:

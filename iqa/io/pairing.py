@@ -29,7 +29,7 @@ Policies (also in the README, "How images are read"):
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -84,7 +84,7 @@ class Pairing:
         return lines
 
 
-def list_images(folder: Path) -> list[Path]:
+def list_images(folder: Path, select: Callable[[Path], bool] = is_image_file) -> list[Path]:
     """All image files under ``folder``, recursively, sorted; hidden names are skipped.
 
     Links are followed, but each real folder is visited once (see the module docstring);
@@ -106,7 +106,7 @@ def list_images(folder: Path) -> list[Path]:
                 is_dir = False
             if is_dir:
                 subdirs.append(Path(entry.path))
-            elif is_image_file(Path(entry.name)):
+            elif select(Path(entry.name)):
                 found.append(Path(entry.path))
         stack.extend(reversed(subdirs))  # depth first, in sorted order
     return sorted(found)
@@ -130,11 +130,15 @@ def _entries(directory: Path, seen: set[tuple[int, int]]) -> list[os.DirEntry[st
         ) from None
 
 
-def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -> Pairing:
+def pair_inputs(
+    ref: str, dist: str | Sequence[str], *, pair_by: str = "path",
+    select: Callable[[Path], bool] = is_image_file,
+) -> Pairing:
     """Pair inputs: a reference file with one or more distorted files, or two folders.
 
     Folders are paired by relative path, or with ``pair_by="stem"`` by relative path
-    without its suffix (``a/x.png`` ↔ ``a/x.jpg``).
+    without its suffix (``a/x.png`` ↔ ``a/x.jpg``). ``select`` says which files of a
+    folder take part (images by default; :func:`iqa.video.is_clip` for clips).
     """
     if pair_by not in PAIR_BY:
         raise UsageError(f"--pair-by must be one of {', '.join(PAIR_BY)}, not {pair_by!r}")
@@ -150,8 +154,8 @@ def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -
                 f"{ref} is a folder: give exactly one distorted folder to pair it with"
             )
         if pair_by == "subfolders":
-            return _pair_subfolders(ref_p, Path(dists[0]))
-        return _pair_folders(ref_p, Path(dists[0]), pair_by)
+            return _pair_subfolders(ref_p, Path(dists[0]), select)
+        return _pair_folders(ref_p, Path(dists[0]), pair_by, select)
     if not ref_p.exists():
         raise InputError(f"{ref}: no such file or folder", ref)
     for d in dists:
@@ -164,14 +168,21 @@ def pair_inputs(ref: str, dist: str | Sequence[str], *, pair_by: str = "path") -
     return Pairing([Pair(key=k, ref=ref, dist=d) for k, d in zip(keys, dists)])
 
 
-def _pair_folders(ref_p: Path, dist_p: Path, pair_by: str) -> Pairing:
+def _none_in(folder: str, select: Callable[[Path], bool]) -> InputError:
+    what = ("images (PNG, JPEG, WebP, TIFF, BMP)" if select is is_image_file
+            else "files of the kind being compared")
+    return InputError(f"{folder}: folder holds no {what}", folder)
+
+
+def _pair_folders(ref_p: Path, dist_p: Path, pair_by: str,
+                  select: Callable[[Path], bool] = is_image_file) -> Pairing:
     ref, dist = str(ref_p), str(dist_p)
-    ref_map = _keyed(ref_p, pair_by)
-    dist_map = _keyed(dist_p, pair_by)
+    ref_map = _keyed(ref_p, pair_by, select)
+    dist_map = _keyed(dist_p, pair_by, select)
     if not ref_map:
-        raise InputError(f"{ref}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)", ref)
+        raise _none_in(ref, select)
     if not dist_map:
-        raise InputError(f"{dist}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)", dist)
+        raise _none_in(dist, select)
     common = sorted(ref_map.keys() & dist_map.keys())
     ref_only = sorted(ref_map.keys() - dist_map.keys())
     dist_only = sorted(dist_map.keys() - ref_map.keys())
@@ -195,12 +206,13 @@ def _pair_folders(ref_p: Path, dist_p: Path, pair_by: str) -> Pairing:
     )
 
 
-def _pair_subfolders(ref_p: Path, dist_p: Path) -> Pairing:
+def _pair_subfolders(ref_p: Path, dist_p: Path,
+                     select: Callable[[Path], bool] = is_image_file) -> Pairing:
     """Each sub-folder of ``dist_p`` mirrors ``ref_p`` (by relative path without suffix)."""
     ref, dist = str(ref_p), str(dist_p)
-    ref_map = _keyed(ref_p, "stem")
+    ref_map = _keyed(ref_p, "stem", select)
     if not ref_map:
-        raise InputError(f"{ref}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)", ref)
+        raise _none_in(ref, select)
     subfolders = sorted(p for p in _listing(dist_p) if not p.name.startswith(".") and p.is_dir())
     if not subfolders:
         raise InputError(
@@ -208,9 +220,9 @@ def _pair_subfolders(ref_p: Path, dist_p: Path) -> Pairing:
             f"encoding (e.g. {dist}/q30/, {dist}/q50/), each mirroring {ref}", dist)
     pairs: list[tuple[str, str, Pair]] = []
     missing: set[str] = set()
-    dist_only = [str(p) for p in sorted(_listing(dist_p)) if p.is_file() and is_image_file(p)]
+    dist_only = [str(p) for p in sorted(_listing(dist_p)) if p.is_file() and select(p)]
     for sub in subfolders:
-        dist_map = _keyed(sub, "stem")
+        dist_map = _keyed(sub, "stem", select)
         for key in sorted(ref_map.keys() & dist_map.keys()):
             pairs.append((key, sub.name, Pair(key=f"{sub.name}/{key}", ref=str(ref_map[key]),
                                                dist=str(dist_map[key]))))
@@ -271,9 +283,10 @@ def _stem_hint(ref_only: list[str], dist_only: list[str]) -> str | None:
             f"{ref_stems[first]} and {dist_stems[first]}): pair them with --pair-by stem")
 
 
-def _keyed(folder: Path, pair_by: str) -> dict[str, Path]:
+def _keyed(folder: Path, pair_by: str,
+           select: Callable[[Path], bool] = is_image_file) -> dict[str, Path]:
     keyed: dict[str, Path] = {}
-    for path in list_images(folder):
+    for path in list_images(folder, select):
         rel = path.relative_to(folder)
         key = (rel.with_suffix("") if pair_by == "stem" else rel).as_posix()
         if key in keyed:
