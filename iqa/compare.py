@@ -28,17 +28,62 @@ from iqa.metrics.base import PAIR, MetricOptions, PairMetric
 from iqa.registry import load
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim"
+#: Metrics that ``luma`` scores on BT.601 Y (the others, e.g. LPIPS, keep RGB).
+LUMA_METRICS = frozenset({"psnr", "ssim", "ms_ssim"})
 
 
 class _Loaded(tuple):
-    """A loaded pair ``(ref, dist)`` that also carries the pair's rate (bytes, bpp)."""
+    """A loaded pair ``(ref, dist)`` that also carries the pair's rate (bytes, bpp) and,
+    with ``luma``, the pair's BT.601 Y images."""
 
     rate: dict[str, float | int | None]
+    luma: tuple[Image, Image] | None
 
-    def __new__(cls, ref: Image, dist: Image, *, rate: dict[str, float | int | None]):
+    def __new__(cls, ref: Image, dist: Image, *, rate: dict[str, float | int | None],
+                luma: tuple[Image, Image] | None = None):
         self = super().__new__(cls, (ref, dist))
         self.rate = rate
+        self.luma = luma
         return self
+
+
+@dataclass(frozen=True)
+class LumaImage(Image):
+    """Unrounded Y (float64, H×W×1) on the scale of the image it came from."""
+
+    peak: int = 255
+    bits: int = 8
+
+    @property
+    def data_range(self) -> int:
+        return self.peak
+
+    @property
+    def bit_depth(self) -> int:
+        return self.bits
+
+
+def crop_border(image: Image, n: int, path: str) -> Image:
+    """``image`` without ``n`` pixels on each side (BasicSR's ``crop_border``)."""
+    if n <= 0:
+        return image
+    h, w = image.pixels.shape[:2]
+    if 2 * n >= h or 2 * n >= w:
+        raise InputError(f"{path}: --crop-border {n} removes the whole {w}x{h} image; give "
+                         f"a border under {(min(h, w) + 1) // 2}", path)
+    return Image(pixels=image.pixels[n:-n, n:-n], path=image.path)
+
+
+def luma_image(image: Image) -> LumaImage:
+    """The unrounded BT.601 Y of an RGB or gray image (:func:`iqa.io.channels.bt601_luma`)."""
+    from iqa.io.channels import bt601_luma
+
+    channels = image.pixels.shape[2]
+    if channels not in (1, 3):
+        raise InputError(f"{image.path}: --luma needs RGB or gray images, this one has "
+                         f"{channels} channels; drop alpha with --alpha drop", image.path)
+    return LumaImage(pixels=bt601_luma(image.pixels, image.data_range), path=image.path,
+                     peak=image.data_range, bits=image.bit_depth)
 
 
 @dataclass(frozen=True)
@@ -48,6 +93,10 @@ class LoadSettings:
     channels: str = "as-is"  # see iqa.io.channels
     max_image_mb: float = DEFAULT_MAX_IMAGE_MB
     accept_jpeg_warnings: bool = False
+    #: PSNR, SSIM and MS-SSIM on the unrounded BT.601 Y of RGB (see LUMA_METRICS)
+    luma: bool = False
+    #: pixels removed on each side of both images before every metric
+    crop_border: int = 0
 
     def load(self, path: str) -> Image:
         image = load_image(path, alpha=self.alpha, exif=self.exif, max_image_mb=self.max_image_mb,
@@ -115,10 +164,14 @@ def _prefetched(
 ) -> Iterator[tuple[Pair, tuple[Image, Image] | InputError]]:
     def job(pair: Pair):
         try:
-            loaded = load_pair(pair, settings)
+            ref, dist = load_pair(pair, settings)
+            rate = pair_rate(pair, dist)
+            ref = crop_border(ref, settings.crop_border, pair.ref)
+            dist = crop_border(dist, settings.crop_border, pair.dist)
+            luma = (luma_image(ref), luma_image(dist)) if settings.luma else None
         except InputError as exc:
             return exc
-        return _Loaded(*loaded, rate=pair_rate(pair, loaded[1]))
+        return _Loaded(ref, dist, rate=rate, luma=luma)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-decode") as pool:
         futures = []
@@ -171,7 +224,8 @@ def _score_batch(
     for metric in metrics:
         name = metric.info.name
         ready = []
-        for i, (_, loaded) in enumerate(items):
+        view = _view(items, name)
+        for i, (_, loaded) in enumerate(view):
             if isinstance(loaded, InputError):
                 continue
             try:
@@ -183,7 +237,7 @@ def _score_batch(
                     errors[i].append(_named(items[i][0], exc))
             except InputError as exc:
                 errors[i].append(_named(items[i][0], exc))
-        for i, value in _run_metric(metric, items, ready, errors):
+        for i, value in _run_metric(metric, view, ready, errors):
             values[i][name] = value
     for i, (pair, _) in enumerate(items):
         record: dict[str, Any] = {"pair": pair.key, "ref": pair.ref, "dist": pair.dist}
@@ -196,6 +250,14 @@ def _score_batch(
         record["undefined"] = undefined[i]
         record["error"] = "; ".join(errors[i]) or None
         yield record
+
+
+def _view(items: list[tuple[Pair, Any]], name: str) -> list[tuple[Pair, Any]]:
+    """The pairs as metric ``name`` sees them: the Y images for a luma metric."""
+    if name not in LUMA_METRICS:
+        return items
+    return [(pair, loaded.luma if getattr(loaded, "luma", None) is not None else loaded)
+            for pair, loaded in items]
 
 
 def _run_metric(

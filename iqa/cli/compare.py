@@ -49,7 +49,12 @@ if TYPE_CHECKING:
 @click.option("--accept-jpeg-warnings", is_flag=True,
               help="Score JPEGs whose damaged data libjpeg reconstructs with a warning "
               "(refused by default: the reconstructed pixels are invented).")
-@click.option("--luma", is_flag=True, help="PSNR on BT.601 luma (Y) instead of all channels.")
+@click.option("--luma", is_flag=True,
+              help="PSNR, SSIM and MS-SSIM on the unrounded BT.601 luma (Y) of RGB images, "
+              "as BasicSR's test_y_channel (LPIPS keeps RGB).")
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Remove N pixels on each side of both images before every "
+              "metric (BasicSR's crop_border).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex",
               show_default=True, help="LPIPS trunk network (weights: see `iqa weights`).")
 @click.option("--size", metavar="WxH", default=None,
@@ -75,7 +80,8 @@ if TYPE_CHECKING:
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
     alpha: str, ignore_exif: bool, channels: str, max_image_mb: float,
-    accept_jpeg_warnings: bool, luma: bool, lpips_net: str, size: str | None,
+    accept_jpeg_warnings: bool, luma: bool, crop_border: int, lpips_net: str,
+    size: str | None,
     pix_fmt: str | None, frames: int | None, psnr_peak: str, per_frame: bool,
     allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
@@ -98,6 +104,11 @@ def compare(
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
     if _is_video(ref, dist):
+        if luma or crop_border:
+            from iqa.errors import UsageError
+
+            raise UsageError(f"{'--luma' if luma else '--crop-border'}: only for images; "
+                             "clips are scored per plane (psnr_y is the luma PSNR)")
         clip = ClipSettings(size=size, pix_fmt=pix_fmt, frames=frames, peak=psnr_peak)
         source = click.get_current_context().get_parameter_source("metric_spec")
         spec = None if source is click.core.ParameterSource.DEFAULT else metric_spec
@@ -121,6 +132,9 @@ def compare(
         settings["accept_jpeg_warnings"] = True
     if max_image_mb != DEFAULT_MAX_IMAGE_MB:
         settings["max_image_mb"] = max_image_mb
+    if crop_border:
+        settings["crop_border"] = crop_border
+
     with gates.guard():
         params = {"psnr.luma": luma, "lpips.net": lpips_net}
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
@@ -215,7 +229,9 @@ def _run(
     load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"],
                         channels=settings.get("channels", "as-is"),
                         max_image_mb=settings.get("max_image_mb", DEFAULT_MAX_IMAGE_MB),
-                        accept_jpeg_warnings=settings.get("accept_jpeg_warnings", False))
+                        accept_jpeg_warnings=settings.get("accept_jpeg_warnings", False),
+                        luma=bool(params["psnr.luma"]),
+                        crop_border=settings.get("crop_border", 0))
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
     with open_output(output, machine=fmt != "table") as stream:
@@ -273,16 +289,22 @@ def _check_folders(ref: str, dist: tuple[str, ...]) -> None:
 
 def _context(names: list[str], metrics: list, settings: dict[str, Any]) -> dict[str, Any]:
     """What every report starts with: tool, version, and the exact definitions used."""
+    from iqa.compare import LUMA_METRICS
+
+    definitions = {
+        m.info.name: {**m.describe(), "higher_is_better": m.info.higher_is_better,
+                      "unit": m.info.unit}
+        for m in metrics
+    }
+    if any(getattr(m, "luma", False) for m in metrics):
+        for name in LUMA_METRICS & definitions.keys():
+            definitions[name]["channels"] = "BT.601 luma (Y), unrounded"
     return {
         "tool": "iqa",
         "version": __version__,
         "command": "compare",
         "metrics": names,
-        "definitions": {
-            m.info.name: {**m.describe(), "higher_is_better": m.info.higher_is_better,
-                          "unit": m.info.unit}
-            for m in metrics
-        },
+        "definitions": definitions,
         "settings": settings,
     }
 
