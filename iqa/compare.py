@@ -194,8 +194,8 @@ def score_pairs(
     """Yield one record per pair, in order, as soon as its batch is scored.
 
     Each record has ``pair``, ``ref``, ``dist``, ``bytes`` and ``bpp`` (the distorted
-    file's size and 8·bytes/(W·H); ``None`` when the pair was not loaded), one value per metric (``None`` where it
-    could not be computed), the metrics' annotations, ``undefined`` (metric name → why it
+    file's size and 8·bytes/(W·H); ``None`` when the pair was not loaded), one value per
+    metric (``None`` where it could not be computed), the metrics' annotations, ``undefined`` (metric name → why it
     is undefined for this image size; empty when all are defined) and ``error`` (the
     pair's problems joined with "; ", or ``None``). A size-undefined metric named in
     ``optional`` is only in ``undefined``; any other is also in ``error``.

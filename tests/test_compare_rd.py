@@ -111,9 +111,11 @@ def test_compare_json_is_read_by_bdrate_one_curve_per_reference(tmp_path):
     _, webp = encode_layout(tmp_path, "WEBP")
     for folder, name in ((jpeg, "anchor.json"), (webp, "test.json")):
         result = run_iqa("compare", refs.name, folder.name, "--pair-by", "subfolders",
-                         "-m", "psnr,ssim", "--format", "json", "-o", name, cwd=tmp_path, env=HERE)
+                         "-m", "psnr,ssim", "--format", "json", "-o", name, cwd=tmp_path,
+                         env=HERE)
         assert result.returncode == 0, result.stderr
-    result = run_iqa("bdrate", "anchor.json", "test.json", "--format", "json", cwd=tmp_path, env=HERE)
+    result = run_iqa("bdrate", "anchor.json", "test.json", "--format", "json", cwd=tmp_path,
+                     env=HERE)
     assert result.returncode == 0, result.stderr
     assert "file size" not in result.stderr and "rates are" not in result.stderr
     doc = strict_json(result.stdout)

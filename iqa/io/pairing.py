@@ -18,7 +18,8 @@ Policies (also in the README, "How images are read"):
   (one per quality or bitrate: ``out/q30/``, ``out/q50/``, ...) mirrors the reference
   folder, paired by relative path without suffix (``refs/a/x.png`` ↔ ``out/q30/a/x.avif``,
   ``out/q50/a/x.avif``); pair keys are ``q30/a/x``, and the pairs are ordered by reference,
-  then sub-folder, so the rows of one reference (one RD curve) are consecutive. Files without a partner are listed in
+  then sub-folder, so the rows of one reference (one RD curve) are consecutive.
+  Files without a partner are listed in
   :attr:`Pairing.ref_only` / :attr:`Pairing.dist_only`; when some of them would pair
   by stem, :attr:`Pairing.hint` says so in one line, and
   :meth:`Pairing.summary_lines` summarises the unmatched files in a few lines. When
