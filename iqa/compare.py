@@ -195,8 +195,9 @@ def score_pairs(
 
     Each record has ``pair``, ``ref``, ``dist``, ``bytes`` and ``bpp`` (the distorted
     file's size and 8·bytes/(W·H); ``None`` when the pair was not loaded), one value per
-    metric (``None`` where it could not be computed), the metrics' annotations, ``undefined`` (metric name → why it
-    is undefined for this image size; empty when all are defined) and ``error`` (the
+    metric (``None`` where it could not be computed), the metrics' annotations,
+    ``undefined`` (metric name → why it is undefined for this image size; empty when all
+    are defined) and ``error`` (the
     pair's problems joined with "; ", or ``None``). A size-undefined metric named in
     ``optional`` is only in ``undefined``; any other is also in ``error``.
     """
