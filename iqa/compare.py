@@ -318,3 +318,58 @@ def summarize(records: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[s
         if too_small[n]:
             summary[n]["n_undefined"] = too_small[n]
     return summary
+
+
+def compare_files(
+    ref: str,
+    dist: str | Sequence[str],
+    *,
+    metrics: str | None = None,
+    pair_by: str = "path",
+    alpha: str = "error",
+    exif: bool = True,
+    channels: str = "as-is",
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
+    accept_jpeg_warnings: bool = False,
+    luma: bool = False,
+    crop_border: int = 0,
+    lpips_net: str = "alex",
+    device: str = "auto",
+    batch_size: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Score ``dist`` against ``ref`` (an image and distorted images, or two folders) and
+    return the report ``iqa compare --format json`` writes: header (``tool``,
+    ``version``, ``definitions``, ``settings``), ``pairs``, ``summary``, ``counts``,
+    ``unmatched``, ``errors``. Non-finite values stay Python floats (``inf``).
+
+    Keyword arguments are the options of ``iqa compare`` (``metrics``: a comma list or
+    ``"all"``; ``None`` is the default set, whose size-undefined values are ``None``
+    without an error). A bad pair is reported in its record's ``error`` and in
+    ``errors``; the other pairs are scored. Raises :class:`~iqa.errors.IQAError` for
+    bad options and inputs that stop the whole run (no pair at all).
+    """
+    from iqa import __version__
+    from iqa.io.pairing import pair_inputs
+    from iqa.output.report import compare_context, compare_report, compare_settings
+
+    params = {"psnr.luma": luma, "lpips.net": lpips_net}
+    names = resolve_metric_names(metrics or DEFAULT_METRICS, params=params, warn=warn)
+    optional = set(names) if metrics is None else set()
+    if crop_border < 0:
+        raise UsageError(f"crop_border must be 0 or more pixels, not {crop_border}")
+    settings = compare_settings(
+        pair_by=pair_by, alpha=alpha, exif=exif, channels=channels,
+        accept_jpeg_warnings=accept_jpeg_warnings, crop_border=crop_border,
+        max_image_mb=None if max_image_mb == DEFAULT_MAX_IMAGE_MB else max_image_mb)
+    pairing = pair_inputs(ref, dist, pair_by=pair_by)
+    options = MetricOptions(device=device, batch_size=batch_size, params=params,
+                            **({"warn": warn} if warn else {}))
+    built = build_metrics(names, options)
+    load = LoadSettings(alpha=alpha, exif=exif, channels=channels, max_image_mb=max_image_mb,
+                        accept_jpeg_warnings=accept_jpeg_warnings, luma=luma,
+                        crop_border=crop_border)
+    records = list(score_pairs(pairing.pairs, built, load, optional=optional))
+    context = compare_context(names, built, settings, __version__,
+                              luma_metrics=LUMA_METRICS if luma else frozenset())
+    return {**context, "pairs": records, **compare_report(records, names, pairing)}

@@ -125,15 +125,12 @@ def compare(
                                  warn=warn)
     optional = _optional_metrics(metric_spec, names, gates.metric_names)
     names += [n for n in gates.metric_names if n not in names]
-    settings = {"pair_by": pair_by, "alpha": alpha, "exif": not ignore_exif}
-    if channels != "as-is":  # absent when unused, so older baselines still match
-        settings["channels"] = channels
-    if accept_jpeg_warnings:
-        settings["accept_jpeg_warnings"] = True
-    if max_image_mb != DEFAULT_MAX_IMAGE_MB:
-        settings["max_image_mb"] = max_image_mb
-    if crop_border:
-        settings["crop_border"] = crop_border
+    from iqa.output.report import compare_settings
+
+    settings = compare_settings(  # defaults left out, so older baselines still match
+        pair_by=pair_by, alpha=alpha, exif=not ignore_exif, channels=channels,
+        accept_jpeg_warnings=accept_jpeg_warnings, crop_border=crop_border,
+        max_image_mb=None if max_image_mb == DEFAULT_MAX_IMAGE_MB else max_image_mb)
 
     with gates.guard():
         params = {"psnr.luma": luma, "lpips.net": lpips_net}
@@ -190,10 +187,11 @@ def _run(
     *, fmt: str, output: str | None, params: dict[str, Any], allow_unmatched: bool,
     skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
 ) -> int:
-    from iqa.compare import LoadSettings, build_metrics, score_pairs
+    from iqa.compare import LUMA_METRICS, LoadSettings, build_metrics, score_pairs
     from iqa.io.pairing import missing_encodings, pair_inputs
     from iqa.metrics.base import MetricOptions
     from iqa.output import check_output_targets, make_writer, open_output
+    from iqa.output.report import compare_context, compare_report
 
     _check_folders(ref, dist)
     pairing = pair_inputs(ref, dist, pair_by=settings["pair_by"])
@@ -223,7 +221,8 @@ def _run(
     for m in metrics:
         columns += [m.info.name, *m.annotate(None).keys()]
     columns += ["error", *gates.columns]
-    context = _context(names, metrics, settings)
+    context = compare_context(names, metrics, settings, __version__,
+                              luma_metrics=LUMA_METRICS if params["psnr.luma"] else frozenset())
     gates.bind([Quantity.from_info(m.info) for m in metrics], context)
     records = []
     load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"],
@@ -245,7 +244,7 @@ def _run(
                 advance()
         problems = _problems(records, pairing, skip_bad, allow_unmatched)
         outcome = gates.finish(records, problems, write_junit=False)
-        writer.end(_report(records, names, pairing, outcome.section))
+        writer.end(compare_report(records, names, pairing, outcome.section))
     gates.write_junit(outcome, records)
     return outcome.exit_code
 
@@ -260,22 +259,6 @@ def _tell(record: dict[str, Any], optional: set[str]) -> None:
             warn(f"{record['dist']}: {name} is null, undefined for this image size: {why}")
 
 
-def _report(records: list[dict[str, Any]], names: list[str], pairing: Pairing,
-            gates_section: dict[str, Any] | None) -> dict[str, Any]:
-    from iqa.compare import summarize
-
-    failed = sum(1 for r in records if r["error"])
-    report = {
-        "summary": summarize(records, names),
-        "counts": {"pairs": len(records), "scored": len(records) - failed, "failed": failed},
-        "unmatched": {"ref_only": pairing.ref_only, "dist_only": pairing.dist_only},
-        "errors": [{"pair": r["pair"], "message": r["error"]} for r in records if r["error"]],
-    }
-    if gates_section is not None:
-        report["gates"] = gates_section
-    return report
-
-
 def _check_folders(ref: str, dist: tuple[str, ...]) -> None:
     """A reference folder with a distorted side that does not exist: say so plainly."""
     import os
@@ -285,28 +268,6 @@ def _check_folders(ref: str, dist: tuple[str, ...]) -> None:
 
         raise InputError(f"{dist[0]}: no such file or folder (the distorted folder to pair "
                          f"with {ref})", dist[0])
-
-
-def _context(names: list[str], metrics: list, settings: dict[str, Any]) -> dict[str, Any]:
-    """What every report starts with: tool, version, and the exact definitions used."""
-    from iqa.compare import LUMA_METRICS
-
-    definitions = {
-        m.info.name: {**m.describe(), "higher_is_better": m.info.higher_is_better,
-                      "unit": m.info.unit}
-        for m in metrics
-    }
-    if any(getattr(m, "luma", False) for m in metrics):
-        for name in LUMA_METRICS & definitions.keys():
-            definitions[name]["channels"] = "BT.601 luma (Y), unrounded"
-    return {
-        "tool": "iqa",
-        "version": __version__,
-        "command": "compare",
-        "metrics": names,
-        "definitions": definitions,
-        "settings": settings,
-    }
 
 
 def _problems(
