@@ -156,3 +156,15 @@ def test_reduced_peak_for_ten_bit(ffmpeg, tmp_path):  # noqa: F811
     reduced = strict_json(run_iqa("compare", ref, dist, "-m", "psnr_y", "--psnr-peak",
                                   "reduced", "--format", "json").stdout)["pairs"][0]["psnr_y"]
     assert plain - reduced == pytest.approx(20 * math.log10(1023 / 1020), abs=1e-9)
+
+
+def test_a_gate_on_psnr_adds_only_the_whole_frame_value(ffmpeg, tmp_path):  # noqa: F811
+    ref, dist = make_pair(ffmpeg, tmp_path, "yuv420p", frames=2)
+    result = run_iqa("compare", ref, dist, "-m", "ssim_y", "--fail-if", "psnr<10",
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert strict_json(result.stdout)["metrics"] == ["ssim_y", "psnr"]
+    bad = run_iqa("compare", ref, dist, "--fail-if", "ms_ssim<0.5")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    zero = run_iqa("compare", ref, dist, "--frames", "0")
+    assert zero.returncode == 2 and "--frames" in zero.stderr

@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 @click.option("--pix-fmt", "pix_fmt", metavar="NAME", default=None,
               help="Video: pixel format of raw .yuv clips, ffmpeg's names (yuv420p, "
               "yuv420p10le, yuv444p, gray, ...).")
-@click.option("--frames", type=int, default=None, metavar="N",
+@click.option("--frames", type=click.IntRange(min=1), default=None, metavar="N",
               help="Video: score only the first N frames of each clip.")
 @click.option("--psnr-peak", type=click.Choice(["max", "reduced"]), default="max",
               show_default=True,

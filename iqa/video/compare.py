@@ -51,13 +51,16 @@ class ClipSettings:
 
 def resolve_clip_metrics(spec: str, extra: Sequence[str] = ()) -> list[str]:
     """``"psnr,ssim_y"`` → value names (a family stands for all its values); ``extra``
-    (names from ``--fail-if``) are added. Unknown names are a usage error."""
+    (names from ``--fail-if``: ``psnr`` there is the one value ``psnr``) are added.
+    Unknown names are a usage error."""
     names: list[str] = []
     for item in [*(s.strip().lower() for s in spec.split(",")), *extra]:
         if not item:
             continue
-        if item == "all":
-            expanded: tuple[str, ...] = VALUE_NAMES
+        if item in extra and item in _FAMILY_OF:  # a gate names one value, not a family
+            expanded: tuple[str, ...] = (item,)
+        elif item == "all":
+            expanded = VALUE_NAMES
         elif item in FAMILIES:
             expanded = FAMILIES[item]
         elif item in _FAMILY_OF:
