@@ -88,11 +88,14 @@ def compare(
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
     """Score DIST against REF: an image and one or more distorted versions of it, or two
-    folders whose images are paired by name (recursively).
+    folders whose images are paired by name (recursively). Y4M and raw YUV clips are
+    scored per plane and per frame.
 
     \b
     iqa compare ref.png out.jpg
     iqa compare ref.png q10.jpg q50.jpg q90.webp
+    iqa compare refs/ out/ --pair-by subfolders --format json -o rd.json
+    iqa compare ref.y4m dist.y4m -m psnr,ssim --fail-if "min(psnr_y)<30"
     iqa compare refs/ outs/ --pair-by stem -m psnr,ssim --format csv -o scores.csv
     iqa compare refs/ outs/ --fail-if 'psnr<30' --fail-if 'mean(ssim)<0.95' \\
         --baseline baseline.json --tolerance psnr=0.05,ssim=0.1% \\
