@@ -14,6 +14,7 @@ pair; for any other metric it is, like an unreadable file.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -27,6 +28,62 @@ from iqa.metrics.base import PAIR, MetricOptions, PairMetric
 from iqa.registry import load
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim"
+#: Metrics that ``luma`` scores on BT.601 Y (the others, e.g. LPIPS, keep RGB).
+LUMA_METRICS = frozenset({"psnr", "ssim", "ms_ssim"})
+
+
+class _Loaded(tuple):
+    """A loaded pair ``(ref, dist)`` that also carries the pair's rate (bytes, bpp) and,
+    with ``luma``, the pair's BT.601 Y images."""
+
+    rate: dict[str, float | int | None]
+    luma: tuple[Image, Image] | None
+
+    def __new__(cls, ref: Image, dist: Image, *, rate: dict[str, float | int | None],
+                luma: tuple[Image, Image] | None = None):
+        self = super().__new__(cls, (ref, dist))
+        self.rate = rate
+        self.luma = luma
+        return self
+
+
+@dataclass(frozen=True)
+class LumaImage(Image):
+    """Unrounded Y (float64, H×W×1) on the scale of the image it came from."""
+
+    peak: int = 255
+    bits: int = 8
+
+    @property
+    def data_range(self) -> int:
+        return self.peak
+
+    @property
+    def bit_depth(self) -> int:
+        return self.bits
+
+
+def crop_border(image: Image, n: int, path: str) -> Image:
+    """``image`` without ``n`` pixels on each side (BasicSR's ``crop_border``)."""
+    if n <= 0:
+        return image
+    h, w = image.pixels.shape[:2]
+    if 2 * n >= h or 2 * n >= w:
+        raise InputError(f"{path}: --crop-border {n} removes the whole {w}x{h} image; give "
+                         f"a border under {(min(h, w) + 1) // 2}", path)
+    return Image(pixels=image.pixels[n:-n, n:-n], path=image.path)
+
+
+def luma_image(image: Image) -> LumaImage:
+    """The unrounded BT.601 Y of an RGB or gray image (:func:`iqa.io.channels.bt601_luma`)."""
+    from iqa.io.channels import bt601_luma
+
+    channels = image.pixels.shape[2]
+    if channels not in (1, 3):
+        raise InputError(f"{image.path}: --luma needs RGB or gray images, this one has "
+                         f"{channels} channels; drop alpha with --alpha drop", image.path)
+    return LumaImage(pixels=bt601_luma(image.pixels, image.data_range), path=image.path,
+                     peak=image.data_range, bits=image.bit_depth)
 
 
 @dataclass(frozen=True)
@@ -36,6 +93,10 @@ class LoadSettings:
     channels: str = "as-is"  # see iqa.io.channels
     max_image_mb: float = DEFAULT_MAX_IMAGE_MB
     accept_jpeg_warnings: bool = False
+    #: PSNR, SSIM and MS-SSIM on the unrounded BT.601 Y of RGB (see LUMA_METRICS)
+    luma: bool = False
+    #: pixels removed on each side of both images before every metric
+    crop_border: int = 0
 
     def load(self, path: str) -> Image:
         image = load_image(path, alpha=self.alpha, exif=self.exif, max_image_mb=self.max_image_mb,
@@ -80,6 +141,17 @@ def load_pair(pair: Pair, settings: LoadSettings) -> tuple[Image, Image]:
     return ref, dist
 
 
+def pair_rate(pair: Pair, dist: Image) -> dict[str, float | int | None]:
+    """The rate of a pair: ``bytes``, the distorted file's size, and ``bpp`` = 8·bytes /
+    (W·H), W×H the distorted image's decoded size (before any ``crop_border``)."""
+    try:
+        size = os.path.getsize(pair.dist)
+    except OSError:
+        return {"bytes": None, "bpp": None}
+    h, w = dist.pixels.shape[:2]
+    return {"bytes": size, "bpp": 8.0 * size / (w * h)}
+
+
 def _channels(image: Image, settings: LoadSettings) -> Image:
     if settings.channels == "as-is":
         return image
@@ -92,9 +164,14 @@ def _prefetched(
 ) -> Iterator[tuple[Pair, tuple[Image, Image] | InputError]]:
     def job(pair: Pair):
         try:
-            return load_pair(pair, settings)
+            ref, dist = load_pair(pair, settings)
+            rate = pair_rate(pair, dist)
+            ref = crop_border(ref, settings.crop_border, pair.ref)
+            dist = crop_border(dist, settings.crop_border, pair.dist)
+            luma = (luma_image(ref), luma_image(dist)) if settings.luma else None
         except InputError as exc:
             return exc
+        return _Loaded(ref, dist, rate=rate, luma=luma)
 
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-decode") as pool:
         futures = []
@@ -116,9 +193,11 @@ def score_pairs(
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per pair, in order, as soon as its batch is scored.
 
-    Each record has ``pair``, ``ref``, ``dist``, one value per metric (``None`` where it
-    could not be computed), the metrics' annotations, ``undefined`` (metric name → why it
-    is undefined for this image size; empty when all are defined) and ``error`` (the
+    Each record has ``pair``, ``ref``, ``dist``, ``bytes`` and ``bpp`` (the distorted
+    file's size and 8·bytes/(W·H); ``None`` when the pair was not loaded), one value per
+    metric (``None`` where it could not be computed), the metrics' annotations,
+    ``undefined`` (metric name → why it is undefined for this image size; empty when all
+    are defined) and ``error`` (the
     pair's problems joined with "; ", or ``None``). A size-undefined metric named in
     ``optional`` is only in ``undefined``; any other is also in ``error``.
     """
@@ -146,7 +225,8 @@ def _score_batch(
     for metric in metrics:
         name = metric.info.name
         ready = []
-        for i, (_, loaded) in enumerate(items):
+        view = _view(items, name)
+        for i, (_, loaded) in enumerate(view):
             if isinstance(loaded, InputError):
                 continue
             try:
@@ -158,10 +238,12 @@ def _score_batch(
                     errors[i].append(_named(items[i][0], exc))
             except InputError as exc:
                 errors[i].append(_named(items[i][0], exc))
-        for i, value in _run_metric(metric, items, ready, errors):
+        for i, value in _run_metric(metric, view, ready, errors):
             values[i][name] = value
     for i, (pair, _) in enumerate(items):
         record: dict[str, Any] = {"pair": pair.key, "ref": pair.ref, "dist": pair.dist}
+        loaded = items[i][1]
+        record.update(getattr(loaded, "rate", None) or {"bytes": None, "bpp": None})
         for metric in metrics:
             value = values[i].get(metric.info.name)
             record[metric.info.name] = value
@@ -169,6 +251,14 @@ def _score_batch(
         record["undefined"] = undefined[i]
         record["error"] = "; ".join(errors[i]) or None
         yield record
+
+
+def _view(items: list[tuple[Pair, Any]], name: str) -> list[tuple[Pair, Any]]:
+    """The pairs as metric ``name`` sees them: the Y images for a luma metric."""
+    if name not in LUMA_METRICS:
+        return items
+    return [(pair, loaded.luma if getattr(loaded, "luma", None) is not None else loaded)
+            for pair, loaded in items]
 
 
 def _run_metric(
@@ -228,3 +318,58 @@ def summarize(records: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[s
         if too_small[n]:
             summary[n]["n_undefined"] = too_small[n]
     return summary
+
+
+def compare_files(
+    ref: str,
+    dist: str | Sequence[str],
+    *,
+    metrics: str | None = None,
+    pair_by: str = "path",
+    alpha: str = "error",
+    exif: bool = True,
+    channels: str = "as-is",
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
+    accept_jpeg_warnings: bool = False,
+    luma: bool = False,
+    crop_border: int = 0,
+    lpips_net: str = "alex",
+    device: str = "auto",
+    batch_size: int | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Score ``dist`` against ``ref`` (an image and distorted images, or two folders) and
+    return the report ``iqa compare --format json`` writes: header (``tool``,
+    ``version``, ``definitions``, ``settings``), ``pairs``, ``summary``, ``counts``,
+    ``unmatched``, ``errors``. Non-finite values stay Python floats (``inf``).
+
+    Keyword arguments are the options of ``iqa compare`` (``metrics``: a comma list or
+    ``"all"``; ``None`` is the default set, whose size-undefined values are ``None``
+    without an error). A bad pair is reported in its record's ``error`` and in
+    ``errors``; the other pairs are scored. Raises :class:`~iqa.errors.IQAError` for
+    bad options and inputs that stop the whole run (no pair at all).
+    """
+    from iqa import __version__
+    from iqa.io.pairing import pair_inputs
+    from iqa.output.report import compare_context, compare_report, compare_settings
+
+    params = {"psnr.luma": luma, "lpips.net": lpips_net}
+    names = resolve_metric_names(metrics or DEFAULT_METRICS, params=params, warn=warn)
+    optional = set(names) if metrics is None else set()
+    if crop_border < 0:
+        raise UsageError(f"crop_border must be 0 or more pixels, not {crop_border}")
+    settings = compare_settings(
+        pair_by=pair_by, alpha=alpha, exif=exif, channels=channels,
+        accept_jpeg_warnings=accept_jpeg_warnings, crop_border=crop_border,
+        max_image_mb=None if max_image_mb == DEFAULT_MAX_IMAGE_MB else max_image_mb)
+    pairing = pair_inputs(ref, dist, pair_by=pair_by)
+    options = MetricOptions(device=device, batch_size=batch_size, params=params,
+                            **({"warn": warn} if warn else {}))
+    built = build_metrics(names, options)
+    load = LoadSettings(alpha=alpha, exif=exif, channels=channels, max_image_mb=max_image_mb,
+                        accept_jpeg_warnings=accept_jpeg_warnings, luma=luma,
+                        crop_border=crop_border)
+    records = list(score_pairs(pairing.pairs, built, load, optional=optional))
+    context = compare_context(names, built, settings, __version__,
+                              luma_metrics=LUMA_METRICS if luma else frozenset())
+    return {**context, "pairs": records, **compare_report(records, names, pairing)}

@@ -77,7 +77,8 @@ def test_folders_json_is_strict_and_identical_psnr_is_null(folders):
 def test_csv_carries_inf_and_bands(folders):
     result = run_iqa("compare", *folders, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["pair", "ref", "dist", "psnr", "psnr_band", "ssim", "ms_ssim", "error"]
+    assert list(rows[0]) == ["pair", "ref", "dist", "bytes", "bpp", "psnr", "psnr_band", "ssim",
+                            "ms_ssim", "error"]
     same = next(r for r in rows if r["pair"] == "sub/same.png")
     assert same["psnr"] == "inf" and float(same["psnr"]) == float("inf")
     a = next(r for r in rows if r["pair"] == "a.png")

@@ -25,9 +25,12 @@ if TYPE_CHECKING:
               help="Comma-separated metric names, or 'all' for every installed pair metric. "
               "Metrics named in --fail-if are added.")
 @output_options
-@click.option("--pair-by", type=click.Choice(["path", "stem"]), default="path", show_default=True,
+@click.option("--pair-by", type=click.Choice(["path", "stem", "subfolders"]), default="path",
+              show_default=True,
               help="Pair folder files by relative path, or by relative path without suffix "
-              "(x.png <-> x.jpg).")
+              "(x.png <-> x.jpg), or (rate-distortion) each sub-folder of DIST mirrors REF "
+              "by relative path without suffix (refs/x.png <-> out/q30/x.avif, "
+              "out/q50/x.avif).")
 @click.option("--alpha", type=click.Choice(["error", "drop", "black", "white", "keep"]),
               default="error", show_default=True,
               help="Transparent images: refuse, ignore alpha, composite over black/white, or "
@@ -46,9 +49,27 @@ if TYPE_CHECKING:
 @click.option("--accept-jpeg-warnings", is_flag=True,
               help="Score JPEGs whose damaged data libjpeg reconstructs with a warning "
               "(refused by default: the reconstructed pixels are invented).")
-@click.option("--luma", is_flag=True, help="PSNR on BT.601 luma (Y) instead of all channels.")
+@click.option("--luma", is_flag=True,
+              help="PSNR, SSIM and MS-SSIM on the unrounded BT.601 luma (Y) of RGB images, "
+              "as BasicSR's test_y_channel (LPIPS keeps RGB).")
+@click.option("--crop-border", type=click.IntRange(min=0), default=0, show_default=True,
+              metavar="N", help="Remove N pixels on each side of both images before every "
+              "metric (BasicSR's crop_border).")
 @click.option("--lpips-net", type=click.Choice(["alex", "vgg", "squeeze"]), default="alex",
               show_default=True, help="LPIPS trunk network (weights: see `iqa weights`).")
+@click.option("--size", metavar="WxH", default=None,
+              help="Video: frame size of raw .yuv clips (Y4M clips carry it in their header).")
+@click.option("--pix-fmt", "pix_fmt", metavar="NAME", default=None,
+              help="Video: pixel format of raw .yuv clips, ffmpeg's names (yuv420p, "
+              "yuv420p10le, yuv444p, gray, ...).")
+@click.option("--frames", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Video: score only the first N frames of each clip.")
+@click.option("--psnr-peak", type=click.Choice(["max", "reduced"]), default="max",
+              show_default=True,
+              help="Video: PSNR peak 2^bits-1 (ffmpeg, libvmaf), or 255*2^(bits-8) "
+              "(libvmaf reduced_hbd_peak, AOM CTC).")
+@click.option("--per-frame", is_flag=True,
+              help="Video: the table shows every frame too (CSV and JSON Lines always do).")
 @click.option("--allow-unmatched", is_flag=True,
               help="Files without a partner are listed but do not make the exit code 2.")
 @click.option("--skip-bad", is_flag=True,
@@ -59,41 +80,94 @@ if TYPE_CHECKING:
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
     alpha: str, ignore_exif: bool, channels: str, max_image_mb: float,
-    accept_jpeg_warnings: bool, luma: bool, lpips_net: str, allow_unmatched: bool,
+    accept_jpeg_warnings: bool, luma: bool, crop_border: int, lpips_net: str,
+    size: str | None,
+    pix_fmt: str | None, frames: int | None, psnr_peak: str, per_frame: bool,
+    allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
     """Score DIST against REF: an image and one or more distorted versions of it, or two
-    folders whose images are paired by name (recursively).
+    folders whose images are paired by name (recursively). Y4M and raw YUV clips are
+    scored per plane and per frame.
 
     \b
     iqa compare ref.png out.jpg
     iqa compare ref.png q10.jpg q50.jpg q90.webp
+    iqa compare refs/ out/ --pair-by subfolders --format json -o rd.json
+    iqa compare ref.y4m dist.y4m -m psnr,ssim --fail-if "min(psnr_y)<30"
     iqa compare refs/ outs/ --pair-by stem -m psnr,ssim --format csv -o scores.csv
     iqa compare refs/ outs/ --fail-if 'psnr<30' --fail-if 'mean(ssim)<0.95' \\
         --baseline baseline.json --tolerance psnr=0.05,ssim=0.1% \\
         --format json -o result.json --junit gates.xml
     """
     from iqa.compare import resolve_metric_names
+    from iqa.video.compare import VALUE_NAMES, ClipSettings
 
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
-                          two_sided=two_sided, junit=junit)
+                          two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
+    if _is_video(ref, dist):
+        if luma or crop_border:
+            from iqa.errors import UsageError
+
+            raise UsageError(f"{'--luma' if luma else '--crop-border'}: only for images; "
+                             "clips are scored per plane (psnr_y is the luma PSNR)")
+        clip = ClipSettings(size=size, pix_fmt=pix_fmt, frames=frames, peak=psnr_peak)
+        source = click.get_current_context().get_parameter_source("metric_spec")
+        spec = None if source is click.core.ParameterSource.DEFAULT else metric_spec
+        with gates.guard():
+            from iqa.video.run import run_clips
+
+            return run_clips(ref, dist, spec, gates, clip, pair_by=pair_by, fmt=fmt,
+                             output=output, per_frame=per_frame,
+                             allow_unmatched=allow_unmatched, skip_bad=skip_bad, say=say,
+                             warn=warn, version=__version__)
+    _refuse_video_options(size=size, pix_fmt=pix_fmt, frames=frames, psnr_peak=psnr_peak,
+                          per_frame=per_frame)
     names = resolve_metric_names(metric_spec, params={"psnr.luma": luma, "lpips.net": lpips_net},
                                  warn=warn)
     optional = _optional_metrics(metric_spec, names, gates.metric_names)
     names += [n for n in gates.metric_names if n not in names]
-    settings = {"pair_by": pair_by, "alpha": alpha, "exif": not ignore_exif}
-    if channels != "as-is":  # absent when unused, so older baselines still match
-        settings["channels"] = channels
-    if accept_jpeg_warnings:
-        settings["accept_jpeg_warnings"] = True
-    if max_image_mb != DEFAULT_MAX_IMAGE_MB:
-        settings["max_image_mb"] = max_image_mb
+    from iqa.output.report import compare_settings
+
+    settings = compare_settings(  # defaults left out, so older baselines still match
+        pair_by=pair_by, alpha=alpha, exif=not ignore_exif, channels=channels,
+        accept_jpeg_warnings=accept_jpeg_warnings, crop_border=crop_border,
+        max_image_mb=None if max_image_mb == DEFAULT_MAX_IMAGE_MB else max_image_mb)
+
     with gates.guard():
         params = {"psnr.luma": luma, "lpips.net": lpips_net}
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
                     allow_unmatched=allow_unmatched, skip_bad=skip_bad, device=device,
                     batch_size=batch_size, optional=optional)
+
+
+def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
+    """Clips (.y4m, .yuv): a reference clip, or a reference folder holding clips and no
+    images."""
+    import os
+    from pathlib import Path
+
+    from iqa.io.pairing import list_images
+    from iqa.video import is_clip
+
+    if not os.path.isdir(ref):
+        return is_clip(ref)
+    try:
+        return not list_images(Path(ref)) and bool(list_images(Path(ref), is_clip))
+    except IQAError:
+        return False  # the image pairing reports the unreadable folder
+
+
+def _refuse_video_options(**given: Any) -> None:
+    defaults = {"psnr_peak": "max", "per_frame": False}
+    used = [f"--{k.replace('_', '-')}" for k, v in given.items()
+            if v is not None and v != defaults.get(k, None) and v is not False]
+    if used:
+        from iqa.errors import UsageError
+
+        raise UsageError(f"{', '.join(used)}: only for video clips (.y4m, .yuv), and the "
+                         "inputs are images; leave the option out")
 
 
 def _optional_metrics(spec: str, names: list[str], gate_names: list[str]) -> set[str]:
@@ -116,10 +190,11 @@ def _run(
     *, fmt: str, output: str | None, params: dict[str, Any], allow_unmatched: bool,
     skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
 ) -> int:
-    from iqa.compare import LoadSettings, build_metrics, score_pairs
-    from iqa.io.pairing import pair_inputs
+    from iqa.compare import LUMA_METRICS, LoadSettings, build_metrics, score_pairs
+    from iqa.io.pairing import missing_encodings, pair_inputs
     from iqa.metrics.base import MetricOptions
     from iqa.output import check_output_targets, make_writer, open_output
+    from iqa.output.report import compare_context, compare_report
 
     _check_folders(ref, dist)
     pairing = pair_inputs(ref, dist, pair_by=settings["pair_by"])
@@ -135,22 +210,30 @@ def _run(
     options = MetricOptions(device=device, batch_size=batch_size, params=params, warn=warn,
                             download_progress=download_bar)
     metrics = build_metrics(names, options)
+    missing = missing_encodings(pairing)
     for path in pairing.ref_only:
+        if missing.get(path):
+            warn(f"{path}: no encoding with this name in {', '.join(missing[path])} of "
+                 f"{dist[0]}")
+            continue
         warn(f"{path}: no distorted image with this name in {dist[0]}")
     for path in pairing.dist_only:
         warn(f"{path}: no reference image with this name in {ref}")
 
-    columns = ["pair", "ref", "dist"]
+    columns = ["pair", "ref", "dist", "bytes", "bpp"]
     for m in metrics:
         columns += [m.info.name, *m.annotate(None).keys()]
     columns += ["error", *gates.columns]
-    context = _context(names, metrics, settings)
+    context = compare_context(names, metrics, settings, __version__,
+                              luma_metrics=LUMA_METRICS if params["psnr.luma"] else frozenset())
     gates.bind([Quantity.from_info(m.info) for m in metrics], context)
     records = []
     load = LoadSettings(alpha=settings["alpha"], exif=settings["exif"],
                         channels=settings.get("channels", "as-is"),
                         max_image_mb=settings.get("max_image_mb", DEFAULT_MAX_IMAGE_MB),
-                        accept_jpeg_warnings=settings.get("accept_jpeg_warnings", False))
+                        accept_jpeg_warnings=settings.get("accept_jpeg_warnings", False),
+                        luma=bool(params["psnr.luma"]),
+                        crop_border=settings.get("crop_border", 0))
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
     with open_output(output, machine=fmt != "table") as stream:
@@ -164,7 +247,7 @@ def _run(
                 advance()
         problems = _problems(records, pairing, skip_bad, allow_unmatched)
         outcome = gates.finish(records, problems, write_junit=False)
-        writer.end(_report(records, names, pairing, outcome.section))
+        writer.end(compare_report(records, names, pairing, outcome.section))
     gates.write_junit(outcome, records)
     return outcome.exit_code
 
@@ -179,22 +262,6 @@ def _tell(record: dict[str, Any], optional: set[str]) -> None:
             warn(f"{record['dist']}: {name} is null, undefined for this image size: {why}")
 
 
-def _report(records: list[dict[str, Any]], names: list[str], pairing: Pairing,
-            gates_section: dict[str, Any] | None) -> dict[str, Any]:
-    from iqa.compare import summarize
-
-    failed = sum(1 for r in records if r["error"])
-    report = {
-        "summary": summarize(records, names),
-        "counts": {"pairs": len(records), "scored": len(records) - failed, "failed": failed},
-        "unmatched": {"ref_only": pairing.ref_only, "dist_only": pairing.dist_only},
-        "errors": [{"pair": r["pair"], "message": r["error"]} for r in records if r["error"]],
-    }
-    if gates_section is not None:
-        report["gates"] = gates_section
-    return report
-
-
 def _check_folders(ref: str, dist: tuple[str, ...]) -> None:
     """A reference folder with a distorted side that does not exist: say so plainly."""
     import os
@@ -204,22 +271,6 @@ def _check_folders(ref: str, dist: tuple[str, ...]) -> None:
 
         raise InputError(f"{dist[0]}: no such file or folder (the distorted folder to pair "
                          f"with {ref})", dist[0])
-
-
-def _context(names: list[str], metrics: list, settings: dict[str, Any]) -> dict[str, Any]:
-    """What every report starts with: tool, version, and the exact definitions used."""
-    return {
-        "tool": "iqa",
-        "version": __version__,
-        "command": "compare",
-        "metrics": names,
-        "definitions": {
-            m.info.name: {**m.describe(), "higher_is_better": m.info.higher_is_better,
-                          "unit": m.info.unit}
-            for m in metrics
-        },
-        "settings": settings,
-    }
 
 
 def _problems(

@@ -26,6 +26,9 @@ alpha policy, before any metric:
     so both sides of a pair get the same transform.
 
 An alpha channel kept by ``--alpha keep`` stays a separate, last channel.
+
+:func:`bt601_luma` is the *unrounded* Y of ``--luma`` (and ``iqa.psnr(luma=True)``):
+BasicSR's ``to_y_channel``, in float64, on the image's own scale.
 """
 
 from __future__ import annotations
@@ -33,6 +36,24 @@ from __future__ import annotations
 import numpy as np
 
 CHANNEL_MODES = ("as-is", "rgb", "gray", "y")
+#: BT.601 luma weights of R, G, B for values on a [0, MAX] scale (65.481/255, ...).
+BT601_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0
+
+
+def bt601_luma(pixels: np.ndarray, peak: float) -> np.ndarray:
+    """Unrounded BT.601 Y (H×W×1, float64) of H×W×3 RGB values on [0, ``peak``]:
+    Y = 16·peak/255 + (65.481 R + 128.553 G + 24.966 B)/255.
+
+    With ``peak`` = 255 this is BasicSR's ``to_y_channel`` (``bgr2ycbcr(y_only=True)``,
+    then ×255) and MATLAB's ``rgb2ycbcr`` before rounding. A 1-channel (gray) image is
+    returned as float64 unchanged.
+    """
+    values = np.asarray(pixels, dtype=np.float64)
+    if values.shape[-1] == 1:
+        return values
+    if values.shape[-1] != 3:
+        raise ValueError(f"luma needs RGB or gray images, got {values.shape[-1]} channels")
+    return (values @ BT601_WEIGHTS + 16.0 * peak / 255.0)[..., None]
 
 
 def convert_channels(pixels: np.ndarray, mode: str) -> np.ndarray:

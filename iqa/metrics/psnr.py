@@ -34,7 +34,6 @@ BANDS = (
     (-math.inf, "unrecognisable", "hard to tell whether it is the same image"),
 )
 
-_BT601 = np.array([65.481, 128.553, 24.966]) / 255.0
 
 #: Rows are processed in strips of about this many bytes of float64.
 STRIP_BYTES = 4 << 20
@@ -113,9 +112,9 @@ def _check_luma(a: np.ndarray) -> None:
 
 
 def _luma(a: np.ndarray, data_range: float) -> np.ndarray:
-    if a.shape[2] == 1:
-        return a
-    return a @ _BT601 + 16.0 * data_range / 255.0
+    from iqa.io.channels import bt601_luma
+
+    return bt601_luma(a, data_range)
 
 
 def band(value: float | None) -> tuple[str, str]:

@@ -152,7 +152,7 @@ class TableWriter:
 
 
 def _footer(report: dict[str, Any]) -> list[str]:
-    lines = []
+    lines = [report["pooling_note"]] if report.get("pooling_note") else []
     unmatched = report.get("unmatched") or {}
     for side, label in (("ref_only", "reference"), ("dist_only", "distorted")):
         files = unmatched.get(side) or []
