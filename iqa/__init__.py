@@ -30,6 +30,7 @@ _LAZY = {
     "lpips": "iqa.metrics.lpips",
     "fid": "iqa.distribution.api",
     "kid": "iqa.distribution.api",
+    "compare_files": "iqa.compare",
     "load_image": "iqa.io.images",
     "Image": "iqa.io.images",
     "IQAError": "iqa.errors",

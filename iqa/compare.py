@@ -128,9 +128,10 @@ def build_metrics(names: Sequence[str], options: MetricOptions) -> list[PairMetr
 
 def load_pair(pair: Pair, settings: LoadSettings) -> tuple[Image, Image]:
     ref, dist = settings.load(pair.ref), settings.load(pair.dist)
-    if ref.pixels.shape != dist.pixels.shape or ref.pixels.dtype != dist.pixels.dtype:
+    if (ref.pixels.shape != dist.pixels.shape or ref.pixels.dtype != dist.pixels.dtype
+            or ref.bits != dist.bits):
         hint = "reference and distorted must have the same size, channels and bit depth"
-        if (ref.pixels.shape[:2] == dist.pixels.shape[:2]
+        if (ref.pixels.shape[:2] == dist.pixels.shape[:2] and ref.bits == dist.bits
                 and ref.pixels.dtype == dist.pixels.dtype and settings.channels == "as-is"):
             hint += ("; to compare them, convert both with --channels rgb (gray repeated) "
                      "or --channels gray (RGB to BT.601 luma)")
@@ -155,8 +156,8 @@ def pair_rate(pair: Pair, dist: Image) -> dict[str, float | int | None]:
 def _channels(image: Image, settings: LoadSettings) -> Image:
     if settings.channels == "as-is":
         return image
-    pixels = convert_channels(image.pixels, settings.channels)
-    return Image(pixels=pixels, path=image.path)
+    pixels = convert_channels(image.pixels, settings.channels, peak=image.data_range)
+    return Image(pixels=pixels, path=image.path, bits=image.bits)
 
 
 def _prefetched(

@@ -215,7 +215,7 @@ def test_compare_json_without_rates_uses_file_sizes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "file sizes" in proc.stderr
     doc = strict_json(proc.stdout)
-    assert doc["rate"] == "bytes (file size)"
+    assert doc["rate"] == "bpp"  # every compare row carries bpp; BD-rate is scale-free
     assert doc["metrics"]["psnr"]["bd_rate"] == pytest.approx(-10.0, abs=1e-9)
 
 

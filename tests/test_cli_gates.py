@@ -407,9 +407,11 @@ def test_changed_definition_against_the_baseline_is_warned_when_allowed(pairs, b
                      "--allow-definition-change", "--format", "json")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 2 and lines[0].startswith(f"iqa: warning: --baseline {baseline}: ")
-    assert lines[1] == "iqa: PASS 3 gates on 3 pairs"
+    # --luma changes PSNR's and SSIM's definitions (SSIM too is computed on Y): one line each
+    assert len(lines) == 3 and lines[-1] == "iqa: PASS 3 gates on 3 pairs"
+    assert all(x.startswith(f"iqa: warning: --baseline {baseline}: ") for x in lines[:2])
     assert "psnr definition changed (channels: 'all channels' -> 'BT.601 luma" in lines[0]
+    assert "ssim definition changed" in lines[1]
     assert gates_of(result)["baseline"]["definition_changes"]
 
 
@@ -471,11 +473,11 @@ def test_example_script_gates_a_codec_against_its_baseline(tmp_path):
 
     same = run(QUALITY="90")
     assert same.returncode == 0, same.stdout + same.stderr
-    assert "PASS psnr vs baseline" in same.stdout and "FAIL" not in same.stdout
+    assert "iqa: PASS 6 gates on 3 pairs" in same.stderr and "FAIL" not in same.stderr
 
     worse = run(QUALITY="70")
     assert worse.returncode == 1, worse.stdout + worse.stderr
-    assert "FAIL psnr vs baseline" in worse.stdout
+    assert "FAIL psnr vs baseline" in worse.stderr  # iqa's verdict, with -o, on stderr
     report = strict_json((tmp_path / "out" / "quality.json").read_text())
     assert report["gates"]["exit_code"] == 1
     assert {f["pair"] for f in check(report["gates"], "psnr vs baseline")["failures"]} == {

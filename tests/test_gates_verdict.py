@@ -114,8 +114,8 @@ def test_allow_definition_change_warns_and_compares(pairs, baseline):
     assert result.returncode == 0, result.stderr
     lines = result.stderr.strip().splitlines()
     assert lines[0].startswith(f"iqa: warning: --baseline {baseline}: ")
-    assert "psnr definition changed" in lines[0]
-    assert lines[1:] == ["iqa: PASS 3 gates on 3 pairs"]
+    assert "psnr definition changed" in lines[0] and "ssim definition changed" in lines[1]
+    assert lines[2:] == ["iqa: PASS 3 gates on 3 pairs"]
     assert strict_json(result.stdout)["gates"]["baseline"]["definition_changes"]
 
 

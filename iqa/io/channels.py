@@ -56,11 +56,13 @@ def bt601_luma(pixels: np.ndarray, peak: float) -> np.ndarray:
     return (values @ BT601_WEIGHTS + 16.0 * peak / 255.0)[..., None]
 
 
-def convert_channels(pixels: np.ndarray, mode: str) -> np.ndarray:
+def convert_channels(pixels: np.ndarray, mode: str, *, peak: float | None = None) -> np.ndarray:
     """Apply the conversion ``mode`` (one of :data:`CHANNEL_MODES`) to H×W×C pixels.
 
-    Returns an array of the same dtype (``uint8`` or ``uint16``); ``as-is`` returns
-    ``pixels`` itself. Raises ``ValueError`` for an unknown mode or channel count.
+    ``peak`` is the image's MAX (2^bits − 1: 1023 for a 10-bit image held in ``uint16``);
+    by default the dtype's (255 or 65535). Returns an array of the same dtype (``uint8`` or
+    ``uint16``); ``as-is`` returns ``pixels`` itself. Raises ``ValueError`` for an unknown
+    mode or channel count.
     """
     if mode not in CHANNEL_MODES:
         raise ValueError(f"channels must be one of {', '.join(CHANNEL_MODES)}, not {mode!r}")
@@ -77,7 +79,7 @@ def convert_channels(pixels: np.ndarray, mode: str) -> np.ndarray:
     elif mode == "gray":
         converted = colour if colour.shape[-1] == 1 else _pillow_luma(colour)
     else:
-        converted = _limited_range_y(colour)
+        converted = _limited_range_y(colour, peak)
     if alpha is not None:
         converted = np.concatenate([converted, alpha], axis=-1)
     return np.ascontiguousarray(converted, dtype=pixels.dtype)
@@ -90,9 +92,11 @@ def _pillow_luma(rgb: np.ndarray) -> np.ndarray:
     return luma[..., None].astype(rgb.dtype)
 
 
-def _limited_range_y(colour: np.ndarray) -> np.ndarray:
-    """MATLAB ``rgb2ycbcr`` Y (BT.601, studio range 16-235 in 8-bit)."""
-    peak = 65535.0 if colour.dtype == np.uint16 else 255.0
+def _limited_range_y(colour: np.ndarray, peak: float | None = None) -> np.ndarray:
+    """MATLAB ``rgb2ycbcr`` Y (BT.601, studio range 16-235 in 8-bit), scaled to ``peak``."""
+    if peak is None:
+        peak = 65535.0 if colour.dtype == np.uint16 else 255.0
+    peak = float(peak)
     unit = colour.astype(np.float64) / peak
     if unit.shape[-1] == 1:
         r = g = b = unit[..., 0]
