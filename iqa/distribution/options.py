@@ -11,9 +11,11 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from iqa.distribution.data import ALPHA_POLICIES, DecodeSettings
+from iqa.distribution.data import DecodeSettings
 from iqa.distribution.preprocess import resize_mode
-from iqa.errors import UsageError
+from iqa.device import check_device
+from iqa.io.policy import DEFAULT_MAX_IMAGE_MB
+from iqa.params import invalid
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
 
 
@@ -31,6 +33,8 @@ class FIDOptions:
     skip_bad: bool = False
     alpha: str = "drop"
     exif: bool = False
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB
+    accept_jpeg_warnings: bool = False
     kid: bool = False
     kid_subsets: int = DEFAULT_SUBSETS
     kid_subset_size: int = DEFAULT_SUBSET_SIZE
@@ -39,22 +43,24 @@ class FIDOptions:
     limit_seed: int | None = None  # None: the first files in sorted order; else seeded random
 
     def check(self) -> None:
+        """Refuse a value that cannot work: :class:`~iqa.errors.InvalidArgument` naming
+        the parameter (``resize=``, ``kid_subsets=``); ``iqa fid`` shows the flag."""
         from iqa.distribution.statscache import key_mode
 
         resize_mode(self.resize)
+        check_device(self.device)
         if self.cache:
             key_mode(self.cache_key)
-        if self.alpha not in ALPHA_POLICIES:
-            raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)}, not "
-                             f"{self.alpha!r}")
-        limits = (("--batch-size", self.batch_size, 1), ("--workers", self.workers, 0),
-                  ("--kid-subsets", self.kid_subsets, 1),
-                  ("--kid-subset-size", self.kid_subset_size, 2), ("--limit", self.limit, 2))
+        self.decode.check()
+        limits = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0),
+                  ("kid_subsets", self.kid_subsets, 1),
+                  ("kid_subset_size", self.kid_subset_size, 2), ("limit", self.limit, 2))
         for name, value, low in limits:
             if value is not None and value < low:
-                raise UsageError(f"{name} must be at least {low}, not {value}")
+                raise invalid(name, f"{value}: must be at least {low}")
         if self.limit_seed is not None and self.limit is None:
-            raise UsageError("--limit-seed chooses which files --limit keeps: give --limit N too")
+            raise invalid("limit_seed", f"{self.limit_seed}: chooses which files limit keeps; "
+                          "give limit too")
 
     def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
         """How ``limit`` chose the files (``None`` without a limit), for reports."""
@@ -67,7 +73,9 @@ class FIDOptions:
 
     @property
     def decode(self) -> DecodeSettings:
-        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif)
+        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif,
+                              max_image_mb=self.max_image_mb,
+                              accept_jpeg_warnings=self.accept_jpeg_warnings)
 
 
 class FIDWarning(UserWarning):

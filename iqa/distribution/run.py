@@ -21,12 +21,12 @@ from iqa.distribution.options import FIDOptions, FIDWarning, Hooks, python_warni
 from iqa.distribution.preprocess import RESIZE_MODES, resize_mode
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError, UsageError
+from iqa.features.inception import FEATURE_DIM as _DIM
 from iqa.metrics.kid import KIDValue
 
 __all__ = ["Comparison", "Engine", "FIDOptions", "FIDWarning", "Hooks", "SetPlan",
            "SetSummary", "compare_sets", "plan_set", "summarize_set"]
 
-_DIM = 2048
 PathLike = str | os.PathLike[str]
 
 
@@ -59,7 +59,7 @@ class Engine:
     @property
     def device(self) -> str:
         if self._device is None:
-            from iqa.distribution.network import resolve_device
+            from iqa.device import resolve_device
 
             self._device = resolve_device(self.options.device)
         return self._device
@@ -255,13 +255,14 @@ def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarra
 
 
 def _default_batch(device: str) -> int:
+    from iqa.device import default_batch_size
     from iqa.distribution.network import DEFAULT_BATCH
 
-    return DEFAULT_BATCH.get(device, 16)
+    return default_batch_size(device, DEFAULT_BATCH, 16)
 
 
 def _workers(options: FIDOptions, device: str) -> int:
-    from iqa.distribution.network import default_workers
+    from iqa.device import default_workers
 
     return default_workers(device) if options.workers is None else options.workers
 
@@ -306,7 +307,7 @@ class Comparison:
         if self.kid is not None:
             record["kid"] = {"subsets": self.options.kid_subsets,
                              "subset_size": self.kid_subset_size, "seed": self.options.seed,
-                             "kernel": "(x.y/2048 + 1)^3", "estimator": "unbiased MMD^2"}
+                             "kernel": f"(x.y/{_DIM} + 1)^3", "estimator": "unbiased MMD^2"}
         record["skipped"] = {
             side: [{"file": f, "reason": r} for f, r in s.skipped]
             for side, s in (("real", self.real), ("fake", self.fake))
