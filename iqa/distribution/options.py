@@ -6,17 +6,17 @@ The library prints nothing: warnings go to ``Hooks.warn``, which by default issu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from iqa.device import check_device
 from iqa.distribution.data import DecodeSettings
 from iqa.distribution.preprocess import resize_mode
-from iqa.device import check_device
 from iqa.io.policy import DEFAULT_MAX_IMAGE_MB
-from iqa.params import invalid
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
+from iqa.params import invalid
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,10 @@ class FIDOptions:
     seed: int = DEFAULT_SEED
     limit: int | None = None  # use only this many files of each folder
     limit_seed: int | None = None  # None: the first files in sorted order; else seeded random
+    #: Further registered distribution metrics to compute from the same features (plugins).
+    metrics: tuple[str, ...] = ()
+    #: Their options, ``{"<metric>.<option>": value}`` (see :func:`iqa.registry.validate_params`).
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
         """Refuse a value that cannot work: :class:`~iqa.errors.InvalidArgument` naming
@@ -61,6 +65,38 @@ class FIDOptions:
         if self.limit_seed is not None and self.limit is None:
             raise invalid("limit_seed", f"{self.limit_seed}: chooses which files limit keeps; "
                           "give limit too")
+        self.plugins()
+
+    def plugins(self) -> list[Any]:
+        """The classes of :attr:`metrics` other than ``fid`` and ``kid``, checked: each is
+        a registered distribution metric on the FID Inception's features, and
+        :attr:`params` are options they declare."""
+        from iqa.registry import load, validate_params
+
+        classes = []
+        for name in dict.fromkeys(self.metrics):
+            if name in ("fid", "kid"):
+                continue
+            cls = load(name)
+            if cls.info.kind != "distribution":
+                raise invalid("metrics", f"{name!r}: compares pairs of images; use "
+                              "`iqa compare -m` for it")
+            if cls.info.needs != "network:fid-inception":
+                raise invalid("metrics", f"{name!r}: needs {cls.info.needs}, and this run "
+                              "extracts network:fid-inception features only")
+            classes.append(cls)
+        validate_params(self.params, [c.info.name for c in classes])
+        return classes
+
+    @property
+    def with_kid(self) -> bool:
+        """KID is computed: asked for with ``kid`` or named in :attr:`metrics`."""
+        return self.kid or "kid" in self.metrics
+
+    def need_features(self) -> bool:
+        """Every image's features are kept: for KID or a plugin that takes features."""
+        return self.with_kid or any(getattr(c, "inputs", "stats") == "features"
+                                    for c in self.plugins())
 
     def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
         """How ``limit`` chose the files (``None`` without a limit), for reports."""

@@ -281,6 +281,9 @@ class Comparison:
     kid_subset_size: int | None = None
     warnings: list[str] = field(default_factory=list)
     available: dict[str, int | None] = field(default_factory=dict)
+    #: Values of further distribution metrics (plugins), by key, and their classes.
+    values: dict[str, float] = field(default_factory=dict)
+    plugins: list[Any] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """One flat-ish dict: what ``iqa fid`` writes and quality gates read."""
@@ -291,6 +294,7 @@ class Comparison:
                                   "fid": self.fid}
         if self.kid is not None:
             record.update(kid_mean=self.kid.mean, kid_std=self.kid.std)
+        record.update(self.values)
         record.update(
             resize=self.options.resize,
             weights=None if self.weights is None else self.weights.describe(),
@@ -316,6 +320,7 @@ class Comparison:
         if limit is not None:
             record["limit"] = limit
         record["definitions"] = self.definitions()
+        record["settings"] = self.options.decode.describe()
         record["warnings"] = list(self.warnings)
         return record
 
@@ -342,6 +347,12 @@ class Comparison:
                            "kernel": f"(x.y/{_DIM} + 1)^3", "estimator": "unbiased MMD^2",
                            "subsets": self.options.kid_subsets,
                            "subset_size": self.kid_subset_size, "seed": self.options.seed}
+        for cls in self.plugins:
+            params = {key: value for key, value in self.options.params.items()
+                      if key.startswith(f"{cls.info.name}.")}
+            defs[cls.info.name] = {"definition": cls.info.definition, **common,
+                                   "higher_is_better": cls.info.higher_is_better,
+                                   "unit": cls.info.unit, **({"options": params} if params else {})}
         return defs
 
 
@@ -354,6 +365,8 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     from iqa.metrics.kid import KID
 
     options.check()
+    plugins = options.plugins()
+    need_features = options.need_features()
     hooks = hooks or Hooks(warn=python_warning)
     warnings: list[str] = []
     outer_warn = hooks.warn
@@ -364,9 +377,9 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
 
     engine = Engine(options, Hooks(warn, hooks.info, hooks.progress, hooks.download))
     plans = [path if isinstance(path, SetPlan) else
-             plan_set(path, need_features=options.kid, limit=options.limit,
+             plan_set(path, need_features=need_features, limit=options.limit,
                       limit_seed=options.limit_seed) for path in (real, fake)]
-    sides = [summarize_set(plan, engine, label=label, need_features=options.kid)
+    sides = [summarize_set(plan, engine, label=label, need_features=need_features)
              for plan, label in zip(plans, ("real", "fake"))]
     _check_consistency(sides, engine, warn)
     for side in sides:
@@ -377,7 +390,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     result = Comparison(value, *sides, options=options, warnings=warnings, available=available,
                         weights=engine.weights if engine.resolved else None,
                         device=engine.device if engine.resolved else None)
-    if options.kid:
+    if options.with_kid:
         smaller = min(len(s.features) for s in sides)  # type: ignore[arg-type]
         size = options.kid_subset_size
         if size > smaller:
@@ -391,7 +404,38 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
         _finite_result("KID", kid["kid_std"], sides)
         result.kid = KIDValue(kid["kid_mean"], kid["kid_std"])
         result.kid_subset_size = size
+    result.plugins = plugins
+    for cls in plugins:
+        result.values.update(_plugin_values(cls, sides, options, engine))
     return result
+
+
+def _plugin_values(cls: Any, sides: list[SetSummary], options: FIDOptions,
+                   engine: Engine) -> dict[str, float]:
+    """Run one plugin distribution metric on the two sets (see
+    :class:`~iqa.metrics.base.DistributionMetric`): its values, checked."""
+    from iqa.errors import PluginError
+    from iqa.metrics.base import MetricOptions
+    from iqa.registry import validate_params
+
+    name = cls.info.name
+    params = validate_params(options.params, [name])
+    metric = cls(MetricOptions(device=options.device, batch_size=options.batch_size,
+                               params=params, warn=engine.hooks.warn))
+    inputs = ([s.features for s in sides] if getattr(cls, "inputs", "stats") == "features"
+              else sides)
+    values = metric.compute(*inputs)
+    if not isinstance(values, dict) or not values or not all(
+            isinstance(k, str) and k.startswith(name) for k in values):
+        raise PluginError(f"metric plugin {name!r} returned {values!r}: expected a dict of "
+                          f"values whose keys start with {name!r}")
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+            raise PluginError(f"metric plugin {name!r}: {key} is {value!r}, not a number")
+        _finite_result(key, float(value), sides)
+        out[key] = float(value)
+    return out
 
 
 def _check_finite(side: SetSummary) -> None:
