@@ -256,11 +256,33 @@ def write_record(record: dict[str, Any], fmt: str, output: str | None) -> None:
     from iqa.output import make_writer, open_output
 
     with open_output(output) as stream:
-        writer = FIDTable(stream) if fmt == "table" else make_writer(fmt, stream)
+        if fmt == "table":
+            writer: Any = FIDTable(stream)
+        elif fmt == "json":
+            writer = _one_result_json(stream)
+        else:
+            writer = make_writer(fmt, stream)
         writer.begin(csv_columns(record), header(record))
-        if fmt in ("csv", "table"):
+        if fmt == "csv":
             writer.row(flat(record))
-        writer.end(record)
+        elif fmt == "jsonl":  # the result line, then the summary line with the header
+            writer.row({k: v for k, v in record.items() if k not in ("definitions", "settings")})
+        writer.end({} if fmt == "jsonl" else record)
+
+
+def _one_result_json(stream: IO[str]) -> Any:
+    """:class:`iqa.output.json_writer.JSONWriter` writing one result at the top level of
+    the document (``{header..., "fid": ...}``), not in a ``pairs`` list: the shape
+    ``iqa fid --format json`` has always had, which baselines read."""
+    from iqa.output.json_writer import JSONWriter
+    from iqa.output.values import dumps
+
+    class OneResultJSON(JSONWriter):
+        def end(self, report: dict[str, Any]) -> None:
+            self.stream.write(dumps({**self.context, **report}, indent=2) + "\n")
+            self.stream.flush()
+
+    return OneResultJSON(stream)
 
 
 class FIDTable:

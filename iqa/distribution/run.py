@@ -334,7 +334,7 @@ class Comparison:
     def definitions(self) -> dict[str, Any]:
         """What each number means, per metric: a baseline with other definitions is told."""
         from iqa.features.inception import NETWORK_ID
-        from iqa.registry import load
+        from iqa.registry import load, validate_params
 
         mode = RESIZE_MODES[self.options.resize]
         common = {"network": NETWORK_ID, "features": f"pool3, {_DIM}",
@@ -348,8 +348,8 @@ class Comparison:
                            "subsets": self.options.kid_subsets,
                            "subset_size": self.kid_subset_size, "seed": self.options.seed}
         for cls in self.plugins:
-            params = {key: value for key, value in self.options.params.items()
-                      if key.startswith(f"{cls.info.name}.")}
+            params = validate_params({k: v for k, v in self.options.params.items()
+                                      if k.startswith(f"{cls.info.name}.")}, [cls.info.name])
             defs[cls.info.name] = {"definition": cls.info.definition, **common,
                                    "higher_is_better": cls.info.higher_is_better,
                                    "unit": cls.info.unit, **({"options": params} if params else {})}
@@ -419,7 +419,8 @@ def _plugin_values(cls: Any, sides: list[SetSummary], options: FIDOptions,
     from iqa.registry import validate_params
 
     name = cls.info.name
-    params = validate_params(options.params, [name])
+    params = validate_params({k: v for k, v in options.params.items()
+                              if k.startswith(f"{name}.")}, [name])
     metric = cls(MetricOptions(device=options.device, batch_size=options.batch_size,
                                params=params, warn=engine.hooks.warn))
     inputs = ([s.features for s in sides] if getattr(cls, "inputs", "stats") == "features"
