@@ -75,3 +75,22 @@ def test_kid_in_compare_names_the_command_that_exists():
     with pytest.raises(UsageError) as info:
         resolve_pair_metrics("kid")
     assert "iqa kid" not in str(info.value) and "iqa fid" in str(info.value)
+
+
+def test_iqa_metrics_lists_the_declared_options(capsys):
+    import json
+
+    from iqa.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["metrics", "--format", "json"])
+    assert info.value.code == 0
+    rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)["metrics"]}
+    assert rows["lpips"]["options"] == [{"name": "net", "type": "str", "default": "alex",
+                                         "help": rows["lpips"]["options"][0]["help"],
+                                         "choices": ["alex", "vgg", "squeeze"]}]
+    assert [o["name"] for o in rows["kid"]["options"]] == ["subsets", "subset_size", "seed"]
+    main_table = pytest.raises(SystemExit)
+    with main_table:
+        main(["metrics"])
+    assert "net=alex" in capsys.readouterr().out

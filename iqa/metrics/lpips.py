@@ -25,7 +25,7 @@ import numpy as np
 
 from iqa.device import check_device, default_batch_size, resolve_device
 from iqa.errors import InputError, InvalidArgument, InvalidImage
-from iqa.extras import EXTRAS, missing, require
+from iqa.extras import missing, require
 from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, as_pair
 from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, Option, PairMetric
@@ -45,8 +45,7 @@ DEFAULT_BATCH = {"cpu": 2, "cuda": 16}
 MIN_SIDE = {"alex": 31, "vgg": 16, "squeeze": 17}
 _TRUNK_NAME = {"alex": "AlexNet", "vgg": "VGG-16", "squeeze": "SqueezeNet 1.1"}
 
-#: The packages LPIPS imports, and how to get them.
-PACKAGES = EXTRAS["torch"]
+#: How to get the packages LPIPS imports.
 INSTALL_HINT = 'pip install "iqa[torch]"'
 
 
