@@ -45,6 +45,9 @@ def inception(weights: Any, device: str) -> Any:
 
     Built once per (file, digest, device) in a process and reused by later runs.
     """
+    from iqa.extras import require
+
+    require("torch", "iqa fid on image folders")
     key = (str(weights.path), weights.sha256, device)
     with _lock:
         net = _built.get(key)

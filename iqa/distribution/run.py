@@ -72,8 +72,14 @@ class Engine:
     def weights(self) -> Any:
         if self._weights is None:
             from iqa.distribution.network import resolve_weights
+            from iqa.errors import WeightsError
+            from iqa.extras import require
 
-            self._weights = resolve_weights(self.options.weights, self.hooks.download)
+            try:
+                self._weights = resolve_weights(self.options.weights, self.hooks.download)
+            except WeightsError:  # without torch, installing it comes first
+                require("torch", "iqa fid on image folders")
+                raise
             if self._weights.warning:
                 self.hooks.warn(self._weights.warning)
         return self._weights
