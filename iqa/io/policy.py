@@ -14,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from iqa.io.channels import CHANNEL_MODES
 from iqa.params import invalid
 
 #: What to do with transparent pixels (see :func:`iqa.io.images.load_image`).
 ALPHA_POLICIES = ("error", "drop", "black", "white", "keep")
-#: Channel conversions applied after decoding (see :mod:`iqa.io.channels`).
-CHANNEL_MODES = ("as-is", "rgb", "gray", "y")
 #: Default budget for the decoded pixels of one image, in MiB (``max_image_mb``).
 DEFAULT_MAX_IMAGE_MB = 1024
 
