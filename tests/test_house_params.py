@@ -111,3 +111,11 @@ def test_cli_names_the_flag(tmp_path, args, flag, fid_weights):
     assert result.returncode == 2
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith(f"iqa: {flag} "), line
+
+
+def test_the_decoder_and_the_policy_agree_on_policies_and_budget():
+    from iqa.io import images, policy
+
+    assert set(images.ALPHA_POLICIES) == set(policy.ALPHA_POLICIES)
+    assert images.DEFAULT_MAX_IMAGE_MB == policy.DEFAULT_MAX_IMAGE_MB
+    assert set(policy.FID_ALPHA_POLICIES) < set(policy.ALPHA_POLICIES)

@@ -97,7 +97,8 @@ _RESIZE_HELP = (
               help="An option of a metric given with --metric (see `iqa metrics`). Repeatable.")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
               show_default=True, help="table (for people), json (one object with the "
-              "header), jsonl (one line with the header), csv (header + row).")
+              "header), jsonl (the result, then a summary line with the header), csv "
+              "(header + row).")
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
 @gate_options
