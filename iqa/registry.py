@@ -9,7 +9,7 @@ contract, raises :class:`~iqa.errors.PluginError` naming it; other metrics still
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
@@ -144,9 +144,10 @@ def resolve_pair_metrics(
         if name is None:
             raise UsageError(_unknown_message(item, lookup))
         if load(name).info.kind != "pair":
+            how = "" if name == "fid" else f" --metric {name}"
             raise UsageError(
                 f"-m {item}: {name} compares two sets of images, not pairs; "
-                f"use `iqa {name} REAL FAKE`"
+                f"use `iqa fid REAL FAKE{how}`"
             )
         names.append(name)
     return list(dict.fromkeys(names))
@@ -177,3 +178,71 @@ def _unknown_message(item: str, lookup: Mapping[str, str]) -> str:
     hint = f"did you mean '{keys[close[0]]}'? " if close else ""
     return (f"-m {item}: unknown metric; {hint}pair metrics: {', '.join(pairs)} "
             "or all (see `iqa metrics`)")
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def parse_metric_options(items: Iterable[str]) -> dict[str, str]:
+    """``["lpips.net=vgg", "kid.subsets=10"]`` → ``{"lpips.net": "vgg", ...}`` (values
+    still text; :func:`validate_params` converts them). A later item wins."""
+    params: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        metric, dot, option = key.strip().partition(".")
+        if not (sep and dot and metric and option):
+            raise UsageError(f"metric option {item!r}: expected METRIC.OPTION=VALUE, "
+                             "e.g. lpips.net=vgg (see `iqa metrics`)")
+        params[f"{metric.lower()}.{option}"] = value.strip()
+    return params
+
+
+def validate_params(params: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """The options of the metrics ``names``: every option each declares (its ``default``
+    when not given), converted to its declared type.
+
+    A key is ``"<metric>.<option>"``. A metric not among ``names``, an option the metric
+    does not declare, a value of the wrong type or outside the declared choices is a
+    :class:`UsageError` naming the metric and the options it takes.
+    """
+    names = list(names)
+    declared = {name: {o.name: o for o in getattr(load(name).info, "options", ())}
+                for name in names}
+    out: dict[str, Any] = {f"{name}.{o.name}": o.default
+                           for name, options in declared.items() for o in options.values()}
+    for key, value in params.items():
+        metric, _, option_name = key.partition(".")
+        if metric not in declared:
+            raise UsageError(f"metric option {key}: {metric} is not one of the metrics of "
+                             f"this run ({', '.join(names) or 'none'})")
+        options = declared[metric]
+        if option_name not in options:
+            takes = (f"its options: {', '.join(options)}" if options
+                     else f"{metric} takes no options")
+            raise UsageError(f"metric option {key}: {metric} has no option "
+                             f"{option_name!r}; {takes}")
+        out[key] = _convert(key, value, options[option_name])
+    return out
+
+
+def _convert(key: str, value: Any, option: Any) -> Any:
+    kind = option.type
+    converted = value
+    if kind is bool and isinstance(value, str):
+        if value.lower() not in _TRUE + _FALSE:
+            raise UsageError(f"metric option {key}={value}: expected true or false")
+        converted = value.lower() in _TRUE
+    elif kind in (int, float) and (isinstance(value, str) or
+                                   (kind is float and isinstance(value, int))):
+        try:
+            converted = kind(value)
+        except ValueError:
+            noun = "an integer" if kind is int else "a number"
+            raise UsageError(f"metric option {key}={value}: expected {noun}") from None
+    if not isinstance(converted, kind) or (kind is not bool and isinstance(converted, bool)):
+        raise UsageError(f"metric option {key}={value!r}: expected {kind.__name__}")
+    if option.choices is not None and converted not in option.choices:
+        raise UsageError(f"metric option {key}={value}: must be one of "
+                         f"{', '.join(map(str, option.choices))}")
+    return converted

@@ -62,7 +62,7 @@ def test_clean_mode_is_clean_fid_bit_for_bit(shape):
 
 def test_modes_have_names_and_unknown_modes_are_refused():
     assert resize_mode("tf").reference.startswith("torch-fidelity")
-    with pytest.raises(UsageError, match="--resize must be one of tf, pytorch-fid, clean"):
+    with pytest.raises(UsageError, match="^resize=.*must be one of tf, pytorch-fid, clean"):
         resize_mode("bicubic")
 
 

@@ -1,7 +1,10 @@
 """``iqa fid REAL FAKE``: FID (and KID) between two folders of images or statistics files.
 
-The command builds one result record (:meth:`iqa.distribution.run.Comparison.record`) and hands
-it to a writer; quality gates read the same record (``fid``, ``kid_mean``, ...).
+The library builds one result record (:meth:`iqa.distribution.run.Comparison.record`) and
+its header (:func:`iqa.distribution.report.header`); this command parses options, maps the
+library's parameter names to its flags, and hands the record to a writer of
+:mod:`iqa.output` (begin / row / end, as ``iqa compare`` does). Quality gates read the same
+record (``fid``, ``kid_mean``, a plugin's value, ...).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import IO, Any
 
 import click
@@ -19,12 +23,18 @@ from iqa.cli._common import device_options, download_bar, say, warn
 from iqa.cli._gates import EXIT_CODES_HELP, gate_options, prepare_gates
 from iqa.distribution.preprocess import RESIZE_MODES
 from iqa.errors import UsageError
+from iqa.io.policy import DEFAULT_MAX_IMAGE_MB, FID_ALPHA_POLICIES
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
+from iqa.output import FORMATS
+from iqa.params import as_flags
 
-FORMATS = ("table", "json", "jsonl", "csv")
-CSV_COLUMNS = ("real", "fake", "fid", "kid_mean", "kid_std", "resize", "n_real", "n_fake",
-               "skipped_real", "skipped_fake", "weights_sha256", "weights_verified")
 _KID_NAMES = {"kid", "kid_mean", "kid_std"}
+#: The flag of each library parameter (:class:`iqa.distribution.run.FIDOptions`) whose
+#: errors name it: ``resize=`` in Python is ``--resize`` here.
+FLAGS = {name: "--" + name.replace("_", "-") for name in (
+    "resize", "weights", "device", "batch_size", "workers", "cache_key", "alpha",
+    "max_image_mb", "kid_subsets", "kid_subset_size", "seed", "limit", "limit_seed")}
+FLAGS["metrics"] = "--metric"
 _SOURCES = {"images": "computed", "cache": "from the cache", "stats file": "statistics file"}
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
@@ -68,13 +78,27 @@ _RESIZE_HELP = (
 @click.option("--skip-bad", is_flag=True,
               help="Leave out files that cannot be decoded (each is named on stderr and "
               "counted in the output) instead of stopping at the first one.")
-@click.option("--alpha", type=click.Choice(["drop", "black", "white", "error"]), default="drop",
+@click.option("--alpha", type=click.Choice(list(FID_ALPHA_POLICIES)), default="drop",
               show_default=True, help="Transparent images: ignore alpha (as pytorch-fid, "
               "torch-fidelity and clean-fid do), composite over black/white, or refuse them.")
 @click.option("--exif", is_flag=True,
               help="Apply EXIF orientation before resizing (the reference tools do not).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-              help="table (for people), json (one object), jsonl (one line), csv (header + row).")
+@click.option("--max-image-mb", type=click.FloatRange(min=1), default=DEFAULT_MAX_IMAGE_MB,
+              show_default=True,
+              help="Refuse, from its header, an image whose decoded pixels would need more "
+              "than this many MiB (width x height x channels x bytes per sample).")
+@click.option("--accept-jpeg-warnings", is_flag=True,
+              help="Use JPEGs whose damaged data libjpeg reconstructs with a warning "
+              "(refused by default: the reconstructed pixels are invented).")
+@click.option("--metric", "extra_metrics", multiple=True, metavar="NAME",
+              help="Also compute this registered distribution metric from the same "
+              "Inception features (a plugin, see `iqa metrics`; `kid` is --kid). Repeatable.")
+@click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
+              help="An option of a metric given with --metric (see `iqa metrics`). Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
+              show_default=True, help="table (for people), json (one object with the "
+              "header), jsonl (the result, then a summary line with the header), csv "
+              "(header + row).")
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
 @gate_options
@@ -83,7 +107,9 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
         no_cache: bool, cache_key: str | None, limit: int | None,
         limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
-        fmt: str, output: str | None, fail_if: tuple[str, ...], baseline: str | None,
+        max_image_mb: float, accept_jpeg_warnings: bool, extra_metrics: tuple[str, ...],
+        metric_options: tuple[str, ...], fmt: str, output: str | None,
+        fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
     """FID between REAL and FAKE: folders of images (recursive, any size, PNG/JPEG/WebP/
@@ -96,21 +122,25 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
     from iqa.distribution.run import FIDOptions, Hooks
-    from iqa.gates import InputProblem, Quantity
-    from iqa.registry import load
+    from iqa.registry import parse_metric_options
 
+    with as_flags(FLAGS):
+        options = FIDOptions(
+            resize=resize, weights=weights, device=device, batch_size=batch_size,
+            workers=workers, cache=not no_cache, cache_key=cache_key, skip_bad=skip_bad,
+            alpha=alpha, exif=exif, max_image_mb=max_image_mb,
+            accept_jpeg_warnings=accept_jpeg_warnings, kid=kid, kid_subsets=kid_subsets,
+            kid_subset_size=kid_subset_size, seed=seed, limit=limit, limit_seed=limit_seed,
+            metrics=tuple(name.strip().lower() for name in extra_metrics),
+            params=parse_metric_options(metric_options),
+        )
+        options.check()
+        plugins = [cls.info.name for cls in options.plugins()]
     gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
-                          two_sided=two_sided, junit=junit, extra_names=("kid_mean", "kid_std"))
-    if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES:
-        kid = True  # a gate on KID computes it
-
-    options = FIDOptions(
-        resize=resize, weights=weights, device=device, batch_size=batch_size, workers=workers,
-        cache=not no_cache, cache_key=cache_key, skip_bad=skip_bad, alpha=alpha, exif=exif, kid=kid,
-        kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, seed=seed, limit=limit,
-        limit_seed=limit_seed,
-    )
-    options.check()
+                          two_sided=two_sided, junit=junit,
+                          extra_names=("kid_mean", "kid_std", *plugins))
+    if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES and not options.with_kid:
+        options = replace(options, kid=True)  # a gate on KID computes it
     check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
                   [real] if fake is None else [real, fake])
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
@@ -119,23 +149,27 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             raise UsageError("--save-stats takes one folder: iqa fid FOLDER --save-stats FILE.npz")
         if gates.active:
             raise UsageError("--save-stats computes no FID: gates need REAL and FAKE")
-        write_record(save_folder_stats(real, save_stats, options, hooks), fmt, output)
+        with as_flags(FLAGS):
+            record = save_folder_stats(real, save_stats, options, hooks)
+        write_record(record, fmt, output)
         return 0
     if fake is None:
         raise UsageError("give two sets: iqa fid REAL FAKE (or one folder with --save-stats)")
+    return _compare(real, fake, options, hooks, gates, fmt, output)
+
+
+def _compare(real: str, fake: str, options: Any, hooks: Any, gates: Any, fmt: str,
+             output: str | None) -> int:
+    from iqa.distribution.report import header, quantities
     from iqa.distribution.run import compare_sets
+    from iqa.gates import InputProblem
 
     with gates.guard():
-        quantities = [Quantity.from_info(load("fid").info)]
-        if kid:
-            quantities += [Quantity.from_info(load("kid").info, key="kid_mean"),
-                           Quantity("kid_std", higher_is_better=False)]
-        settings = {"resize": resize, "alpha": alpha, "exif": exif}
-        record = compare_sets(real, fake, options, hooks).record()
-        record["settings"] = settings
+        with as_flags(FLAGS):
+            comparison = compare_sets(real, fake, options, hooks)
+        record = comparison.record()
         # Bound after the run: the definitions name the weights' digest, known only now.
-        gates.bind(quantities, {"version": _version(), "settings": settings,
-                                "definitions": record["definitions"]})
+        gates.bind(quantities(comparison), header(record))
         gates.check(record)
         skipped = [InputProblem(s["file"], s["reason"], fatal=False)
                    for side in record["skipped"].values() for s in side]
@@ -189,12 +223,6 @@ def check_targets(targets: list[tuple[str, str | None]], inputs: list[str]) -> N
         os.unlink(probe)
 
 
-def _version() -> str:
-    from iqa import __version__
-
-    return __version__
-
-
 def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dict[str, Any]:
     """Compute (or take from the cache) one folder's statistics and write them to ``target``."""
     from pathlib import Path
@@ -206,74 +234,88 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     if not Path(folder).is_dir():
         raise InputError(f"{folder}: --save-stats needs a folder of images", folder)
     engine = Engine(options, hooks)
-    plan = plan_set(folder, need_features=options.kid, limit=options.limit,
+    plan = plan_set(folder, need_features=options.with_kid, limit=options.limit,
                     limit_seed=options.limit_seed)
-    side = summarize_set(plan, engine, label="stats", need_features=options.kid)
+    side = summarize_set(plan, engine, label="stats", need_features=options.with_kid)
     if side.stats is None:  # pragma: no cover - folders always give sums
         raise UsageError(f"{folder}: no statistics to save")
     meta = {**engine.meta(), "skipped": len(side.skipped),
             "limit": options.limit_record({"folder": plan.available})}
-    write_stats(target, side.stats, meta, side.features if options.kid else None)
+    write_stats(target, side.stats, meta, side.features if options.with_kid else None)
     hooks.info(f"wrote statistics of {side.n} images to {target}")
     return {"stats_file": target, "folder": folder, "n": side.n, "resize": options.resize,
             "weights": engine.weights.describe(), "skipped": len(side.skipped),
-            "features": bool(options.kid)}
+            "features": options.with_kid, "settings": options.decode.describe()}
 
 
 def write_record(record: dict[str, Any], fmt: str, output: str | None) -> None:
-    from iqa import __version__
-    from iqa.output import open_output
-    from iqa.output.values import dumps
+    """Write one record through the writer protocol of :mod:`iqa.output` (``begin`` with
+    the columns and the header, ``row``, ``end``): JSON and JSON Lines carry the header
+    and the record in one object, CSV is a header line and one row, the table is
+    :class:`FIDTable` (name and value lines)."""
+    from iqa.distribution.report import csv_columns, flat, header
+    from iqa.output import make_writer, open_output
 
     with open_output(output) as stream:
-        if fmt == "json":
-            document = {"tool": "iqa", "version": __version__, "command": "fid", **record}
-            stream.write(dumps(document, indent=2) + "\n")
-        elif fmt == "jsonl":
-            stream.write(dumps(record) + "\n")
-        elif fmt == "csv":
-            _write_csv(record, stream)
+        if fmt == "table":
+            writer: Any = FIDTable(stream)
+        elif fmt == "json":
+            writer = _one_result_json(stream)
         else:
-            _write_table(record, stream)
+            writer = make_writer(fmt, stream)
+        writer.begin(csv_columns(record), header(record))
+        if fmt == "csv":
+            writer.row(flat(record))
+        elif fmt == "jsonl":  # the result line, then the summary line with the header
+            writer.row({k: v for k, v in record.items() if k not in ("definitions", "settings")})
+        writer.end({} if fmt == "jsonl" else record)
 
 
-def _flat(record: dict[str, Any]) -> dict[str, Any]:
-    counts = record.get("counts") or {}
-    weights = record.get("weights") or {}
-    return {**record, "n_real": counts.get("real"), "n_fake": counts.get("fake"),
-            "skipped_real": counts.get("skipped_real"), "skipped_fake": counts.get("skipped_fake"),
-            "weights_sha256": weights.get("sha256"),
-            "weights_verified": _csv_bool(weights.get("verified"))}
+def _one_result_json(stream: IO[str]) -> Any:
+    """:class:`iqa.output.json_writer.JSONWriter` writing one result at the top level of
+    the document (``{header..., "fid": ...}``), not in a ``pairs`` list: the shape
+    ``iqa fid --format json`` has always had, which baselines read."""
+    from iqa.output.json_writer import JSONWriter
+    from iqa.output.values import dumps
+
+    class OneResultJSON(JSONWriter):
+        def end(self, report: dict[str, Any]) -> None:
+            self.stream.write(dumps({**self.context, **report}, indent=2) + "\n")
+            self.stream.flush()
+
+    return OneResultJSON(stream)
 
 
-def _csv_bool(value: Any) -> Any:
-    """Booleans as JSON spells them (``true``/``false``), in CSV too."""
-    return {True: "true", False: "false"}.get(value, value) if isinstance(value, bool) else value
+class FIDTable:
+    """The table format of ``iqa fid``: aligned "name  value" lines, plain text when
+    piped; the writer protocol (``begin``/``row``/``end``) of :mod:`iqa.output`."""
 
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
 
-def _write_csv(record: dict[str, Any], stream: IO[str]) -> None:
-    import csv
+    def begin(self, columns: list[str], context: dict[str, Any]) -> None:
+        pass
 
-    from iqa.output.values import csv_cell
+    def row(self, record: dict[str, Any]) -> None:
+        pass
 
-    flat = _flat(record)
-    columns = CSV_COLUMNS if "fid" in record else tuple(k for k in record if k != "weights")
-    if "gate_failures" in record:
-        columns = (*columns, "gate_failures")
-        flat["gate_failures"] = "; ".join(record["gate_failures"])
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerow([csv_cell(flat.get(c)) for c in columns])
+    def end(self, report: dict[str, Any]) -> None:
+        _write_table(report, self.stream)
 
 
 def _write_table(record: dict[str, Any], stream: IO[str]) -> None:
     """Aligned "name  value" lines: readable, and plain text when piped."""
-    flat = _flat(record)
+    from iqa.distribution.report import flat as flatten
+    from iqa.distribution.report import plugin_keys
+
+    flat = flatten(record)
     rows: list[tuple[str, str]] = []
     if "fid" in record:
         rows.append(("FID", f"{record['fid']:.4f}"))
         if "kid_mean" in record:
             rows.append(("KID", f"{record['kid_mean']:.6f} ± {record['kid_std']:.6f}"))
+        for key in plugin_keys(record):
+            rows.append((key, f"{record[key]:.6g}"))
         for side in ("real", "fake"):
             skipped = flat[f"skipped_{side}"]
             note = f", {skipped} skipped" if skipped else ""

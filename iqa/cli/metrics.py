@@ -1,7 +1,10 @@
-"""``iqa metrics``: what is installed (name, kind, direction, definition), and which
-metrics need an extra (``pip install "iqa[torch]"``) that is not installed here."""
+"""``iqa metrics``: what is installed (name, kind, direction, definition, the options each
+takes), and which metrics need an extra (``pip install "iqa[torch]"``) that is not
+installed here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
@@ -25,6 +28,7 @@ def metrics(fmt: str) -> int:
             "definition": c.info.definition,
             "extra": getattr(c.info, "extra", None),
             "available": available(c.info.extra) if getattr(c.info, "extra", None) else True,
+            "options": [_option(o) for o in getattr(c.info, "options", ())],
         }
         for c in classes
     ]
@@ -39,7 +43,14 @@ def metrics(fmt: str) -> int:
     return 0
 
 
-def _print_table(rows: list[dict[str, str]]) -> None:
+def _option(option: Any) -> dict[str, Any]:
+    """One declared option (:class:`iqa.metrics.base.Option`) as JSON."""
+    return {"name": option.name, "type": option.type.__name__, "default": option.default,
+            "help": option.help,
+            "choices": None if option.choices is None else list(option.choices)}
+
+
+def _print_table(rows: list[dict[str, Any]]) -> None:
     """On a terminal the definitions wrap between words; names, kinds and needs
     (``network:fid-inception``) are never split. Piped, nothing wraps."""
     import sys
@@ -48,8 +59,9 @@ def _print_table(rows: list[dict[str, str]]) -> None:
 
     from iqa.output.table import make_console, text
 
-    columns = ("name", "kind", "direction", "needs", "extra", "definition")
+    columns = ("name", "kind", "direction", "needs", "extra", "options", "definition")
     for row in rows:
+        row["options"] = ", ".join(f"{o['name']}={o['default']}" for o in row["options"]) or "-"
         if row["extra"]:
             missing = "" if row["available"] else " (not installed)"
             row["extra"] = f"iqa[{row['extra']}]{missing}"

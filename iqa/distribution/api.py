@@ -11,7 +11,12 @@ import os
 from typing import Any
 
 from iqa.distribution.run import FIDOptions, compare_sets
+from iqa.io.policy import DEFAULT_MAX_IMAGE_MB
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS, KIDValue
+from iqa.params import as_flags
+
+#: :func:`kid`'s names for the options that :class:`FIDOptions` calls ``kid_*``.
+_KID_PARAMS = {"kid_subsets": "subsets", "kid_subset_size": "subset_size"}
 
 
 def fid(
@@ -27,6 +32,8 @@ def fid(
     skip_bad: bool = False,
     alpha: str = "drop",
     exif: bool = False,
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
+    accept_jpeg_warnings: bool = False,
 ) -> float:
     """FID between two sets of images.
 
@@ -57,6 +64,15 @@ def fid(
         composite over black or white, or refuse the file.
     exif : bool
         Apply EXIF orientation before resizing (the references do not).
+    max_image_mb : float
+        Refuse, from its header, an image whose decoded pixels need more MiB than this.
+    accept_jpeg_warnings : bool
+        Accept JPEGs whose damaged data libjpeg reconstructs (refused by default).
+
+    Raises
+    ------
+    InvalidArgument
+        A parameter that cannot work; the message starts with its name (``resize=``).
 
     Returns
     -------
@@ -67,7 +83,8 @@ def fid(
     options = FIDOptions(
         resize=resize, weights=None if weights is None else str(weights), device=device,
         batch_size=batch_size, workers=workers, cache=cache, skip_bad=skip_bad,
-        alpha=alpha, exif=exif,
+        alpha=alpha, exif=exif, max_image_mb=max_image_mb,
+        accept_jpeg_warnings=accept_jpeg_warnings,
     )
     return compare_sets(real, fake, options).fid
 
@@ -89,11 +106,12 @@ def kid(
     :func:`iqa.fid` (``resize``, ``weights``, ``device``, ``batch_size``, ``workers``,
     ``cache``, ``skip_bad``, ``alpha``, ``exif``).
     """
-    result = compare_sets(
-        real, fake,
-        FIDOptions(kid=True, kid_subsets=subsets, kid_subset_size=subset_size, seed=seed,
-                   **options),
-    )
+    with as_flags(_KID_PARAMS):
+        result = compare_sets(
+            real, fake,
+            FIDOptions(kid=True, kid_subsets=subsets, kid_subset_size=subset_size, seed=seed,
+                       **options),
+        )
     if result.kid is None:  # pragma: no cover - compare_sets computes KID when asked
         raise RuntimeError("KID was not computed")
     return result.kid

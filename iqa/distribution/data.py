@@ -27,20 +27,22 @@ import numpy as np
 from iqa.distribution.preprocess import resize_mode, to_rgb8
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError
-
-ALPHA_POLICIES = ("drop", "black", "white", "error")
+from iqa.features.inception import FEATURE_DIM
+from iqa.io.policy import FID_ALPHA_POLICIES, DecodePolicy
 
 
 @dataclass(frozen=True)
-class DecodeSettings:
-    """How files become network input: resize mode, alpha policy, EXIF orientation."""
+class DecodeSettings(DecodePolicy):
+    """How files become network input: the decode policy with ``iqa fid``'s defaults
+    (alpha dropped, EXIF ignored, as the reference tools do) plus the resize mode."""
 
-    resize: str = "tf"
     alpha: str = "drop"
     exif: bool = False
+    alpha_choices: tuple[str, ...] = FID_ALPHA_POLICIES
+    resize: str = "tf"
 
     def describe(self) -> dict[str, Any]:
-        return {"resize": self.resize, "alpha": self.alpha, "exif": self.exif}
+        return {"resize": self.resize, **super().describe()}
 
 
 @dataclass
@@ -85,12 +87,12 @@ def _decode(path: str, settings: DecodeSettings) -> np.ndarray:
     from iqa.io.images import load_image
 
     if settings.alpha != "error":
-        return load_image(path, alpha=settings.alpha, exif=settings.exif).pixels
-    pixels = load_image(path, alpha="keep", exif=settings.exif).pixels
+        return load_image(path, **settings.load_kwargs()).pixels
+    pixels = load_image(path, **{**settings.load_kwargs(), "alpha": "keep"}).pixels
     if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
         if not (pixels[:, :, -1] == np.iinfo(pixels.dtype).max).all():
             raise InputError(f"{path}: has transparent pixels; choose how to use them with "
-                             f"--alpha {'|'.join(a for a in ALPHA_POLICIES if a != 'error')}",
+                             f"--alpha {'|'.join(a for a in FID_ALPHA_POLICIES if a != 'error')}",
                              path)
         pixels = np.ascontiguousarray(pixels[:, :, :-1])
     return pixels
@@ -157,7 +159,7 @@ def extract(
         collate_fn=collate,
         pin_memory=device == "cuda",
     )
-    result = Extraction(FeatureStats.empty())
+    result = Extraction(FeatureStats.empty(FEATURE_DIM))
     kept: list[np.ndarray] = []
     trim = _heap_trimmer()
     start = time.perf_counter()
@@ -183,5 +185,6 @@ def extract(
             advance(count)
     result.seconds = time.perf_counter() - start
     if keep_features:
-        result.features = np.concatenate(kept) if kept else np.zeros((0, 2048), np.float32)
+        empty = np.zeros((0, result.stats.dim), np.float32)
+        result.features = np.concatenate(kept) if kept else empty
     return result

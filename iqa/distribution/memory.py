@@ -26,6 +26,7 @@ import numpy as np
 
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError
+from iqa.features.inception import FEATURE_DIM
 
 
 def is_in_memory(value: Any) -> bool:
@@ -92,7 +93,7 @@ def extract_arrays(value: Any, label: str, network: Callable[[Any], Any], resize
     import torch
 
     del device  # kept in the signature for symmetry with extract()
-    stats = FeatureStats.empty()
+    stats = FeatureStats.empty(FEATURE_DIM)
     kept: list[np.ndarray] = []
     pending: list[Any] = []
 

@@ -6,15 +6,17 @@ The library prints nothing: warnings go to ``Hooks.warn``, which by default issu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from iqa.distribution.data import ALPHA_POLICIES, DecodeSettings
+from iqa.device import check_device
+from iqa.distribution.data import DecodeSettings
 from iqa.distribution.preprocess import resize_mode
-from iqa.errors import UsageError
+from iqa.io.policy import DEFAULT_MAX_IMAGE_MB
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
+from iqa.params import invalid
 
 
 @dataclass(frozen=True)
@@ -31,30 +33,70 @@ class FIDOptions:
     skip_bad: bool = False
     alpha: str = "drop"
     exif: bool = False
+    max_image_mb: float = DEFAULT_MAX_IMAGE_MB
+    accept_jpeg_warnings: bool = False
     kid: bool = False
     kid_subsets: int = DEFAULT_SUBSETS
     kid_subset_size: int = DEFAULT_SUBSET_SIZE
     seed: int = DEFAULT_SEED
     limit: int | None = None  # use only this many files of each folder
     limit_seed: int | None = None  # None: the first files in sorted order; else seeded random
+    #: Further registered distribution metrics to compute from the same features (plugins).
+    metrics: tuple[str, ...] = ()
+    #: Their options, ``{"<metric>.<option>": value}`` (see :func:`iqa.registry.validate_params`).
+    params: Mapping[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
+        """Refuse a value that cannot work: :class:`~iqa.errors.InvalidArgument` naming
+        the parameter (``resize=``, ``kid_subsets=``); ``iqa fid`` shows the flag."""
         from iqa.distribution.statscache import key_mode
 
         resize_mode(self.resize)
+        check_device(self.device)
         if self.cache:
             key_mode(self.cache_key)
-        if self.alpha not in ALPHA_POLICIES:
-            raise UsageError(f"--alpha must be one of {', '.join(ALPHA_POLICIES)}, not "
-                             f"{self.alpha!r}")
-        limits = (("--batch-size", self.batch_size, 1), ("--workers", self.workers, 0),
-                  ("--kid-subsets", self.kid_subsets, 1),
-                  ("--kid-subset-size", self.kid_subset_size, 2), ("--limit", self.limit, 2))
+        self.decode.check()
+        limits = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0),
+                  ("kid_subsets", self.kid_subsets, 1),
+                  ("kid_subset_size", self.kid_subset_size, 2), ("limit", self.limit, 2))
         for name, value, low in limits:
             if value is not None and value < low:
-                raise UsageError(f"{name} must be at least {low}, not {value}")
+                raise invalid(name, f"{value}: must be at least {low}")
         if self.limit_seed is not None and self.limit is None:
-            raise UsageError("--limit-seed chooses which files --limit keeps: give --limit N too")
+            raise invalid("limit_seed", f"{self.limit_seed}: chooses which files limit keeps; "
+                          "give limit too")
+        self.plugins()
+
+    def plugins(self) -> list[Any]:
+        """The classes of :attr:`metrics` other than ``fid`` and ``kid``, checked: each is
+        a registered distribution metric on the FID Inception's features, and
+        :attr:`params` are options they declare."""
+        from iqa.registry import load, validate_params
+
+        classes = []
+        for name in dict.fromkeys(self.metrics):
+            if name in ("fid", "kid"):
+                continue
+            cls = load(name)
+            if cls.info.kind != "distribution":
+                raise invalid("metrics", f"{name!r}: compares pairs of images; use "
+                              "`iqa compare -m` for it")
+            if cls.info.needs != "network:fid-inception":
+                raise invalid("metrics", f"{name!r}: needs {cls.info.needs}, and this run "
+                              "extracts network:fid-inception features only")
+            classes.append(cls)
+        validate_params(self.params, [c.info.name for c in classes])
+        return classes
+
+    @property
+    def with_kid(self) -> bool:
+        """KID is computed: asked for with ``kid`` or named in :attr:`metrics`."""
+        return self.kid or "kid" in self.metrics
+
+    def need_features(self) -> bool:
+        """Every image's features are kept: for KID or a plugin that takes features."""
+        return self.with_kid or any(getattr(c, "inputs", "stats") == "features"
+                                    for c in self.plugins())
 
     def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
         """How ``limit`` chose the files (``None`` without a limit), for reports."""
@@ -67,7 +109,9 @@ class FIDOptions:
 
     @property
     def decode(self) -> DecodeSettings:
-        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif)
+        return DecodeSettings(resize=self.resize, alpha=self.alpha, exif=self.exif,
+                              max_image_mb=self.max_image_mb,
+                              accept_jpeg_warnings=self.accept_jpeg_warnings)
 
 
 class FIDWarning(UserWarning):

@@ -152,9 +152,9 @@ RESIZE_MODES: dict[str, ResizeMode] = {
 
 
 def resize_mode(name: str) -> ResizeMode:
-    from iqa.errors import UsageError
+    from iqa.params import invalid
 
     mode = RESIZE_MODES.get(name)
     if mode is None:
-        raise UsageError(f"--resize must be one of {', '.join(RESIZE_MODES)}, not {name!r}")
+        raise invalid("resize", f"{name!r}: must be one of {', '.join(RESIZE_MODES)}")
     return mode

@@ -21,12 +21,12 @@ from iqa.distribution.options import FIDOptions, FIDWarning, Hooks, python_warni
 from iqa.distribution.preprocess import RESIZE_MODES, resize_mode
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError, UsageError
+from iqa.features.inception import FEATURE_DIM as _DIM
 from iqa.metrics.kid import KIDValue
 
 __all__ = ["Comparison", "Engine", "FIDOptions", "FIDWarning", "Hooks", "SetPlan",
            "SetSummary", "compare_sets", "plan_set", "summarize_set"]
 
-_DIM = 2048
 PathLike = str | os.PathLike[str]
 
 
@@ -59,7 +59,7 @@ class Engine:
     @property
     def device(self) -> str:
         if self._device is None:
-            from iqa.distribution.network import resolve_device
+            from iqa.device import resolve_device
 
             self._device = resolve_device(self.options.device)
         return self._device
@@ -72,8 +72,14 @@ class Engine:
     def weights(self) -> Any:
         if self._weights is None:
             from iqa.distribution.network import resolve_weights
+            from iqa.errors import WeightsError
+            from iqa.extras import require
 
-            self._weights = resolve_weights(self.options.weights, self.hooks.download)
+            try:
+                self._weights = resolve_weights(self.options.weights, self.hooks.download)
+            except WeightsError:  # without torch, installing it comes first
+                require("torch", "iqa fid on image folders")
+                raise
             if self._weights.warning:
                 self.hooks.warn(self._weights.warning)
         return self._weights
@@ -255,13 +261,14 @@ def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarra
 
 
 def _default_batch(device: str) -> int:
+    from iqa.device import default_batch_size
     from iqa.distribution.network import DEFAULT_BATCH
 
-    return DEFAULT_BATCH.get(device, 16)
+    return default_batch_size(device, DEFAULT_BATCH, 16)
 
 
 def _workers(options: FIDOptions, device: str) -> int:
-    from iqa.distribution.network import default_workers
+    from iqa.device import default_workers
 
     return default_workers(device) if options.workers is None else options.workers
 
@@ -280,6 +287,9 @@ class Comparison:
     kid_subset_size: int | None = None
     warnings: list[str] = field(default_factory=list)
     available: dict[str, int | None] = field(default_factory=dict)
+    #: Values of further distribution metrics (plugins), by key, and their classes.
+    values: dict[str, float] = field(default_factory=dict)
+    plugins: list[Any] = field(default_factory=list)
 
     def record(self) -> dict[str, Any]:
         """One flat-ish dict: what ``iqa fid`` writes and quality gates read."""
@@ -290,6 +300,7 @@ class Comparison:
                                   "fid": self.fid}
         if self.kid is not None:
             record.update(kid_mean=self.kid.mean, kid_std=self.kid.std)
+        record.update(self.values)
         record.update(
             resize=self.options.resize,
             weights=None if self.weights is None else self.weights.describe(),
@@ -306,7 +317,7 @@ class Comparison:
         if self.kid is not None:
             record["kid"] = {"subsets": self.options.kid_subsets,
                              "subset_size": self.kid_subset_size, "seed": self.options.seed,
-                             "kernel": "(x.y/2048 + 1)^3", "estimator": "unbiased MMD^2"}
+                             "kernel": f"(x.y/{_DIM} + 1)^3", "estimator": "unbiased MMD^2"}
         record["skipped"] = {
             side: [{"file": f, "reason": r} for f, r in s.skipped]
             for side, s in (("real", self.real), ("fake", self.fake))
@@ -315,6 +326,7 @@ class Comparison:
         if limit is not None:
             record["limit"] = limit
         record["definitions"] = self.definitions()
+        record["settings"] = self.options.decode.describe()
         record["warnings"] = list(self.warnings)
         return record
 
@@ -328,7 +340,7 @@ class Comparison:
     def definitions(self) -> dict[str, Any]:
         """What each number means, per metric: a baseline with other definitions is told."""
         from iqa.features.inception import NETWORK_ID
-        from iqa.registry import load
+        from iqa.registry import load, validate_params
 
         mode = RESIZE_MODES[self.options.resize]
         common = {"network": NETWORK_ID, "features": f"pool3, {_DIM}",
@@ -341,6 +353,12 @@ class Comparison:
                            "kernel": f"(x.y/{_DIM} + 1)^3", "estimator": "unbiased MMD^2",
                            "subsets": self.options.kid_subsets,
                            "subset_size": self.kid_subset_size, "seed": self.options.seed}
+        for cls in self.plugins:
+            params = validate_params({k: v for k, v in self.options.params.items()
+                                      if k.startswith(f"{cls.info.name}.")}, [cls.info.name])
+            defs[cls.info.name] = {"definition": cls.info.definition, **common,
+                                   "higher_is_better": cls.info.higher_is_better,
+                                   "unit": cls.info.unit, **({"options": params} if params else {})}
         return defs
 
 
@@ -353,6 +371,8 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     from iqa.metrics.kid import KID
 
     options.check()
+    plugins = options.plugins()
+    need_features = options.need_features()
     hooks = hooks or Hooks(warn=python_warning)
     warnings: list[str] = []
     outer_warn = hooks.warn
@@ -363,9 +383,9 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
 
     engine = Engine(options, Hooks(warn, hooks.info, hooks.progress, hooks.download))
     plans = [path if isinstance(path, SetPlan) else
-             plan_set(path, need_features=options.kid, limit=options.limit,
+             plan_set(path, need_features=need_features, limit=options.limit,
                       limit_seed=options.limit_seed) for path in (real, fake)]
-    sides = [summarize_set(plan, engine, label=label, need_features=options.kid)
+    sides = [summarize_set(plan, engine, label=label, need_features=need_features)
              for plan, label in zip(plans, ("real", "fake"))]
     _check_consistency(sides, engine, warn)
     for side in sides:
@@ -376,7 +396,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     result = Comparison(value, *sides, options=options, warnings=warnings, available=available,
                         weights=engine.weights if engine.resolved else None,
                         device=engine.device if engine.resolved else None)
-    if options.kid:
+    if options.with_kid:
         smaller = min(len(s.features) for s in sides)  # type: ignore[arg-type]
         size = options.kid_subset_size
         if size > smaller:
@@ -390,7 +410,39 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
         _finite_result("KID", kid["kid_std"], sides)
         result.kid = KIDValue(kid["kid_mean"], kid["kid_std"])
         result.kid_subset_size = size
+    result.plugins = plugins
+    for cls in plugins:
+        result.values.update(_plugin_values(cls, sides, options, engine))
     return result
+
+
+def _plugin_values(cls: Any, sides: list[SetSummary], options: FIDOptions,
+                   engine: Engine) -> dict[str, float]:
+    """Run one plugin distribution metric on the two sets (see
+    :class:`~iqa.metrics.base.DistributionMetric`): its values, checked."""
+    from iqa.errors import PluginError
+    from iqa.metrics.base import MetricOptions
+    from iqa.registry import validate_params
+
+    name = cls.info.name
+    params = validate_params({k: v for k, v in options.params.items()
+                              if k.startswith(f"{name}.")}, [name])
+    metric = cls(MetricOptions(device=options.device, batch_size=options.batch_size,
+                               params=params, warn=engine.hooks.warn))
+    inputs = ([s.features for s in sides] if getattr(cls, "inputs", "stats") == "features"
+              else sides)
+    values = metric.compute(*inputs)
+    if not isinstance(values, dict) or not values or not all(
+            isinstance(k, str) and k.startswith(name) for k in values):
+        raise PluginError(f"metric plugin {name!r} returned {values!r}: expected a dict of "
+                          f"values whose keys start with {name!r}")
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
+            raise PluginError(f"metric plugin {name!r}: {key} is {value!r}, not a number")
+        _finite_result(key, float(value), sides)
+        out[key] = float(value)
+    return out
 
 
 def _check_finite(side: SetSummary) -> None:

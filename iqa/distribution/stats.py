@@ -29,7 +29,7 @@ class FeatureStats:
     outer: np.ndarray  # XᵀX, shape (d, d)
 
     @classmethod
-    def empty(cls, dim: int = 2048) -> FeatureStats:
+    def empty(cls, dim: int) -> FeatureStats:
         return cls(0, np.zeros(dim, np.float64), np.zeros((dim, dim), np.float64))
 
     @classmethod
@@ -171,8 +171,3 @@ def frechet_distance(
             - 2.0 * trace_sqrt_product(sigma1, sigma2)
         )
     return value if np.isnan(value) else max(value, 0.0)
-
-
-def fid_from_stats(real: FeatureStats, fake: FeatureStats) -> float:
-    """FID between two sets summarised by :class:`FeatureStats` (each with n ≥ 2)."""
-    return frechet_distance(real.mean, real.cov, fake.mean, fake.cov)

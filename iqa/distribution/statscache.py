@@ -39,10 +39,10 @@ import numpy as np
 from iqa.cache import atomic_write, cache_dir
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError, UsageError
+from iqa.features.inception import FEATURE_DIM as _DIM
 
 CACHE_FORMAT = 1
 KEY_MODES = ("stat", "content")
-_DIM = 2048
 _CHUNK = 1 << 20
 
 
@@ -58,8 +58,12 @@ def key_mode(value: str | None = None) -> str:
         value = os.environ.get("IQA_CACHE_KEY") or "stat"
         source = "IQA_CACHE_KEY="
     if value not in KEY_MODES:
-        raise UsageError(f"{source}{value!r}: the cache key mode must be one of "
-                         f"{', '.join(KEY_MODES)}")
+        message = f"{value!r}: the cache key mode must be one of {', '.join(KEY_MODES)}"
+        if source == "cache_key=":
+            from iqa.params import invalid
+
+            raise invalid("cache_key", message)
+        raise UsageError(f"{source}{message}")
     return value
 
 

@@ -24,9 +24,9 @@ import numpy as np
 from iqa.cache import atomic_write
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError
+from iqa.features.inception import FEATURE_DIM as _DIM
 
 STATS_FORMAT = "iqa-fid-stats/1"
-_DIM = 2048
 
 
 @dataclass

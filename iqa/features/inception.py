@@ -126,7 +126,7 @@ def conv_specs() -> list[ConvSpec]:
         *_block_c("Mixed_6e", 768, 192),
         *_block_d("Mixed_7a", 768),
         *_block_e("Mixed_7b", 1280),
-        *_block_e("Mixed_7c", 2048),
+        *_block_e("Mixed_7c", FEATURE_DIM),
     ]
 
 
@@ -137,7 +137,7 @@ def expected_shapes() -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, 
     features do not use them.
     """
     required: dict[str, tuple[int, ...]] = {}
-    optional: dict[str, tuple[int, ...]] = {"fc.weight": (1008, 2048), "fc.bias": (1008,)}
+    optional: dict[str, tuple[int, ...]] = {"fc.weight": (1008, FEATURE_DIM), "fc.bias": (1008,)}
     for name, cin, cout, (kh, kw), _, _ in conv_specs():
         required[f"{name}.conv.weight"] = (cout, cin, kh, kw)
         for part in ("weight", "bias", "running_mean", "running_var"):

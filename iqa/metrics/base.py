@@ -6,6 +6,10 @@ what it is in a class attribute :attr:`info` and does one thing:
 * a :class:`PairMetric` scores batches of (reference, distorted) image pairs;
 * a :class:`DistributionMetric` compares two sets of images through features.
 
+A metric declares the options it takes (:class:`Option`: name, type, default, help) in
+``info.options``; a run hands them over as ``options.params["<metric>.<option>"]``,
+validated and with defaults filled in by :func:`iqa.registry.validate_params`.
+
 The command line only knows this contract, so a metric from another package appears in
 ``iqa metrics`` and ``iqa compare -m NAME`` without any change to ``iqa``. Importing a
 metric module must be cheap: heavy imports (torch, networks) belong inside methods.
@@ -26,6 +30,21 @@ DISTRIBUTION = "distribution"
 
 
 @dataclass(frozen=True)
+class Option:
+    """One option a metric takes, e.g. ``Option("net", str, "alex", "trunk", ("alex", "vgg"))``.
+
+    ``type`` is ``bool``, ``int``, ``float`` or ``str``; values given as text (from the
+    command line) are converted to it. ``choices``, when given, are the allowed values.
+    """
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple[Any, ...] | None = None
+
+
+@dataclass(frozen=True)
 class MetricInfo:
     """What a metric is: shown by ``iqa metrics`` and written into JSON reports."""
 
@@ -36,6 +55,7 @@ class MetricInfo:
     definition: str  # one line, with the citation
     unit: str = ""
     extra: str | None = None  # the pip extra it needs beyond `pip install iqa` (iqa.extras)
+    options: tuple[Option, ...] = ()  # what it takes in MetricOptions.params
 
 
 def _ignore(message: str) -> None:
@@ -104,13 +124,24 @@ class PairMetric(ABC):
 
 
 class DistributionMetric(ABC):
-    """A metric between two sets of images, computed from features of each set."""
+    """A metric between two sets of images, computed from features of each set.
+
+    ``needs`` in :attr:`info` names the extractor (``"network:fid-inception"``, the only
+    one so far). :attr:`inputs` says what :meth:`compute` is given for each set:
+    ``"stats"`` (an object with ``mean``, ``cov`` and ``n``, e.g.
+    :class:`~iqa.distribution.run.SetSummary`) or ``"features"`` (an N×d float32 array;
+    the run then keeps every image's features, 8 KiB each for the Inception).
+    """
 
     info: ClassVar[MetricInfo]
+    inputs: ClassVar[Literal["stats", "features"]] = "stats"
 
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()
 
     @abstractmethod
     def compute(self, real: Any, fake: Any) -> dict[str, Any]:
-        """Compare two feature summaries and return the named values."""
+        """Compare two sets (see :attr:`inputs`) and return the named values, each key
+        starting with ``info.name``; the first is the metric's value, which gates on
+        ``info.name`` test (``fid``; ``kid_mean`` for ``kid``). Raise ``InputError`` for
+        a value that cannot be computed."""

@@ -42,6 +42,7 @@ class FID(DistributionMetric):
         definition="FID = |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2) of Inception "
         "pool3 features (Heusel et al. 2017)",
     )
+    inputs = "stats"
 
     def compute(self, real: Any, fake: Any) -> dict[str, Any]:
         from iqa.distribution.stats import frechet_distance

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from iqa.metrics.base import DISTRIBUTION, DistributionMetric, MetricInfo
+from iqa.metrics.base import DISTRIBUTION, DistributionMetric, MetricInfo, Option
 
 DEFAULT_SUBSETS = 100
 DEFAULT_SUBSET_SIZE = 1000
@@ -33,6 +33,8 @@ DEFAULT_SEED = 2020  # torch-fidelity's default
 
 
 class KIDValue(NamedTuple):
+    """KID's mean and standard deviation over the subsets."""
+
     mean: float
     std: float
 
@@ -92,7 +94,13 @@ class KID(DistributionMetric):
         extra="torch",
         definition="KID = unbiased MMD^2 of Inception pool3 features, kernel (x.y/d + 1)^3, "
         "mean over random subsets (Binkowski et al. 2018)",
+        options=(
+            Option("subsets", int, DEFAULT_SUBSETS, "random subsets KID is averaged over"),
+            Option("subset_size", int, DEFAULT_SUBSET_SIZE, "images per subset"),
+            Option("seed", int, DEFAULT_SEED, "seed of the subsets (torch-fidelity's default)"),
+        ),
     )
+    inputs = "features"
 
     def compute(self, real: Any, fake: Any) -> dict[str, Any]:
         params = self.options.params

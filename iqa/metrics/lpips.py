@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from iqa.device import check_device, default_batch_size, resolve_device
 from iqa.errors import InputError, InvalidArgument, InvalidImage
-from iqa.extras import EXTRAS, missing, require
+from iqa.extras import missing, require
 from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, as_pair
-from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
+from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, Option, PairMetric
 from iqa.metrics.ssim import check_min_size
 
 #: Pairs per forward pass when --batch-size is not given, by device type. Measured with
@@ -44,10 +45,7 @@ DEFAULT_BATCH = {"cpu": 2, "cuda": 16}
 MIN_SIDE = {"alex": 31, "vgg": 16, "squeeze": 17}
 _TRUNK_NAME = {"alex": "AlexNet", "vgg": "VGG-16", "squeeze": "SqueezeNet 1.1"}
 
-DEVICES = ("auto", "cpu", "cuda")
-
-#: The packages LPIPS imports, and how to get them.
-PACKAGES = EXTRAS["torch"]
+#: How to get the packages LPIPS imports.
 INSTALL_HINT = 'pip install "iqa[torch]"'
 
 
@@ -90,8 +88,7 @@ def lpips(
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="lpips")
     if net not in MIN_SIDE:
         raise InvalidArgument(f"lpips: net must be one of {', '.join(MIN_SIDE)}, not {net!r}")
-    if device not in DEVICES:
-        raise InvalidArgument(f"lpips: device must be auto, cpu or cuda, not {device!r}")
+    check_device(device)
     check_size(ref.shape, net)
     _rgb(ref)
     runner = _runner(net, device)
@@ -161,19 +158,6 @@ def _weights_present(catalog_name: str) -> bool:
 
     return (catalog_name in _store.unverified_imports()
             or official_path(known(catalog_name)).is_file())
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when a GPU is usable, else ``cpu``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InvalidArgument("--device cuda: no CUDA device is available (use --device cpu)")
-    if device not in ("cpu", "cuda"):
-        raise InvalidArgument(f"device must be auto, cpu or cuda, not {device!r}")
-    return device
 
 
 def to_tensor(images: Sequence[np.ndarray], data_range: float) -> Any:
@@ -263,6 +247,8 @@ class LPIPS(PairMetric):
         needs="network:lpips",
         extra="torch",
         definition="LPIPS v0.1 (Zhang et al. 2018), inputs scaled to [-1, 1]",
+        options=(Option("net", str, "alex", "trunk network (weights: see `iqa weights`)",
+                        ("alex", "vgg", "squeeze")),),
     )
 
     def __init__(self, options: MetricOptions | None = None) -> None:
@@ -282,7 +268,7 @@ class LPIPS(PairMetric):
 
     @property
     def preferred_batch(self) -> int:
-        return self.options.batch_size or DEFAULT_BATCH.get(self.device, 1)
+        return self.options.batch_size or default_batch_size(self.device, DEFAULT_BATCH)
 
     @classmethod
     def unavailable(cls, options: MetricOptions) -> str | None:
