@@ -13,9 +13,8 @@ pair; for any other metric it is, like an unreadable file.
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from iqa.io.channels import convert_channels
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB, Image, load_image
 from iqa.io.pairing import Pair
 from iqa.metrics.base import PAIR, MetricOptions, PairMetric
+from iqa.output.report import summarize  # noqa: F401 - part of this module's API
 from iqa.registry import load
 
 DEFAULT_METRICS = "psnr,ssim,ms_ssim"
@@ -288,37 +288,6 @@ def _named(pair: Pair, exc: InputError) -> str:
     if exc.path or pair.ref in text or pair.dist in text:
         return text
     return f"{pair.dist}: {text}"
-
-
-def summarize(records: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
-    """Per metric: ``n`` (pairs with a value), mean / min / max over them, and
-    ``n_infinite`` / ``n_undefined`` (pairs too small for the metric) when not zero."""
-    columns: dict[str, list[float]] = {n: [] for n in names}
-    too_small = dict.fromkeys(names, 0)
-    for record in records:
-        for n in names:
-            value = record.get(n)
-            if value is not None and not (isinstance(value, float) and math.isnan(value)):
-                columns[n].append(float(value))
-            if n in (record.get("undefined") or {}):
-                too_small[n] += 1
-    summary: dict[str, dict[str, Any]] = {}
-    for n, vals in columns.items():
-        if not vals:
-            summary[n] = {"n": 0, "mean": None, "min": None, "max": None}
-        else:
-            finite = [v for v in vals if math.isfinite(v)]
-            summary[n] = {
-                "n": len(vals),
-                "mean": math.fsum(vals) / len(vals),  # inf if any value is inf
-                "min": min(vals),
-                "max": max(vals),
-            }
-            if len(finite) != len(vals):
-                summary[n]["n_infinite"] = len(vals) - len(finite)
-        if too_small[n]:
-            summary[n]["n_undefined"] = too_small[n]
-    return summary
 
 
 def compare_files(

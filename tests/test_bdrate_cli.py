@@ -215,7 +215,7 @@ def test_compare_json_without_rates_uses_file_sizes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "file sizes" in proc.stderr
     doc = strict_json(proc.stdout)
-    assert doc["rate"] == "bpp"  # every compare row carries bpp; BD-rate is scale-free
+    assert doc["rate"] == "bytes (file size)"
     assert doc["metrics"]["psnr"]["bd_rate"] == pytest.approx(-10.0, abs=1e-9)
 
 
@@ -314,7 +314,7 @@ def test_end_to_end_jpeg_vs_webp_from_iqa_compare(tmp_path):
                       plot, "--format", "json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     doc = strict_json(proc.stdout)
-    assert doc["rate"] == "bytes (file size)"
+    assert doc["rate"] == "bpp"  # every compare row carries bpp; BD-rate is scale-free
     expected = reference(bjontegaard.bd_rate, *curves["jpeg"], *curves["webp"])
     assert doc["metrics"]["psnr"]["bd_rate"] == pytest.approx(expected, rel=1e-9)
     assert expected < -20  # WebP needs far fewer bytes than JPEG for the same PSNR

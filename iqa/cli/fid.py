@@ -143,6 +143,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         options = replace(options, kid=True)  # a gate on KID computes it
     check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
                   [real] if fake is None else [real, fake])
+    with gates.guard():
+        gates.check_settings(options.decode.describe())
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
     if save_stats is not None:
         if fake is not None:

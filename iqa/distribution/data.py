@@ -87,15 +87,28 @@ def _decode(path: str, settings: DecodeSettings) -> np.ndarray:
     from iqa.io.images import load_image
 
     if settings.alpha != "error":
-        return load_image(path, **settings.load_kwargs()).pixels
-    pixels = load_image(path, **{**settings.load_kwargs(), "alpha": "keep"}).pixels
+        return _full_range(load_image(path, **settings.load_kwargs()))
+    image = load_image(path, **{**settings.load_kwargs(), "alpha": "keep"})
+    pixels = image.pixels
     if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
-        if not (pixels[:, :, -1] == np.iinfo(pixels.dtype).max).all():
+        if not (pixels[:, :, -1] == image.data_range).all():
             raise InputError(f"{path}: has transparent pixels; choose how to use them with "
                              f"--alpha {'|'.join(a for a in FID_ALPHA_POLICIES if a != 'error')}",
                              path)
-        pixels = np.ascontiguousarray(pixels[:, :, :-1])
-    return pixels
+        image = type(image)(np.ascontiguousarray(pixels[:, :, :-1]), image.path, image.bits)
+    return _full_range(image)
+
+
+def _full_range(image: Any) -> np.ndarray:
+    """The pixels on their type's full range: a 10- or 12-bit image held in ``uint16``
+    (values up to 2^bits − 1) is scaled to 0..65535, rounding to nearest, so the 8-bit
+    network input is v·255/(2^bits − 1) as for any other image, never v/256."""
+    pixels = image.pixels
+    if pixels.dtype != np.uint16 or image.bits >= 16:
+        return pixels
+    peak = int(image.data_range)
+    wide = pixels.astype(np.uint32) * 65535 + peak // 2
+    return (wide // peak).astype(np.uint16)
 
 
 def collate(items: list[tuple[int, Any, str | None]]) -> tuple[Any, list[tuple[int, str]], int]:

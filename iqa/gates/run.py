@@ -141,6 +141,15 @@ class GateRun:
         for line in neutral:
             self.warn(f"{where}: {line}")
 
+    def check_settings(self, settings: dict[str, Any]) -> None:
+        """Before any work: a value-changing setting (resize, alpha, exif) that differs from
+        the baseline's is an error now (or, when allowed, a warning), not after the run.
+
+        :meth:`bind` later compares the definitions known only after the run (weights)."""
+        if self.baseline is not None:
+            changed, _ = self.baseline.definition_changes({}, settings, [])
+            self._changed(changed)
+
     def _changed(self, lines: list[str]) -> None:
         """Definition changes: an input error unless allowed, then warnings."""
         lines = [line for line in lines if line not in self.definition_changes]

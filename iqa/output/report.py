@@ -8,7 +8,8 @@ the document a caller gets from the library is the one ``--format json`` writes:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 #: Settings written only when they differ from these defaults (older baselines match).
@@ -62,8 +63,6 @@ def compare_report(records: Sequence[dict[str, Any]], names: Sequence[str], pair
                    gates_section: dict[str, Any] | None = None) -> dict[str, Any]:
     """What follows the rows: ``summary``, ``counts``, ``unmatched``, ``errors`` and,
     with gates, ``gates``."""
-    from iqa.compare import summarize
-
     failed = sum(1 for r in records if r["error"])
     report: dict[str, Any] = {
         "summary": summarize(records, names),
@@ -74,3 +73,34 @@ def compare_report(records: Sequence[dict[str, Any]], names: Sequence[str], pair
     if gates_section is not None:
         report["gates"] = gates_section
     return report
+
+
+def summarize(records: Iterable[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+    """Per metric: ``n`` (pairs with a value), mean / min / max over them, and
+    ``n_infinite`` / ``n_undefined`` (pairs too small for the metric) when not zero."""
+    columns: dict[str, list[float]] = {n: [] for n in names}
+    too_small = dict.fromkeys(names, 0)
+    for record in records:
+        for n in names:
+            value = record.get(n)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)):
+                columns[n].append(float(value))
+            if n in (record.get("undefined") or {}):
+                too_small[n] += 1
+    summary: dict[str, dict[str, Any]] = {}
+    for n, vals in columns.items():
+        if not vals:
+            summary[n] = {"n": 0, "mean": None, "min": None, "max": None}
+        else:
+            finite = [v for v in vals if math.isfinite(v)]
+            summary[n] = {
+                "n": len(vals),
+                "mean": math.fsum(vals) / len(vals),  # inf if any value is inf
+                "min": min(vals),
+                "max": max(vals),
+            }
+            if len(finite) != len(vals):
+                summary[n]["n_infinite"] = len(vals) - len(finite)
+        if too_small[n]:
+            summary[n]["n_undefined"] = too_small[n]
+    return summary

@@ -132,7 +132,7 @@ def _tell(record: dict[str, Any], say: Callable[[str], None],
 
 def _report(records: list[dict[str, Any]], names: list[str], pairing: Any,
             gates_section: dict[str, Any] | None, *, clips: bool) -> dict[str, Any]:
-    from iqa.compare import summarize
+    from iqa.output.report import summarize
 
     failed = sum(1 for r in records if r["error"])
     report: dict[str, Any] = {
