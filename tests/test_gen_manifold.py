@@ -157,3 +157,18 @@ def test_bad_inputs_are_refused_with_the_fix():
         precision_recall(real, fake, k=2.5)
     with pytest.raises(InvalidArgument, match="k must be at least 1"):
         prdc(real, fake, k=0)
+
+
+def test_distances_are_computed_in_blocks_not_as_one_matrix():
+    import tracemalloc
+
+    real, fake = _sets(11, 7000, 7000, 8)
+    real, fake = real.astype(np.float32), fake.astype(np.float32)
+    tracemalloc.start()
+    try:
+        prdc(real, fake)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # One 7000×7000 float64 distance matrix alone would take 392 MB; blocks take ~100 MB.
+    assert peak < 150e6

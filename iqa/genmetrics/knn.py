@@ -4,21 +4,30 @@ Every k-NN metric here (precision/recall, density/coverage) needs, for N feature
 the distance from each vector to its k-th nearest neighbour in its own set (the radius of
 its k-NN ball) and, between the two sets, which vectors fall in which balls. With
 N = 50,000 a full N×N float64 distance matrix would take 20 GB, so distances are computed
-one block at a time: ``ROW_BLOCK`` rows × ``COL_BLOCK`` columns (16 MiB of float64), with
-only the feature rows of the two blocks converted to float64 (``(ROW_BLOCK + COL_BLOCK)·d``
-values, 96 MiB for 4096-d VGG-16 features). Peak extra memory is therefore about
-200 MiB whatever N is, plus O(N) result vectors; the caller keeps the features (N·d
+one block at a time: ``ROW_BLOCK`` rows × ``COL_BLOCK`` columns (16 MiB of float64; the
+distances, their tolerances and candidate indices take about 90 MiB), with only the
+feature rows of the two blocks converted to float64 (``(ROW_BLOCK + COL_BLOCK)·d`` values,
+96 MiB for 4096-d VGG-16 features). Peak extra memory is therefore about 200 MiB
+whatever N is, plus O(N) result vectors; the caller keeps the features (N·d
 float32 values: 800 MiB for 50,000 4096-d vectors). Time is dominated by three
 matrix products (real×real, fake×fake, real×fake), about 6·N²·d floating-point operations.
 
 Squared distances are computed as ‖a‖² + ‖b‖² − 2⟨a, b⟩ in float64 (the form
 scikit-learn, PyTorch's ``cdist`` for large inputs and the ADM evaluator use), clamped at
 0, and compared *squared*: ``d(a, b) ≤ r`` is decided as ``d² ≤ r²``, which avoids the
-ties a rounded square root can create. A vector's distance to itself is set to exactly 0,
-so "the k-th nearest neighbour other than itself" is the (k+1)-th smallest distance in
-its row including itself — the definition torch-fidelity (``kthvalue(k + 1)``), ``prdc``
-(``get_kth_value(k + 1)``) and the ADM evaluator (``partition`` index k) all use, which
-also counts a duplicate of a vector as a neighbour at distance 0.
+ties a rounded square root can create. That fast form is off by rounding (far less than
+``TOL``·(‖a‖² + ‖b‖²)), so radii are taken from exactly summed Σ(aᵢ − bᵢ)² of the nearest
+candidates, and every comparison closer than that tolerance to its radius is decided on
+the exact sum too (:func:`exact_sq`). Ties are then decided consistently: a fake vector
+that duplicates a real one lies exactly on the balls the real one lies on — the case of
+identical sets, where ``prdc`` (which passes the same array twice and gets an exactly
+zero diagonal from scikit-learn) gives density exactly 1.
+
+A vector's distance to itself is set to exactly 0, so "the k-th nearest neighbour other
+than itself" is the (k+1)-th smallest distance in its row including itself — the
+definition torch-fidelity (``kthvalue(k + 1)``), ``prdc`` (``get_kth_value(k + 1)``) and
+the ADM evaluator (``partition`` index k) all use, which also counts a duplicate of a
+vector as a neighbour at distance 0.
 """
 
 from __future__ import annotations

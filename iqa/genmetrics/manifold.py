@@ -8,7 +8,7 @@ Three conventions are in use and give different numbers on the same features:
 =================  ====  ======  ===============================================
 tool               k     ball    metrics
 =================  ====  ======  ===============================================
-torch-fidelity     3     ``≤``   precision, recall (``prc``, VGG-16 fc2 features)
+torch-fidelity     3     ``≤``   precision, recall (``prc``, VGG-16 fc2 after ReLU)
 ADM evaluator      3     ``≤``   precision, recall (Inception pool3 features)
 ``prdc`` package   5     ``<``   precision, recall, density, coverage
 =================  ====  ======  ===============================================
@@ -68,7 +68,7 @@ def precision_recall(real: object, fake: object, *, k: int = 3) -> PrecisionReca
     r_k is the distance to the k-th nearest neighbour within the same set (the vector
     itself not counted), k = 3 by default. This reproduces torch-fidelity 0.4
     (``metric_prc.calculate_precision_recall_full/part``: ``kthvalue(k + 1)`` radii and
-    ``<=`` in the balls; VGG-16 fc2 features there) and the ADM evaluator of
+    ``<=`` in the balls; VGG-16 ``fc2_relu`` features there) and the ADM evaluator of
     guided-diffusion (``ManifoldEstimator``, ``nhood_sizes=(3,)``, ``<=``; Inception pool3
     features there), and the paper's reference code (kynkaat/improved-precision-and-recall-metric).
     The ``prdc`` package's precision and recall use ``<`` instead; see :func:`prdc`.
