@@ -42,10 +42,11 @@ def cmmd(real: object, fake: object, *, sigma: float = SIGMA, scale: float = SCA
     float64 where the reference runs JAX in float32, and in blocks (see
     :mod:`iqa.genmetrics.knn`) where the reference forms n×n matrices.
 
-    The inputs are CLIP ViT-L/14@336px image embeddings, L2-normalised (scenic's CLIP, as
-    the reference uses it, returns unit vectors); this function does not normalise, so
-    features from another extractor give a different, non-comparable number. The sets may
-    differ in size (the reference allows it). Identical sets give exactly 0.
+    The inputs are CLIP ViT-L/14@336px image embeddings, L2-normalised (the reference calls
+    scenic's ``CLIP`` with its default ``normalize=True``, which divides each embedding by
+    its norm); this function does not normalise, so features from another extractor, or
+    unnormalised ones, give a different, non-comparable number. The sets may differ in
+    size (the reference allows it). Identical sets give exactly 0.
     """
     x = feature_array(real, "real embeddings")
     y = feature_array(fake, "fake embeddings")
