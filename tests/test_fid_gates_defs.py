@@ -55,7 +55,13 @@ def test_baseline_with_another_resize_definition_is_named(stats_pair, tmp_path):
     first = run_iqa("fid", *stats_pair, "--resize", "clean", "--format", "json", "-o", base)
     assert first.returncode == 0, first.stderr
     second = run_iqa("fid", *stats_pair, "--baseline", base)
-    assert "fid definition changed" in second.stderr and "resize" in second.stderr
+    # the setting is compared before any work: one line naming it, exit 2
+    assert second.returncode == 2 and second.stderr.count("\n") == 1, second.stderr
+    assert "setting resize changed ('clean' -> 'tf')" in second.stderr
+    allowed = run_iqa("fid", *stats_pair, "--baseline", base, "--allow-definition-change")
+    assert allowed.returncode == 0, allowed.stderr
+    # allowed, both the setting and the definition it changes are named
+    assert "resize" in allowed.stderr and "fid definition changed" in allowed.stderr
 
 
 def test_csv_booleans_are_lower_case(tmp_path, fid_weights):
