@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 @click.option("--accept-jpeg-warnings", is_flag=True,
               help="Score JPEGs whose damaged data libjpeg reconstructs with a warning "
               "(refused by default: the reconstructed pixels are invented).")
+@click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
+              help="An option of a selected metric, e.g. lpips.net=vgg (each metric's "
+              "options: `iqa metrics`). Repeatable; a misspelt option is an error.")
 @click.option("--luma", is_flag=True,
               help="PSNR, SSIM and MS-SSIM on the unrounded BT.601 luma (Y) of RGB images, "
               "as BasicSR's test_y_channel (LPIPS keeps RGB).")
@@ -80,7 +83,8 @@ if TYPE_CHECKING:
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
     alpha: str, ignore_exif: bool, channels: str, max_image_mb: float,
-    accept_jpeg_warnings: bool, luma: bool, crop_border: int, lpips_net: str,
+    accept_jpeg_warnings: bool, metric_options: tuple[str, ...], luma: bool, crop_border: int,
+    lpips_net: str,
     size: str | None,
     pix_fmt: str | None, frames: int | None, psnr_peak: str, per_frame: bool,
     allow_unmatched: bool,
@@ -136,7 +140,8 @@ def compare(
         max_image_mb=None if max_image_mb == DEFAULT_MAX_IMAGE_MB else max_image_mb)
 
     with gates.guard():
-        params = {"psnr.luma": luma, "lpips.net": lpips_net}
+        params = _metric_params(names, {"psnr.luma": luma, "lpips.net": lpips_net},
+                                metric_options)
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
                     allow_unmatched=allow_unmatched, skip_bad=skip_bad, device=device,
                     batch_size=batch_size, optional=optional)
@@ -168,6 +173,17 @@ def _refuse_video_options(**given: Any) -> None:
 
         raise UsageError(f"{', '.join(used)}: only for video clips (.y4m, .yuv), and the "
                          "inputs are images; leave the option out")
+
+
+def _metric_params(names: list[str], aliases: dict[str, Any],
+                   metric_options: tuple[str, ...]) -> dict[str, Any]:
+    """--luma / --lpips-net and every --metric-option, checked against what the selected
+    metrics declare (a misspelt option or one of a metric not selected is exit 2)."""
+    from iqa.registry import parse_metric_options, validate_params
+
+    given = parse_metric_options(metric_options)
+    chosen = {k: v for k, v in aliases.items() if k.split(".")[0] in names}
+    return {**aliases, **validate_params({**chosen, **given}, names)}
 
 
 def _optional_metrics(spec: str, names: list[str], gate_names: list[str]) -> set[str]:
@@ -211,14 +227,18 @@ def _run(
                             download_progress=download_bar)
     metrics = build_metrics(names, options)
     missing = missing_encodings(pairing)
-    for path in pairing.ref_only:
-        if missing.get(path):
-            warn(f"{path}: no encoding with this name in {', '.join(missing[path])} of "
-                 f"{dist[0]}")
-            continue
-        warn(f"{path}: no distorted image with this name in {dist[0]}")
-    for path in pairing.dist_only:
-        warn(f"{path}: no reference image with this name in {ref}")
+    if missing:
+        for path in pairing.ref_only:
+            if missing.get(path):
+                warn(f"{path}: no encoding with this name in {', '.join(missing[path])} of "
+                     f"{dist[0]}")
+                continue
+            warn(f"{path}: no distorted image with this name in {dist[0]}")
+        for path in pairing.dist_only:
+            warn(f"{path}: no reference image with this name in {ref}")
+    else:  # a few names per side, then a count, and the --pair-by stem hint when it fits
+        for line in pairing.summary_lines():
+            warn(line)
 
     columns = ["pair", "ref", "dist", "bytes", "bpp"]
     for m in metrics:

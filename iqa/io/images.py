@@ -56,11 +56,14 @@ from iqa.errors import InputError
 from iqa.io.decode import check_header, check_png_crcs, decode_pixels, open_header
 from iqa.io.files import read_regular_file
 from iqa.io.jpeg_check import libjpeg_warning
+from iqa.io.policy import (  # noqa: F401 - re-exported: the decoder's policies
+    ALPHA_POLICIES,
+    DEFAULT_MAX_IMAGE_MB,
+    check_alpha,
+    check_max_image_mb,
+)
 
-#: Default budget for the decoded pixels of one image, in MiB (see ``max_image_mb``).
-DEFAULT_MAX_IMAGE_MB = 1024
 _FILE_SLACK = 64 * 2**20  # metadata a file may carry beyond its decoded pixels
-ALPHA_POLICIES = ("error", "drop", "black", "white", "keep")
 IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".avif",
      ".jp2", ".j2k", ".j2c", ".jpx", ".jxl", ".heic", ".heif", ".hif"}
@@ -137,10 +140,8 @@ def load_image(
         Accept JPEGs on which libjpeg reports corrupt data and invents the pixels it
         could not decode (refused by default).
     """
-    if alpha not in ALPHA_POLICIES:
-        raise ValueError(f"alpha must be one of {ALPHA_POLICIES}, not {alpha!r}")
-    if not max_image_mb > 0:
-        raise ValueError(f"max_image_mb must be a positive number of MiB, not {max_image_mb!r}")
+    check_alpha(alpha)  # the same errors (parameter named) as iqa.fid() and compare
+    check_max_image_mb(max_image_mb)
     name = str(path)
     budget = int(max_image_mb * 2**20)
     data = read_regular_file(

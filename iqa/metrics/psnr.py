@@ -22,7 +22,7 @@ import numpy as np
 from iqa.errors import InvalidArgument
 from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, as_pair
-from iqa.metrics.base import PAIR, MetricInfo, PairMetric
+from iqa.metrics.base import PAIR, MetricInfo, Option, PairMetric
 
 #: (lower bound in dB, band id, what it means), from best to worst.
 BANDS = (
@@ -135,6 +135,8 @@ class PSNR(PairMetric):
         needs="pixels",
         definition="PSNR = 10 log10(MAX^2 / MSE), MSE over all pixels and channels",
         unit="dB",
+        options=(Option("luma", bool, False,
+                        "PSNR on BT.601 luma (Y) instead of all channels (--luma)"),),
     )
 
     @property

@@ -158,7 +158,11 @@ def _footer(report: dict[str, Any]) -> list[str]:
         files = unmatched.get(side) or []
         if files:
             lines.append(f"{len(files)} {label} file(s) without a partner:")
-            lines.extend(f"  {one_line(f)}" for f in files)
+            shown = files if len(files) <= 4 else files[:3]
+            lines.extend(f"  {one_line(f)}" for f in shown)
+            if len(files) > len(shown):
+                lines.append(f"  ... and {len(files) - len(shown)} more (all are in the JSON "
+                             "report's \"unmatched\")")
     for name, stats in (report.get("summary") or {}).items():
         if stats.get("n_undefined"):
             lines.append(f"{name}: undefined for {stats['n_undefined']} pair(s) "
