@@ -27,12 +27,13 @@ def frechet_distance_features(real: object, fake: object) -> float:
     FD-DINOv2, dgm-eval and EDM2 resize with PIL bicubic to 224×224; torch-fidelity's
     ``dinov2-vit-l-14`` uses its own bilinear resize and gives a different value).
     """
-    from iqa.distribution.stats import fid_from_stats
+    from iqa.distribution.stats import frechet_distance
 
     x = feature_array(real, "real features", min_rows=2)
     y = feature_array(fake, "fake features", min_rows=2)
     same_dim(x, y, "real features", "fake features")
-    return fid_from_stats(_stats(x), _stats(y))
+    sx, sy = _stats(x), _stats(y)
+    return frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov)
 
 
 def _stats(x: np.ndarray) -> FeatureStats:
