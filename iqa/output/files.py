@@ -75,10 +75,9 @@ def check_output_targets(
     ``st_dev``/``st_ino`` after following links, so hard links count too) is refused.
     Raises :class:`~iqa.errors.UsageError` naming the option and the path.
     """
-    named = [(option, path) for option, path in outputs if not is_stdout(path)]
+    named = [(option, str(path)) for option, path in outputs if not is_stdout(path)]
     seen: dict[tuple[int, int] | str, str] = {}
     for option, path in named:
-        assert path is not None
         _check_writable(option, path)
         key = _identity(path) or os.path.realpath(path)
         if key in seen:
@@ -176,7 +175,7 @@ def open_output(path: str | None, *, machine: bool = True) -> Iterator[IO[str]]:
         with _stdout(machine) as stream:
             yield stream
         return
-    assert path is not None
+    path = str(path)  # not stdout, so a path
     if _writes_directly(path):
         try:
             stream = open(path, "w", encoding="utf-8", errors="backslashreplace", newline="")
