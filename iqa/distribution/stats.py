@@ -147,7 +147,8 @@ def frechet_distance(
     covariances (fewer samples than dimensions) exactly, without adding ε to the
     diagonal, and does not depend on the SciPy version. It takes two symmetric
     eigendecompositions (about 2 s in all for full-rank d = 2048 covariances on two CPU
-    cores, where ``sqrtm`` takes ~12 s; less with fewer images than dimensions). The result is clipped at 0: a distance is never negative.
+    cores, where ``sqrtm`` takes ~12 s; less with fewer images than dimensions). The
+    result is clipped at 0: a distance is never negative.
     Values too large for float64 give ``inf`` (or NaN) without a NumPy warning; callers
     decide (``iqa fid`` refuses a non-finite FID with its reason).
 
