@@ -145,7 +145,7 @@ def frechet_distance(
     product Σ1Σ2 (pytorch-fid, clean-fid) or ``numpy.linalg.eigvals`` of it
     (torch-fidelity), this never produces complex numbers or NaN, handles singular
     covariances (fewer samples than dimensions) exactly, without adding ε to the
-    diagonal, and does not depend on the SciPy version. It takes two symmetric
+    diagonal, and never depends on the rounding of a non-symmetric solver. It takes two symmetric
     eigendecompositions (about 2 s in all for full-rank d = 2048 covariances on two CPU
     cores, where ``sqrtm`` takes ~12 s; less with fewer images than dimensions). The
     result is clipped at 0: a distance is never negative.
