@@ -28,6 +28,25 @@ def output_options(fn: Callable) -> Callable:
     return fn
 
 
+def decode_limit_options(fn: Callable) -> Callable:
+    """--max-image-mb and --accept-jpeg-warnings (the decode policy's limits), as every
+    command that decodes images takes them."""
+    from iqa.io.policy import DEFAULT_MAX_IMAGE_MB
+
+    fn = click.option(
+        "--accept-jpeg-warnings", is_flag=True,
+        help="Use JPEGs whose damaged data libjpeg reconstructs with a warning "
+        "(refused by default: the reconstructed pixels are invented).",
+    )(fn)
+    fn = click.option(
+        "--max-image-mb", type=click.FloatRange(min=1), default=DEFAULT_MAX_IMAGE_MB,
+        show_default=True,
+        help="Refuse, from its header, an image whose decoded pixels would need more "
+        "than this many MiB (width x height x channels x bytes per sample).",
+    )(fn)
+    return fn
+
+
 def device_options(fn: Callable) -> Callable:
     fn = click.option(
         "--batch-size", type=click.IntRange(min=1), default=None,

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from iqa import __version__
-from iqa.cli._common import device_options, download_bar, output_options, progress, say, warn
+from iqa.cli._common import (
+    decode_limit_options,
+    device_options,
+    download_bar,
+    output_options,
+    progress,
+    say,
+    warn,
+)
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
 from iqa.errors import IQAError
 from iqa.gates import InputProblem, Quantity
@@ -42,13 +50,7 @@ if TYPE_CHECKING:
               help="Convert both images of every pair first: as-is (a gray/RGB mismatch is "
               "refused), rgb (gray repeated to 3 channels), gray (RGB to BT.601 luma as "
               "Pillow's convert('L')), y (MATLAB rgb2ycbcr limited-range Y).")
-@click.option("--max-image-mb", type=click.FloatRange(min=1), default=DEFAULT_MAX_IMAGE_MB,
-              show_default=True,
-              help="Refuse, from its header, an image whose decoded pixels would need more "
-              "than this many MiB (width x height x channels x bytes per sample).")
-@click.option("--accept-jpeg-warnings", is_flag=True,
-              help="Score JPEGs whose damaged data libjpeg reconstructs with a warning "
-              "(refused by default: the reconstructed pixels are invented).")
+@decode_limit_options
 @click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
               help="An option of a selected metric, e.g. lpips.net=vgg (each metric's "
               "options: `iqa metrics`). Repeatable; a misspelt option is an error.")

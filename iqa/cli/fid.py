@@ -19,11 +19,11 @@ from typing import IO, Any
 
 import click
 
-from iqa.cli._common import device_options, download_bar, say, warn
+from iqa.cli._common import decode_limit_options, device_options, download_bar, say, warn
 from iqa.cli._gates import EXIT_CODES_HELP, gate_options, prepare_gates
 from iqa.distribution.preprocess import RESIZE_MODES
 from iqa.errors import UsageError
-from iqa.io.policy import DEFAULT_MAX_IMAGE_MB, FID_ALPHA_POLICIES
+from iqa.io.policy import FID_ALPHA_POLICIES
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
 from iqa.output import FORMATS
 from iqa.params import as_flags
@@ -83,13 +83,7 @@ _RESIZE_HELP = (
               "torch-fidelity and clean-fid do), composite over black/white, or refuse them.")
 @click.option("--exif", is_flag=True,
               help="Apply EXIF orientation before resizing (the reference tools do not).")
-@click.option("--max-image-mb", type=click.FloatRange(min=1), default=DEFAULT_MAX_IMAGE_MB,
-              show_default=True,
-              help="Refuse, from its header, an image whose decoded pixels would need more "
-              "than this many MiB (width x height x channels x bytes per sample).")
-@click.option("--accept-jpeg-warnings", is_flag=True,
-              help="Use JPEGs whose damaged data libjpeg reconstructs with a warning "
-              "(refused by default: the reconstructed pixels are invented).")
+@decode_limit_options
 @click.option("--metric", "extra_metrics", multiple=True, metavar="NAME",
               help="Also compute this registered distribution metric from the same "
               "Inception features (a plugin, see `iqa metrics`; `kid` is --kid). Repeatable.")
