@@ -160,9 +160,21 @@ def _channels(image: Image, settings: LoadSettings) -> Image:
     return Image(pixels=pixels, path=image.path, bits=image.bits)
 
 
+def decode_threads() -> int:
+    """Threads that decode pairs ahead of the metrics: one per usable core, 2 to 8.
+
+    Decoders (libjpeg, zlib, libwebp) and the pixel metrics' numpy/OpenCV work release
+    the GIL, so threads scale until the metrics or the disk are the bottleneck.
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(2, min(8, cpus or 1))
+
+
 def _prefetched(
     pairs: Sequence[Pair], settings: LoadSettings, ahead: int
 ) -> Iterator[tuple[Pair, tuple[Image, Image] | InputError]]:
+    threads = decode_threads()
+    ahead = max(ahead, 2 * threads)
     def job(pair: Pair):
         try:
             ref, dist = load_pair(pair, settings)
@@ -174,7 +186,7 @@ def _prefetched(
             return exc
         return _Loaded(ref, dist, rate=rate, luma=luma)
 
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="iqa-decode") as pool:
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="iqa-decode") as pool:
         futures = []
         for index, pair in enumerate(pairs):
             futures.append((pair, pool.submit(job, pair)))

@@ -45,6 +45,8 @@ class ResizeMode:
     description: str
     reference: str
     fn: Callable[[np.ndarray], Any]  # H×W×3 uint8 → float32 tensor 3×299×299 in [−1, 1]
+    #: The same on a uint8 tensor N×3×H×W on any device (None: only ``fn`` exists).
+    batch_fn: Callable[[Any], Any] | None = None
 
 
 def to_rgb8(pixels: np.ndarray) -> np.ndarray:
@@ -84,32 +86,53 @@ def _tf_axis(in_size: int, out_size: int) -> tuple[Any, Any, Any]:
     return lo, hi, pos - lo.float()
 
 
+def _tf_bilinear(x: Any, size: int) -> Any:
+    """TF1 bilinear resize of the last two axes of a float32 tensor (any device)."""
+    h, w = x.shape[-2:]
+    y_lo, y_hi, dy = (t.to(x.device) for t in _tf_axis(h, size))
+    x_lo, x_hi, dx = (t.to(x.device) for t in _tf_axis(w, size))
+    top, bottom = x.index_select(-2, y_lo), x.index_select(-2, y_hi)
+    dx = dx.view(1, size)
+    left, right = top.index_select(-1, x_lo), top.index_select(-1, x_hi)
+    row_top = left + (right - left) * dx
+    left, right = bottom.index_select(-1, x_lo), bottom.index_select(-1, x_hi)
+    row_bottom = left + (right - left) * dx
+    out = row_top + (row_bottom - row_top) * dy.view(size, 1)
+    return (out - 128) / 128
+
+
 def resize_tf(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
     """``tf`` mode: TF1 bilinear resize in float32, then (x − 128)/128.
 
     The arithmetic (float32 positions and weights, interpolation along x then y, in
-    this order) is torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``, which
-    equals TensorFlow's kernel bit for bit on CPU.
+    this order, each step rounded to float32) is torch-fidelity's
+    ``interpolate_bilinear_2d_like_tensorflow1x``, which equals TensorFlow's kernel bit
+    for bit on CPU. The same element-wise steps give the same bits on a GPU.
     """
-    x = _chw_float(rgb8)
-    h, w = x.shape[1:]
-    y_lo, y_hi, dy = _tf_axis(h, size)
-    x_lo, x_hi, dx = _tf_axis(w, size)
-    top, bottom = x[:, y_lo, :], x[:, y_hi, :]
-    dx = dx.view(1, 1, size)
-    row_top = top[:, :, x_lo] + (top[:, :, x_hi] - top[:, :, x_lo]) * dx
-    row_bottom = bottom[:, :, x_lo] + (bottom[:, :, x_hi] - bottom[:, :, x_lo]) * dx
-    out = row_top + (row_bottom - row_top) * dy.view(1, size, 1)
-    return (out - 128) / 128
+    return _tf_bilinear(_chw_float(rgb8), size)
+
+
+def resize_tf_batch(images: Any, size: int = INPUT_SIZE) -> Any:
+    """:func:`resize_tf` of a uint8 tensor N×3×H×W, on the tensor's device."""
+    return _tf_bilinear(images.float(), size)
+
+
+def _pytorch_fid(x: Any, size: int) -> Any:
+    import torch.nn.functional as F
+
+    x = F.interpolate(x.div(255), size=(size, size), mode="bilinear", align_corners=False)
+    return 2 * x - 1
 
 
 def resize_pytorch_fid(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
     """``pytorch-fid`` mode: [0, 1] → torch bilinear (align_corners=False) → 2x − 1."""
-    import torch.nn.functional as F
+    return _pytorch_fid(_chw_float(rgb8)[None], size)[0]
 
-    x = _chw_float(rgb8).div(255)
-    x = F.interpolate(x[None], size=(size, size), mode="bilinear", align_corners=False)
-    return 2 * x[0] - 1
+
+def resize_pytorch_fid_batch(images: Any, size: int = INPUT_SIZE) -> Any:
+    """:func:`resize_pytorch_fid` of a uint8 tensor N×3×H×W, on the tensor's device (as
+    pytorch-fid itself resizes inside its network, on the GPU when it runs there)."""
+    return _pytorch_fid(images.float(), size)
 
 
 def resize_clean(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
@@ -134,12 +157,14 @@ RESIZE_MODES: dict[str, ResizeMode] = {
             "TF1 bilinear resize to 299 from uint8 (align_corners=False), then (x-128)/128",
             "torch-fidelity calculate_metrics(fid=True); TTUR; ADM evaluation suite",
             resize_tf,
+            resize_tf_batch,
         ),
         ResizeMode(
             "pytorch-fid",
             "x/255, torch bilinear resize to 299 (align_corners=False, no antialias), 2x-1",
             "python -m pytorch_fid",
             resize_pytorch_fid,
+            resize_pytorch_fid_batch,
         ),
         ResizeMode(
             "clean",

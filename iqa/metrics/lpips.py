@@ -37,7 +37,7 @@ from iqa.metrics.ssim import check_min_size
 #: within noise and 2 holds less memory, so the CPU default is 2 (four images per forward
 #: pass: two references, two outputs). The
 #: CUDA default follows the usual rule that larger batches fill a GPU; it was not measured.
-DEFAULT_BATCH = {"cpu": 2, "cuda": 16}
+DEFAULT_BATCH = {"cpu": 2, "cuda": 64}
 
 #: Smallest side each trunk accepts: below it a pooling layer has no output (found by
 #: running ``lpips.LPIPS`` on n×n and n×200 inputs: AlexNet needs 31, VGG-16 16,

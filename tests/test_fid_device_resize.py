@@ -1,0 +1,90 @@
+"""The GPU pipeline's shape, run on the CPU: workers send uint8 pixels, the resize runs
+batched where the network runs, and the sums stay as torch tensors.
+
+The numbers must not change: batched resizing equals the per-image resize bit for bit,
+and the whole extraction equals the per-image path (same batches, same features).
+"""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from iqa.distribution.data import DecodeSettings, ImageFiles, _Sums, collate, extract
+from iqa.distribution.preprocess import (
+    resize_pytorch_fid,
+    resize_pytorch_fid_batch,
+    resize_tf,
+    resize_tf_batch,
+)
+from iqa.distribution.stats import FeatureStats
+from tests.images import random_image
+
+
+@pytest.mark.parametrize("single, batched", [(resize_tf, resize_tf_batch),
+                                             (resize_pytorch_fid, resize_pytorch_fid_batch)])
+@pytest.mark.parametrize("shape", [(256, 256, 3), (300, 451, 3), (17, 900, 3)])
+def test_batched_resize_equals_per_image_bit_for_bit(single, batched, shape):
+    images = [random_image(shape, seed=s) for s in range(4)]
+    stacked = torch.stack([torch.from_numpy(i.transpose(2, 0, 1).copy()) for i in images])
+    out = batched(stacked)
+    assert out.dtype == torch.float32 and out.shape == (4, 3, 299, 299)
+    for img, got in zip(images, out):
+        assert torch.equal(got, single(img))
+
+
+def test_raw_items_are_uint8_pixels(tmp_path):
+    img = random_image((40, 30, 3), seed=3)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    index, tensor, error = ImageFiles([tmp_path / "a.png"], DecodeSettings(), raw=True)[0]
+    assert (index, error) == (0, None)
+    assert tensor.dtype == torch.uint8 and np.array_equal(tensor.numpy(), img.transpose(2, 0, 1))
+
+
+def test_collate_keeps_mixed_sizes_as_a_list_in_order():
+    a, b = torch.zeros(3, 4, 5, dtype=torch.uint8), torch.ones(3, 6, 5, dtype=torch.uint8)
+    batch, errors, count = collate([(0, a, None), (1, None, "bad"), (2, b, None)])
+    assert isinstance(batch, list) and [t.shape for t in batch] == [a.shape, b.shape]
+    assert errors == [(1, "bad")] and count == 3
+    stacked, _, _ = collate([(0, a, None), (1, a + 1, None)])
+    assert stacked.shape == (2, 3, 4, 5)
+
+
+def _network(x):
+    """A cheap deterministic stand-in for the Inception: 2048 numbers per image."""
+    flat = x.reshape(x.shape[0], -1)
+    return torch.cat([flat[:, :1024], flat[:, -1024:]], dim=1) * 1.5
+
+
+@pytest.mark.parametrize("resize", ["tf", "pytorch-fid", "clean"])
+def test_extraction_is_the_same_with_the_resize_on_the_device(tmp_path, resize):
+    paths = []
+    for i, shape in enumerate([(64, 64, 3), (64, 64, 3), (50, 70, 3), (64, 64, 3),
+                               (64, 64, 3), (31, 33, 3), (64, 64, 3)]):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(random_image(shape, seed=i)).save(path)
+        paths.append(str(path))
+    (tmp_path / "bad.png").write_bytes(b"not a png")
+    paths.insert(3, str(tmp_path / "bad.png"))
+    settings = DecodeSettings(resize=resize)
+    runs = [extract(paths, _network, settings, batch_size=3, workers=0, keep_features=True,
+                    skip_bad=True, resize_on_device=flag) for flag in (False, True)]
+    per_image, on_device = runs
+    assert per_image.stats.n == on_device.stats.n == 7
+    assert np.array_equal(per_image.features, on_device.features)
+    assert np.array_equal(per_image.stats.outer, on_device.stats.outer)
+    assert [f for f, _ in on_device.skipped] == [str(tmp_path / "bad.png")]
+
+
+def test_torch_sums_equal_the_numpy_sums():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(n, 2048)).astype(np.float32) for n in (5, 1, 9)]
+    sums = _Sums(on_torch=True, keep=True)
+    for b in batches:
+        sums.add(torch.from_numpy(b))
+    stats, kept = sums.result()
+    want = FeatureStats.from_features(np.concatenate(batches))
+    assert stats.n == want.n == 15
+    np.testing.assert_allclose(stats.total, want.total, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(stats.outer, want.outer, rtol=1e-12, atol=1e-10)
+    assert np.array_equal(kept, np.concatenate(batches))
