@@ -23,11 +23,11 @@ from iqa.errors import ImageSizeError, InputError, UsageError
 from iqa.io.channels import convert_channels
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB, Image, load_image
 from iqa.io.pairing import Pair
+from iqa.io.policy import DecodePolicy
 from iqa.metrics.base import PAIR, MetricOptions, PairMetric
 from iqa.output.report import summarize  # noqa: F401 - part of this module's API
-from iqa.registry import load
+from iqa.registry import DEFAULT_METRICS, load
 
-DEFAULT_METRICS = "psnr,ssim,ms_ssim"
 #: Metrics that ``luma`` scores on BT.601 Y (the others, e.g. LPIPS, keep RGB).
 LUMA_METRICS = frozenset({"psnr", "ssim", "ms_ssim"})
 
@@ -87,21 +87,18 @@ def luma_image(image: Image) -> LumaImage:
 
 
 @dataclass(frozen=True)
-class LoadSettings:
-    alpha: str = "error"
-    exif: bool = True
-    channels: str = "as-is"  # see iqa.io.channels
-    max_image_mb: float = DEFAULT_MAX_IMAGE_MB
-    accept_jpeg_warnings: bool = False
+class LoadSettings(DecodePolicy):
+    """How ``iqa compare`` reads a pair: the decode policy (alpha, EXIF, channels, size
+    limit, JPEG warnings; compare's defaults) plus what is done to both images after
+    decoding."""
+
     #: PSNR, SSIM and MS-SSIM on the unrounded BT.601 Y of RGB (see LUMA_METRICS)
     luma: bool = False
     #: pixels removed on each side of both images before every metric
     crop_border: int = 0
 
     def load(self, path: str) -> Image:
-        image = load_image(path, alpha=self.alpha, exif=self.exif, max_image_mb=self.max_image_mb,
-                           accept_jpeg_warnings=self.accept_jpeg_warnings)
-        return _channels(image, self)
+        return _channels(load_image(path, **self.load_kwargs()), self)
 
 
 def resolve_metric_names(
@@ -335,6 +332,9 @@ def compare_files(
     from iqa.io.pairing import pair_inputs
     from iqa.output.report import compare_context, compare_report, compare_settings
 
+    load = LoadSettings(alpha=alpha, exif=exif, channels=channels, max_image_mb=max_image_mb,
+                        accept_jpeg_warnings=accept_jpeg_warnings, luma=luma,
+                        crop_border=crop_border).check()
     params = {"psnr.luma": luma, "lpips.net": lpips_net}
     names = resolve_metric_names(metrics or DEFAULT_METRICS, params=params, warn=warn)
     optional = set(names) if metrics is None else set()
@@ -348,9 +348,6 @@ def compare_files(
     options = MetricOptions(device=device, batch_size=batch_size, params=params,
                             **({"warn": warn} if warn else {}))
     built = build_metrics(names, options)
-    load = LoadSettings(alpha=alpha, exif=exif, channels=channels, max_image_mb=max_image_mb,
-                        accept_jpeg_warnings=accept_jpeg_warnings, luma=luma,
-                        crop_border=crop_border)
     records = list(score_pairs(pairing.pairs, built, load, optional=optional))
     context = compare_context(names, built, settings, __version__,
                               luma_metrics=LUMA_METRICS if luma else frozenset())

@@ -17,6 +17,9 @@ from typing import Any
 
 from iqa.errors import PluginError, UsageError
 
+#: The pair metrics ``iqa compare`` and :func:`iqa.compare_files` score when none are named.
+DEFAULT_METRICS = "psnr,ssim,ms_ssim"
+
 GROUP = "iqa.metrics"
 
 # Used only when iqa runs from a source tree that was never installed (no metadata).

@@ -61,7 +61,7 @@ def test_output_that_is_an_input_statistics_file(tmp_path):
         paths.append(tmp_path / name)
     before = paths[0].read_bytes()
     result = run_iqa("fid", *paths, "--format", "json", "-o", paths[0])
-    _refused_before_work(result, "is one of the inputs")
+    _refused_before_work(result, "-o", "is the input", "would destroy it")
     assert paths[0].read_bytes() == before
 
 
@@ -83,3 +83,12 @@ def test_save_stats_into_the_measured_folder_is_refused(pair, fid_weights):
     result = run_iqa("fid", real, "--weights", fid_weights, "--save-stats", real / "x.npz",
                      "-o", real / "img_000.png")
     _refused_before_work(result, "-o", "is one of the inputs")
+
+
+def test_a_new_image_file_in_a_measured_folder_is_refused(pair, tmp_path, fid_weights):
+    """A report named like an image inside a set would join the set on the next run."""
+    real, fake = pair
+    result = run_iqa("fid", real, fake, "--weights", fid_weights, "--no-cache",
+                     "-o", fake / "sub" / ".." / "new.png")
+    _refused_before_work(result, "-o", "is one of the inputs", "write the result elsewhere")
+    assert not (fake / "new.png").exists()

@@ -91,6 +91,23 @@ def test_one_policy_type_with_fid_defaults():
     assert DecodePolicy().alpha == "error" and DecodePolicy().exif is True
 
 
+def test_compare_reads_pairs_with_the_same_policy_type(tmp_path):
+    from iqa.compare import LoadSettings
+    from iqa.io.policy import DecodePolicy
+
+    assert issubclass(LoadSettings, DecodePolicy)
+    assert (LoadSettings().alpha, LoadSettings().exif) == ("error", True)
+    real, fake = _sets(tmp_path)
+    ref = sorted(p for p in real.iterdir())[0]
+    dist = sorted(p for p in fake.iterdir())[0]
+    with pytest.raises(InvalidArgument) as from_compare:
+        iqa.compare_files(str(ref), str(dist), alpha="x")
+    assert str(from_compare.value).startswith("alpha='x'")
+    assert "keep" in str(from_compare.value)
+    with pytest.raises(InvalidArgument, match="^channels="):
+        iqa.compare_files(str(ref), str(dist), channels="cmyk")
+
+
 def test_max_image_mb_reaches_the_decoder(tmp_path, fid_weights):
     real, fake = _sets(tmp_path, side_px=700)  # 1.4 MiB of pixels each
     result = run_iqa("fid", real, fake, "--weights", fid_weights, "--max-image-mb", "1",

@@ -20,6 +20,7 @@ from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
 from iqa.errors import IQAError
 from iqa.gates import InputProblem, Quantity
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB
+from iqa.registry import DEFAULT_METRICS
 
 if TYPE_CHECKING:
     from iqa.io.pairing import Pairing
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
                "unless --skip-bad, files without a partner unless --allow-unmatched.")
 @click.argument("ref", type=click.Path(readable=False))
 @click.argument("dist", nargs=-1, required=True, type=click.Path(readable=False))
-@click.option("-m", "--metrics", "metric_spec", default="psnr,ssim,ms_ssim", show_default=True,
+@click.option("-m", "--metrics", "metric_spec", default=DEFAULT_METRICS, show_default=True,
               help="Comma-separated metric names, or 'all' for every installed pair metric. "
               "Metrics named in --fail-if are added.")
 @output_options
@@ -193,8 +194,6 @@ def _optional_metrics(spec: str, names: list[str], gate_names: list[str]) -> set
 
     Such a metric that is undefined for an image size (MS-SSIM under 161x161) is
     ``null`` with a warning, not an error; a metric named in -m or --fail-if is."""
-    from iqa.compare import DEFAULT_METRICS
-
     ctx = click.get_current_context()
     source = ctx.get_parameter_source("metric_spec")
     asked = {n.strip().lower() for n in spec.split(",") if n.strip()}
@@ -255,7 +254,7 @@ def _run(
                         max_image_mb=settings.get("max_image_mb", DEFAULT_MAX_IMAGE_MB),
                         accept_jpeg_warnings=settings.get("accept_jpeg_warnings", False),
                         luma=bool(params["psnr.luma"]),
-                        crop_border=settings.get("crop_border", 0))
+                        crop_border=settings.get("crop_border", 0)).check()
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
     with open_output(output, machine=fmt != "table") as stream:

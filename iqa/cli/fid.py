@@ -9,13 +9,12 @@ record (``fid``, ``kid_mean``, a plugin's value, ...).
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import IO, Any
+from typing import Any
 
 import click
 
@@ -35,7 +34,6 @@ FLAGS = {name: "--" + name.replace("_", "-") for name in (
     "resize", "weights", "device", "batch_size", "workers", "cache_key", "alpha",
     "max_image_mb", "kid_subsets", "kid_subset_size", "seed", "limit", "limit_seed")}
 FLAGS["metrics"] = "--metric"
-_SOURCES = {"images": "computed", "cache": "from the cache", "stats file": "statistics file"}
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
     "suite); pytorch-fid = torch bilinear (python -m pytorch_fid); clean = PIL bicubic "
@@ -116,6 +114,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
     from iqa.distribution.run import FIDOptions, Hooks
+    from iqa.output import check_output_targets
     from iqa.registry import parse_metric_options
 
     with as_flags(FLAGS):
@@ -135,8 +134,9 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
                           extra_names=("kid_mean", "kid_std", *plugins))
     if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES and not options.with_kid:
         options = replace(options, kid=True)  # a gate on KID computes it
-    check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
-                  [real] if fake is None else [real, fake])
+    sets = [real] if fake is None else [real, fake]
+    check_output_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
+                         sets, input_folders=sets)
     with gates.guard():
         gates.check_settings(options.decode.describe())
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
@@ -147,7 +147,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             raise UsageError("--save-stats computes no FID: gates need REAL and FAKE")
         with as_flags(FLAGS):
             record = save_folder_stats(real, save_stats, options, hooks)
-        write_record(record, fmt, output)
+        _write(record, fmt, output)
         return 0
     if fake is None:
         raise UsageError("give two sets: iqa fid REAL FAKE (or one folder with --save-stats)")
@@ -172,51 +172,8 @@ def _compare(real: str, fake: str, options: Any, hooks: Any, gates: Any, fmt: st
         outcome = gates.finish([record], skipped)
         if outcome.section is not None:
             record["gates"] = outcome.section
-        write_record(record, fmt, output)
+        _write(record, fmt, output)
     return outcome.exit_code
-
-
-def check_targets(targets: list[tuple[str, str | None]], inputs: list[str]) -> None:
-    """Refuse, before any work, a report or statistics file that cannot be written.
-
-    A target must not be a folder, its folder must exist and be writable, and it must
-    not be one of the inputs: an input ``.npz``, or an image file inside an input folder
-    (an existing image, or a new file with an image suffix, which would join the set).
-    Character devices and pipes (``-o /dev/stdout``) are written through and only need
-    to exist.
-    """
-    import stat
-    import tempfile
-    from pathlib import Path
-
-    from iqa.io.images import is_image_file
-
-    resolved_inputs = [Path(p).resolve() for p in inputs]
-    for option, path in targets:
-        if path is None or path == "-":
-            continue
-        target = Path(path)
-        if target.is_dir():
-            raise UsageError(f"{option} {path}: is a folder; name a file to write")
-        if target.exists() and not stat.S_ISREG(target.stat().st_mode):
-            continue  # a device or pipe: written through
-        folder = target.parent
-        if not folder.is_dir():
-            raise UsageError(f"{option} {path}: folder {folder} does not exist; create it or "
-                             "write elsewhere")
-        full = target.resolve()
-        for source in resolved_inputs:
-            inside = source.is_dir() and full.is_relative_to(source) and is_image_file(full)
-            if full == source or inside:
-                raise UsageError(f"{option} {path}: is one of the inputs ({source}); write "
-                                 "the result elsewhere")
-        try:
-            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".probe", dir=folder)
-        except OSError as exc:
-            raise UsageError(f"{option} {path}: folder {folder} cannot be written "
-                             f"({exc.strerror or exc}); write elsewhere") from None
-        os.close(fd)
-        os.unlink(probe)
 
 
 def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dict[str, Any]:
@@ -244,98 +201,12 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
             "features": options.with_kid, "settings": options.decode.describe()}
 
 
-def write_record(record: dict[str, Any], fmt: str, output: str | None) -> None:
-    """Write one record through the writer protocol of :mod:`iqa.output` (``begin`` with
-    the columns and the header, ``row``, ``end``): JSON and JSON Lines carry the header
-    and the record in one object, CSV is a header line and one row, the table is
-    :class:`FIDTable` (name and value lines)."""
-    from iqa.distribution.report import csv_columns, flat, header
-    from iqa.output import make_writer, open_output
+def _write(record: dict[str, Any], fmt: str, output: str | None) -> None:
+    from iqa.distribution.report import write_result
+    from iqa.output import open_output
 
     with open_output(output) as stream:
-        if fmt == "table":
-            writer: Any = FIDTable(stream)
-        elif fmt == "json":
-            writer = _one_result_json(stream)
-        else:
-            writer = make_writer(fmt, stream)
-        writer.begin(csv_columns(record), header(record))
-        if fmt == "csv":
-            writer.row(flat(record))
-        elif fmt == "jsonl":  # the result line, then the summary line with the header
-            writer.row({k: v for k, v in record.items() if k not in ("definitions", "settings")})
-        writer.end({} if fmt == "jsonl" else record)
-
-
-def _one_result_json(stream: IO[str]) -> Any:
-    """:class:`iqa.output.json_writer.JSONWriter` writing one result at the top level of
-    the document (``{header..., "fid": ...}``), not in a ``pairs`` list: the shape
-    ``iqa fid --format json`` has always had, which baselines read."""
-    from iqa.output.json_writer import JSONWriter
-    from iqa.output.values import dumps
-
-    class OneResultJSON(JSONWriter):
-        def end(self, report: dict[str, Any]) -> None:
-            self.stream.write(dumps({**self.context, **report}, indent=2) + "\n")
-            self.stream.flush()
-
-    return OneResultJSON(stream)
-
-
-class FIDTable:
-    """The table format of ``iqa fid``: aligned "name  value" lines, plain text when
-    piped; the writer protocol (``begin``/``row``/``end``) of :mod:`iqa.output`."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self.stream = stream
-
-    def begin(self, columns: list[str], context: dict[str, Any]) -> None:
-        pass
-
-    def row(self, record: dict[str, Any]) -> None:
-        pass
-
-    def end(self, report: dict[str, Any]) -> None:
-        _write_table(report, self.stream)
-
-
-def _write_table(record: dict[str, Any], stream: IO[str]) -> None:
-    """Aligned "name  value" lines: readable, and plain text when piped."""
-    from iqa.distribution.report import flat as flatten
-    from iqa.distribution.report import plugin_keys
-
-    flat = flatten(record)
-    rows: list[tuple[str, str]] = []
-    if "fid" in record:
-        rows.append(("FID", f"{record['fid']:.4f}"))
-        if "kid_mean" in record:
-            rows.append(("KID", f"{record['kid_mean']:.6f} ± {record['kid_std']:.6f}"))
-        for key in plugin_keys(record):
-            rows.append((key, f"{record[key]:.6g}"))
-        for side in ("real", "fake"):
-            skipped = flat[f"skipped_{side}"]
-            note = f", {skipped} skipped" if skipped else ""
-            count = flat[f"n_{side}"]
-            source = _SOURCES.get(record["sources"][side], record["sources"][side])
-            size = (f"{count} images{note}" if count is not None
-                    else "number of images not recorded")
-            rows.append((side, f"{record[side]} ({size}, {source})"))
-        rows.append(("resize", record["resize"]))
-    else:
-        rows += [("statistics", record["stats_file"]), ("images", str(record["n"])),
-                 ("resize", record["resize"])]
-    weights = record.get("weights")
-    if weights:
-        state = "verified" if weights["verified"] else "UNVERIFIED"
-        rows.append(("weights", f"{weights['file']} ({state}, sha256 {weights['sha256'][:12]})"))
-    width = max(len(key) for key, _ in rows)
-    for key, value in rows:
-        stream.write(f"{key:<{width}}  {value}\n")
-    if record.get("gates"):
-        from iqa.output.table import gate_lines
-
-        for line in gate_lines(record["gates"]):
-            stream.write(line + "\n")
+        write_result(record, fmt, stream)
 
 
 @contextmanager

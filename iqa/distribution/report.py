@@ -8,7 +8,7 @@ definition (network, resize mode, weights digest, KID kernel) for both commands 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import IO, Any
 
 #: CSV columns of a comparison, before plugin values and ``gate_failures``.
 CSV_COLUMNS = ("real", "fake", "fid", "kid_mean", "kid_std", "resize", "n_real", "n_fake",
@@ -74,3 +74,55 @@ def _value_key(name: str, values: dict[str, float]) -> str:
     if name in values:
         return ""
     return next((k for k in values if k.startswith(name)), "")
+
+
+_SOURCES = {"images": "computed", "cache": "from the cache", "stats file": "statistics file"}
+
+
+def write_result(record: dict[str, Any], fmt: str, stream: IO[str]) -> None:
+    """Write one ``iqa fid`` result through the writer protocol of :mod:`iqa.output`.
+
+    ``begin`` gets the columns and the header, then: CSV a header line and one row;
+    JSON Lines the result line, then the summary line with the header; JSON and the
+    table one result (:func:`~iqa.output.make_writer` with ``one_result``): the header and
+    the record at the top level of the document (the shape baselines read), or aligned
+    "name  value" lines from :func:`table_rows`.
+    """
+    from iqa.output import make_writer
+
+    writer = make_writer(fmt, stream, one_result=table_rows)
+    writer.begin(csv_columns(record), header(record))
+    if fmt == "csv":
+        writer.row(flat(record))
+    elif fmt == "jsonl":
+        writer.row({k: v for k, v in record.items() if k not in ("definitions", "settings")})
+    writer.end({} if fmt == "jsonl" else record)
+
+
+def table_rows(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The table of one result: (name, value) lines for people."""
+    flattened = flat(record) if "fid" in record else {}
+    rows: list[tuple[str, str]] = []
+    if "fid" in record:
+        rows.append(("FID", f"{record['fid']:.4f}"))
+        if "kid_mean" in record:
+            rows.append(("KID", f"{record['kid_mean']:.6f} ± {record['kid_std']:.6f}"))
+        for key in plugin_keys(record):
+            rows.append((key, f"{record[key]:.6g}"))
+        for side in ("real", "fake"):
+            skipped = flattened[f"skipped_{side}"]
+            note = f", {skipped} skipped" if skipped else ""
+            count = flattened[f"n_{side}"]
+            source = _SOURCES.get(record["sources"][side], record["sources"][side])
+            size = (f"{count} images{note}" if count is not None
+                    else "number of images not recorded")
+            rows.append((side, f"{record[side]} ({size}, {source})"))
+        rows.append(("resize", record["resize"]))
+    else:
+        rows += [("statistics", record["stats_file"]), ("images", str(record["n"])),
+                 ("resize", record["resize"])]
+    weights = record.get("weights")
+    if weights:
+        state = "verified" if weights["verified"] else "UNVERIFIED"
+        rows.append(("weights", f"{weights['file']} ({state}, sha256 {weights['sha256'][:12]})"))
+    return rows

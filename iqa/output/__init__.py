@@ -11,7 +11,8 @@ made before any work are in :mod:`iqa.output.files`.
 
 from __future__ import annotations
 
-from typing import IO
+from collections.abc import Callable
+from typing import IO, Any
 
 from iqa.errors import UsageError
 from iqa.output.files import check_output_targets, open_output
@@ -21,7 +22,19 @@ __all__ = ["FORMATS", "check_output_targets", "make_writer", "open_output"]
 FORMATS = ("table", "csv", "json", "jsonl")
 
 
-def make_writer(fmt: str, stream: IO[str], *, color: bool | None = None):
+def make_writer(fmt: str, stream: IO[str], *, color: bool | None = None,
+                one_result: Callable[[dict[str, Any]], list[tuple[str, str]]] | None = None):
+    """The writer for ``fmt``. With ``one_result`` (a run whose result is one record, as
+    ``iqa fid``), JSON puts the header and that record at the top level of the document
+    and the table is aligned "name  value" lines made by ``one_result(report)``."""
+    if one_result is not None and fmt in ("table", "json"):
+        if fmt == "json":
+            from iqa.output.json_writer import ResultJSONWriter
+
+            return ResultJSONWriter(stream)
+        from iqa.output.table import KeyValueWriter
+
+        return KeyValueWriter(stream, one_result)
     if fmt == "table":
         from iqa.output.table import TableWriter
 

@@ -65,7 +65,8 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 
 def check_output_targets(
-    outputs: Sequence[tuple[str, str | None]], inputs: Iterable[str] = ()
+    outputs: Sequence[tuple[str, str | None]], inputs: Iterable[str] = (),
+    *, input_folders: Iterable[str] = (),
 ) -> None:
     """Refuse, before any work, outputs that cannot be written or would destroy an input.
 
@@ -73,9 +74,13 @@ def check_output_targets(
     and ``"-"`` (stdout) are skipped. ``inputs`` are the files the run reads (images,
     baselines, statistics); an output that is the same file as one of them (same
     ``st_dev``/``st_ino`` after following links, so hard links count too) is refused.
-    Raises :class:`~iqa.errors.UsageError` naming the option and the path.
+    ``input_folders`` are folders read as a whole (``iqa fid`` sets): an output with an
+    image suffix anywhere inside one is refused too, existing or not, since it would
+    replace an image of the set or join it. Raises :class:`~iqa.errors.UsageError`
+    naming the option and the path.
     """
     named = [(option, str(path)) for option, path in outputs if not is_stdout(path)]
+    _check_not_in_sets(named, input_folders)
     seen: dict[tuple[int, int] | str, str] = {}
     for option, path in named:
         _check_writable(option, path)
@@ -100,6 +105,19 @@ def check_output_targets(
                 f"{option} {_shown(path)}: is the input {_shown(source)}; writing the report "
                 "there would destroy it. Choose another output file"
             )
+
+
+def _check_not_in_sets(named: list[tuple[str, str]], folders: Iterable[str]) -> None:
+    from iqa.io.images import is_image_file
+
+    roots = [Path(os.path.realpath(f)) for f in folders if os.path.isdir(f)]
+    for option, path in named:
+        target = Path(os.path.realpath(path))
+        for root in roots:
+            if target.is_relative_to(root) and is_image_file(target):
+                raise UsageError(
+                    f"{option} {_shown(path)}: is one of the inputs (an image file in the "
+                    f"set {_shown(str(root))}); write the result elsewhere")
 
 
 def _check_writable(option: str, path: str) -> None:

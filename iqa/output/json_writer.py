@@ -30,6 +30,15 @@ class JSONWriter:
         self.stream.flush()
 
 
+class ResultJSONWriter(JSONWriter):
+    """One result: the header and the result (given to ``end``) at the top level of the
+    document (``{header..., "fid": ...}``), no ``pairs`` list."""
+
+    def end(self, report: dict[str, Any]) -> None:
+        self.stream.write(dumps({**self.context, **report}, indent=2) + "\n")
+        self.stream.flush()
+
+
 class JSONLinesWriter:
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream

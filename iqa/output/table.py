@@ -12,6 +12,7 @@ much), cut with "…" on a narrow terminal; the summary of the gates follows the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import IO, Any
 
 from iqa.output.values import fmt_number, one_line
@@ -222,3 +223,29 @@ def _check_text(check: dict[str, Any]) -> str:
     if failures:
         return f"{name}: {len(failures)} of {checked} result(s) failed{tail}"
     return f"{name}: {checked} result(s){tail}"
+
+
+class KeyValueWriter:
+    """One result as aligned "name  value" lines (plain text, also when piped), then the
+    gate lines; ``rows(report)`` gives the lines."""
+
+    def __init__(self, stream: IO[str], rows: Callable[[dict[str, Any]], list[tuple[str, str]]]
+                 ) -> None:
+        self.stream = stream
+        self.rows = rows
+
+    def begin(self, columns: list[str], context: dict[str, Any]) -> None:
+        pass
+
+    def row(self, record: dict[str, Any]) -> None:
+        pass
+
+    def end(self, report: dict[str, Any]) -> None:
+        rows = self.rows(report)
+        width = max((len(key) for key, _ in rows), default=0)
+        for key, value in rows:
+            self.stream.write(f"{key:<{width}}  {value}\n")
+        if report.get("gates"):
+            for line in gate_lines(report["gates"]):
+                self.stream.write(line + "\n")
+        self.stream.flush()
