@@ -162,8 +162,8 @@ def compare(
 
 
 def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
-    """Clips (.y4m, .yuv): a reference clip, or a reference folder holding clips and no
-    images."""
+    """Clips (.y4m, .yuv, .mp4 ...): a reference clip, or a reference folder holding clips
+    and no images."""
     import os
     from pathlib import Path
 
