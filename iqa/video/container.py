@@ -123,7 +123,7 @@ class ContainerSource(FrameSource):
         self.close()
         self._container = self._open()
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"  # frame and slice threads, as the ffmpeg CLI uses
+        stream.codec_context.thread_type = "AUTO"  # frame and slice threads, as ffmpeg uses
         self._decoded = self._container.decode(stream)
 
     def _read(self, index: int, view: memoryview) -> None:
@@ -131,15 +131,11 @@ class ContainerSource(FrameSource):
         try:
             frame = next(self._decoded, None)
         except av.FFmpegError as exc:
-            raise InputError(f"{self.name}: frame {index} cannot be decoded "
-                             f"({_reason(exc)}); score the frames before it with --frames "
-                             f"{index}" if index else f"{self.name}: frame 0 cannot be "
-                             f"decoded ({_reason(exc)})", self.name) from None
+            raise self._stopped(index, f"frame {index} cannot be decoded ({_reason(exc)})"
+                                ) from None
         if frame is None:
-            raise InputError(f"{self.name}: the decoder gave {index} frames, not the "
-                             f"{self.whole_frames} the stream holds; score the first "
-                             f"{index} with --frames {index}" if index else
-                             f"{self.name}: the decoder gave no frame", self.name)
+            raise self._stopped(index, f"the decoder gave {index} frames, not the "
+                                f"{self.whole_frames} the stream holds")
         fmt = self.format
         if (frame.width, frame.height, frame.format.name) != (fmt.width, fmt.height,
                                                                self.pix_fmt):
@@ -154,6 +150,10 @@ class ContainerSource(FrameSource):
             h, w = target.shape
             rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
             target[...] = rows[:h, : w * item].view(fmt.dtype)
+
+    def _stopped(self, index: int, problem: str) -> InputError:
+        advice = f"; score the {index} frames before it with --frames {index}" if index else ""
+        return InputError(f"{self.name}: {problem}{advice}", self.name)
 
     def close(self) -> None:
         if self._decoded is not None:
