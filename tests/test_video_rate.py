@@ -148,3 +148,25 @@ def test_clip_results_feed_bdrate_end_to_end(request, tmp_path):
     assert docs["json"]["metrics"]["psnr"]["bd_rate"] > 0  # mpeg4 needs more bits than x264
     gate = run_bdrate("x264.csv", "mpeg4.csv", "--fail-if", "bd_rate(psnr)>0.5", cwd=tmp_path)
     assert gate.returncode == 1
+
+
+def test_empty_kbps_cells_fall_back_to_bpp(tmp_path):
+    """Clips without a frame rate (raw .yuv without --fps) have empty kbps cells in the
+    per-clip CSV: bdrate then takes bpp, the next rate column every row fills."""
+    header = ["pair", "ref", "dist", "frames", "bytes", "kbps", "bpp", "fps", "psnr_y",
+              "error"]
+    curves = {"anchor": ([0.1, 0.2, 0.4, 0.8], [30.0, 33.0, 35.5, 37.5]),
+              "test": ([0.09, 0.18, 0.35, 0.75], [30.2, 33.1, 35.6, 37.4])}
+    for side, (rates, psnr) in curves.items():
+        with (tmp_path / f"{side}.csv").open("w", newline="") as f:
+            out = csv.writer(f)
+            out.writerow(header)
+            for i, (bpp, q) in enumerate(zip(rates, psnr)):
+                out.writerow([f"q{i}/a", "a.yuv", f"q{i}/a.yuv", 3, 100 * (i + 1), "", bpp,
+                              "", q, ""])
+    proc = run_bdrate("anchor.csv", "test.csv", "--format", "json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = strict_json(proc.stdout)
+    assert doc["rate"] == "bpp" and list(doc["metrics"]) == ["psnr_y"]
+    expected = reference(bjontegaard.bd_rate, *curves["anchor"], *curves["test"])
+    assert doc["metrics"]["psnr_y"]["bd_rate"] == pytest.approx(expected, rel=1e-9)

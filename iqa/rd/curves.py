@@ -2,10 +2,11 @@
 
 **CSV**: a header row, then one row per encoding. Column names are case-insensitive.
 
-* the rate: the first of ``kbps``, ``bpp``, ``bytes``, ``rate`` that is present (any unit:
-  BD-rate is scale-free, but ANCHOR and TEST must use the same column; video clips carry
-  both kbps and bpp, whose ratio W·H·fps/1000 is the same for every encoding of a clip,
-  so either gives the same BD-rate);
+* the rate: the first of ``kbps``, ``bpp``, ``bytes``, ``rate`` that is present and filled
+  in every row (any unit: BD-rate is scale-free, but ANCHOR and TEST must use the same
+  column; video clips carry both kbps and bpp, whose ratio W·H·fps/1000 is the same for
+  every encoding of a clip, so either gives the same BD-rate; a clip without a frame
+  rate has no kbps, so its file's rate is bpp);
 * ``sequence`` (optional): which RD curve a row belongs to; without it, the ``ref``
   column groups the rows (one curve per reference, as in the CSV of ``iqa compare``),
   and without either the whole file is one curve; a row with a non-empty ``error``
@@ -179,13 +180,20 @@ def _from_csv(path: str, text: str) -> PointSet:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise InputError(f"{path}: column {duplicated[0]!r} appears twice; rename one", path)
-    rate_col = next((c for c in RATE_COLUMNS if c in names), None)
-    if rate_col is None:
+    present = [c for c in RATE_COLUMNS if c in names]
+    if not present:
         raise InputError(f"{path}: no rate column; add a column named one of "
                          f"{', '.join(RATE_COLUMNS)} (any unit)", path)
+    lines = list(enumerate(reader, 2))
+    filled = [c for c in present if all(
+        len(cells) != len(names) or cells[names.index(c)].strip()
+        for _, cells in lines if any(x.strip() for x in cells))]
+    # the first rate column that every row fills (a clip without a frame rate has an
+    # empty kbps cell but a bpp), else the first present, whose empty cell is the error
+    rate_col = (filled or present)[0]
     metrics = [n for n in names if n and n not in NOT_METRICS]
     points = PointSet(path, rate_col, metrics)
-    for line, cells in enumerate(reader, 2):
+    for line, cells in lines:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(names):
