@@ -210,6 +210,27 @@ def test_variable_frame_rate_is_refused(exe, tmp_path):
     assert "-fps_mode cfr" in line
 
 
+def test_frame_size_change_mid_stream_is_refused(exe, tmp_path):
+    """Two H.264 transport streams of different sizes, one after the other (as `cat`
+    joins them): the stream declares one size, some frames have another."""
+    parts = []
+    for size, offset in (("96x64", "0"), ("128x96", "0.6")):
+        parts.append(tmp_path / f"{size}.ts")
+        run_ffmpeg(exe, "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=5", "-frames:v",
+                   "3", "-c:v", "libx264", "-bf", "0", "-pix_fmt", "yuv420p",
+                   "-output_ts_offset", offset, str(parts[-1]))
+    joined = tmp_path / "joined.ts"
+    joined.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with open_source(joined) as clip:
+        declared = f"{clip.format.width}x{clip.format.height}"
+        other = "96x64" if declared == "128x96" else "128x96"
+    ref = make_ref(exe, tmp_path, "yuv420p", declared)
+    line = one_line_error(ref, joined)
+    assert re.fullmatch(rf"iqa: {re.escape(str(joined))}: frame \d is {other} yuv420p, not "
+                        rf"the stream's {declared} yuv420p; clips whose frame size or pixel "
+                        "format changes mid-stream are not supported", line), line
+
+
 def test_no_video_stream_and_not_a_video(exe, tmp_path):
     ref = make_ref(exe, tmp_path, "yuv420p")
     audio = tmp_path / "audio.mkv"

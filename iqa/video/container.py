@@ -141,9 +141,9 @@ class ContainerSource(FrameSource):
                                                                self.pix_fmt):
             raise InputError(
                 f"{self.name}: frame {index} is {frame.width}x{frame.height} "
-                f"{frame.format.name}, the stream began {fmt.width}x{fmt.height} "
-                f"{self.pix_fmt}; clips whose size or format changes mid-stream are not "
-                "supported", self.name)
+                f"{frame.format.name}, not the stream's {fmt.width}x{fmt.height} "
+                f"{self.pix_fmt}; clips whose frame size or pixel format changes "
+                "mid-stream are not supported", self.name)
         out = fmt.planes_of(np.frombuffer(view, np.uint8))
         item = fmt.dtype.itemsize
         for plane, target in zip(frame.planes, out):
