@@ -377,3 +377,21 @@ def test_opaque_10bit_alpha_is_dropped_and_transparency_refused(tmp_path):
         load_image(path)
     white = load_image(path, alpha="white")
     assert white.bits == 10 and int(white.pixels.max()) <= 1023
+
+
+def test_avif_with_a_pillow_that_cannot_decode_it_names_the_upgrade(tmp_path):
+    """Pillow before 11.3 (or built without libavif) has no AVIF opener: one line naming
+    the upgrade, exit 2 (simulated by removing the opener that Pillow registered)."""
+    import PIL
+
+    avif = tmp_path / "x.avif"
+    PILImage.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(avif, quality=90)
+    prelude = ("import sys, PIL.Image, PIL.AvifImagePlugin\n"
+               "del PIL.Image.OPEN['AVIF']\n"
+               "from iqa.cli import main\nmain(sys.argv[1:])\n")
+    proc = subprocess.run([sys.executable, "-c", prelude, "compare", str(avif), str(avif)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == (
+        f"iqa: {avif}: the installed Pillow {PIL.__version__} cannot decode AVIF; iqa needs "
+        'Pillow 11.3 or later with AVIF support: pip install --upgrade "pillow>=11.3"')

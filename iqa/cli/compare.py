@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 @click.option("--pix-fmt", "pix_fmt", metavar="NAME", default=None,
               help="Video: pixel format of raw .yuv clips, ffmpeg's names (yuv420p, "
               "yuv420p10le, yuv444p, gray, ...).")
+@click.option("--fps", metavar="RATE", default=None,
+              help="Video: frame rate (25, 29.97, 30000/1001) that gives the kbps of raw "
+              ".yuv clips; overrides the rate of Y4M headers and containers.")
 @click.option("--frames", type=click.IntRange(min=1), default=None, metavar="N",
               help="Video: score only the first N frames of each clip.")
 @click.option("--psnr-peak", type=click.Choice(["max", "reduced"]), default="max",
@@ -75,7 +78,11 @@ if TYPE_CHECKING:
               help="Video: PSNR peak 2^bits-1 (ffmpeg, libvmaf), or 255*2^(bits-8) "
               "(libvmaf reduced_hbd_peak, AOM CTC).")
 @click.option("--per-frame", is_flag=True,
-              help="Video: the table shows every frame too (CSV and JSON Lines always do).")
+              help="Video: the table shows every frame too (CSV and JSON Lines do unless "
+              "--per-clip).")
+@click.option("--per-clip", is_flag=True,
+              help="Video: CSV and JSON Lines write one row per clip (pooled values, bytes, "
+              "kbps, bpp), the rows `iqa bdrate` reads, instead of one per frame.")
 @click.option("--allow-unmatched", is_flag=True,
               help="Files without a partner are listed but do not make the exit code 2.")
 @click.option("--skip-bad", is_flag=True,
@@ -89,20 +96,21 @@ def compare(
     accept_jpeg_warnings: bool, metric_options: tuple[str, ...], luma: bool, crop_border: int,
     lpips_net: str,
     size: str | None,
-    pix_fmt: str | None, frames: int | None, psnr_peak: str, per_frame: bool,
-    allow_unmatched: bool,
+    pix_fmt: str | None, fps: str | None, frames: int | None, psnr_peak: str,
+    per_frame: bool, per_clip: bool, allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
     """Score DIST against REF: an image and one or more distorted versions of it, or two
-    folders whose images are paired by name (recursively). Y4M and raw YUV clips are
-    scored per plane and per frame.
+    folders whose images are paired by name (recursively). Video clips (Y4M, raw YUV,
+    and mp4/mkv/webm/ivf ... with the video extra) are scored per plane and per frame.
 
     \b
     iqa compare ref.png out.jpg
     iqa compare ref.png q10.jpg q50.jpg q90.webp
     iqa compare refs/ out/ --pair-by subfolders --format json -o rd.json
     iqa compare ref.y4m dist.y4m -m psnr,ssim --fail-if "min(psnr_y)<30"
+    iqa compare ref.y4m out.mp4 --format json -o clip.json
     iqa compare refs/ outs/ --pair-by stem -m psnr,ssim --format csv -o scores.csv
     iqa compare refs/ outs/ --fail-if 'psnr<30' --fail-if 'mean(ssim)<0.95' \\
         --baseline baseline.json --tolerance psnr=0.05,ssim=0.1% \\
@@ -119,18 +127,22 @@ def compare(
 
             raise UsageError(f"{'--luma' if luma else '--crop-border'}: only for images; "
                              "clips are scored per plane (psnr_y is the luma PSNR)")
-        clip = ClipSettings(size=size, pix_fmt=pix_fmt, frames=frames, peak=psnr_peak)
+        if fps is not None:
+            from iqa.video.yuv import parse_fps
+
+            parse_fps(fps)  # a bad --fps is a usage error before any clip is opened
+        clip = ClipSettings(size=size, pix_fmt=pix_fmt, frames=frames, peak=psnr_peak, fps=fps)
         source = click.get_current_context().get_parameter_source("metric_spec")
         spec = None if source is click.core.ParameterSource.DEFAULT else metric_spec
         with gates.guard():
             from iqa.video.run import run_clips
 
             return run_clips(ref, dist, spec, gates, clip, pair_by=pair_by, fmt=fmt,
-                             output=output, per_frame=per_frame,
+                             output=output, per_frame=per_frame, per_clip=per_clip,
                              allow_unmatched=allow_unmatched, skip_bad=skip_bad, say=say,
                              warn=warn, version=__version__)
-    _refuse_video_options(size=size, pix_fmt=pix_fmt, frames=frames, psnr_peak=psnr_peak,
-                          per_frame=per_frame)
+    _refuse_video_options(size=size, pix_fmt=pix_fmt, fps=fps, frames=frames,
+                          psnr_peak=psnr_peak, per_frame=per_frame, per_clip=per_clip)
     names = resolve_metric_names(metric_spec, params={"psnr.luma": luma, "lpips.net": lpips_net},
                                  warn=warn)
     optional = _optional_metrics(metric_spec, names, gates.metric_names)
@@ -151,8 +163,8 @@ def compare(
 
 
 def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
-    """Clips (.y4m, .yuv): a reference clip, or a reference folder holding clips and no
-    images."""
+    """Clips (.y4m, .yuv, .mp4 ...): a reference clip, or a reference folder holding clips
+    and no images."""
     import os
     from pathlib import Path
 
@@ -168,13 +180,13 @@ def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
 
 
 def _refuse_video_options(**given: Any) -> None:
-    defaults = {"psnr_peak": "max", "per_frame": False}
+    defaults = {"psnr_peak": "max", "per_frame": False, "per_clip": False}
     used = [f"--{k.replace('_', '-')}" for k, v in given.items()
             if v is not None and v != defaults.get(k, None) and v is not False]
     if used:
         from iqa.errors import UsageError
 
-        raise UsageError(f"{', '.join(used)}: only for video clips (.y4m, .yuv), and the "
+        raise UsageError(f"{', '.join(used)}: only for video clips (.y4m, .yuv, .mp4 ...), and the "
                          "inputs are images; leave the option out")
 
 

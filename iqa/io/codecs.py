@@ -56,6 +56,25 @@ def sniff_optional(data: bytes) -> str | None:
     return None
 
 
+def is_avif(data: bytes) -> bool:
+    """Whether ``data`` starts like an AVIF file (an ``ftyp`` box with an AVIF brand)."""
+    if data[4:8] != b"ftyp" or len(data) < 16:
+        return False
+    size = struct.unpack_from(">I", data, 0)[0]
+    brands = {data[8:12]} | {data[i:i + 4] for i in range(16, min(size, 64), 4)}
+    return bool(brands & _AVIF_BRANDS)
+
+
+def avif_unsupported(name: str) -> InputError:
+    """The error for an AVIF file when the installed Pillow cannot decode AVIF: before
+    11.3, or built without libavif (Pillow's wheels have it)."""
+    import PIL
+
+    return InputError(
+        f"{name}: the installed Pillow {PIL.__version__} cannot decode AVIF; iqa needs "
+        'Pillow 11.3 or later with AVIF support: pip install --upgrade "pillow>=11.3"', name)
+
+
 def register_for(family: str, name: str) -> None:
     """Import and register the optional Pillow plugin for ``family`` (once per process)."""
     if family in _registered:

@@ -25,7 +25,9 @@ import numpy as np
 
 from iqa.errors import InputError
 from iqa.io.codecs import (
+    avif_unsupported,
     decode_codec,
+    is_avif,
     native_bits,
     needs_codec_decoder,
     register_for,
@@ -94,6 +96,8 @@ def _unidentified(data: bytes, name: str) -> InputError:
     """The most useful error for bytes that none of the supported formats could open."""
     if data[:4] in _TIFF_MAGIC:
         return InputError(f"{name}: {_tiff_layout(data)}", name)
+    if is_avif(data):  # a supported AVIF would have matched: this Pillow has no AVIF
+        return avif_unsupported(name)
     from PIL import Image as PILImage
 
     try:

@@ -2,17 +2,24 @@
 
 **CSV**: a header row, then one row per encoding. Column names are case-insensitive.
 
-* the rate: the first of ``bpp``, ``kbps``, ``bytes``, ``rate`` that is present (any unit:
-  BD-rate is scale-free, but ANCHOR and TEST must use the same column);
-* ``sequence`` (optional): which RD curve a row belongs to; without it the whole file is
-  one curve;
+* the rate: the first of ``kbps``, ``bpp``, ``bytes``, ``rate`` that is present and filled
+  in every row (any unit: BD-rate is scale-free, but ANCHOR and TEST must use the same
+  column; video clips carry both kbps and bpp, whose ratio W·H·fps/1000 is the same for
+  every encoding of a clip, so either gives the same BD-rate; a clip without a frame
+  rate has no kbps, so its file's rate is bpp);
+* ``sequence`` (optional): which RD curve a row belongs to; without it, the ``ref``
+  column groups the rows (one curve per reference, as in the CSV of ``iqa compare``),
+  and without either the whole file is one curve; a row with a non-empty ``error``
+  (a pair ``iqa compare`` could not score) is refused;
 * every other column is a metric (``psnr``, ``ssim``, ``psnr_y``, ``lpips``, ...) except
   the label columns in :data:`NOT_METRICS` (``qp``, ``crf``, ``codec``, ``file``, ...).
   ``inf`` is an infinite value (lossless PSNR).
 
 **JSON** from ``iqa compare --format json`` (or ``jsonl``): one RD curve per reference
 (the ``ref`` field as written, so run both compares from the same folder with the same
-reference paths); the rate of a row is its ``bpp``, ``kbps``, ``bytes`` or ``rate`` field
+reference paths); for clips scored one row per frame (JSON Lines), the clip records of
+the summary line's ``clips``; the rate of a row is its ``kbps``, ``bpp``, ``bytes`` or
+``rate`` field
 (first present), otherwise the size in bytes of its ``dist`` file (looked up relative to
 the current folder, then to the JSON file's folder). A row with an ``error`` is refused.
 A ``null`` PSNR with ``psnr_band: "identical"`` is an infinite PSNR.
@@ -40,14 +47,14 @@ import numpy as np
 from iqa.errors import InputError
 
 MIN_POINTS = 4
-RATE_COLUMNS = ("bpp", "kbps", "bytes", "rate")
+RATE_COLUMNS = ("kbps", "bpp", "bytes", "rate")
 SEQUENCE_COLUMN = "sequence"
 #: Columns of a CSV file that are labels or settings, never metrics.
 NOT_METRICS = frozenset({
     SEQUENCE_COLUMN, *RATE_COLUMNS, "qp", "crf", "q", "quality", "preset", "codec",
     "encoder", "config", "file", "path", "pair", "ref", "dist", "name", "label", "frames",
     "width", "height", "time", "enc_time", "dec_time", "encode_time", "decode_time",
-    "psnr_band", "error", "gate_failures", "type",
+    "psnr_band", "error", "gate_failures", "type", "fps", "duration", "format",
 })
 #: Unregistered metric names (or their prefix before "_") where lower is better.
 LOWER_IS_BETTER = frozenset({"lpips", "fid", "kid", "dists", "mse", "rmse", "mae", "flip",
@@ -105,6 +112,8 @@ def _json_rows(path: str, text: str) -> tuple[list[dict[str, Any]], dict[str, An
         return lines[0]["pairs"], lines[0]
     pairs = [x for x in lines if isinstance(x, dict) and x.get("type") == "pair"]
     header = next((x for x in lines if isinstance(x, dict) and x.get("type") == "summary"), {})
+    if not pairs and isinstance(header.get("clips"), list):  # clips scored frame by frame
+        pairs = [x for x in header["clips"] if isinstance(x, dict)]
     if not pairs:
         raise InputError(f"{path}: no `pairs` in this JSON; give `iqa compare --format json` "
                          "output or a CSV file", path)
@@ -171,13 +180,20 @@ def _from_csv(path: str, text: str) -> PointSet:
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
         raise InputError(f"{path}: column {duplicated[0]!r} appears twice; rename one", path)
-    rate_col = next((c for c in RATE_COLUMNS if c in names), None)
-    if rate_col is None:
+    present = [c for c in RATE_COLUMNS if c in names]
+    if not present:
         raise InputError(f"{path}: no rate column; add a column named one of "
                          f"{', '.join(RATE_COLUMNS)} (any unit)", path)
+    lines = list(enumerate(reader, 2))
+    filled = [c for c in present if all(
+        len(cells) != len(names) or cells[names.index(c)].strip()
+        for _, cells in lines if any(x.strip() for x in cells))]
+    # the first rate column that every row fills (a clip without a frame rate has an
+    # empty kbps cell but a bpp), else the first present, whose empty cell is the error
+    rate_col = (filled or present)[0]
     metrics = [n for n in names if n and n not in NOT_METRICS]
     points = PointSet(path, rate_col, metrics)
-    for line, cells in enumerate(reader, 2):
+    for line, cells in lines:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(names):
@@ -185,9 +201,12 @@ def _from_csv(path: str, text: str) -> PointSet:
                              f"{len(names)}; fix the row", path)
         row = dict(zip(names, (c.strip() for c in cells)))
         where = f"{path}: line {line}"
+        if row.get("error"):
+            raise InputError(f"{where}: {row.get('pair') or 'the row'} was not scored "
+                             f"({row['error']}); fix it and rerun `iqa compare`", path)
         rate = _rate(row[rate_col], f"{where}: {rate_col}", path)
         values = {m: _number(row[m], f"{where}: {m}", path) for m in metrics}
-        sequence = row.get(SEQUENCE_COLUMN) or ALL
+        sequence = row.get(SEQUENCE_COLUMN) or row.get("ref") or ALL
         points.sequences.setdefault(sequence, []).append((rate, values))
     if not points.sequences:
         raise InputError(f"{path}: no data rows; add one row per encoding", path)

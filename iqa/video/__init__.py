@@ -12,8 +12,13 @@ Lower level: ``iter_frame_pairs(ref, dist)`` yields ``(index, ref_frame, dist_fr
 ``frame_psnr``, ``frame_ssim``, ``frame_ms_ssim`` score one frame pair; ``ClipPSNR``
 pools PSNR as ffmpeg; ``pool`` pools any per-frame values.
 
+``open_source`` also opens compressed video (``"out.mp4"``, ``.mkv``, ``.webm``, ``.ivf``
+...) through PyAV (``pip install "iqa[video]"``); every source has ``format`` and ``rate``
+(frames per second, or ``None``).
+
 Modules: :mod:`~iqa.video.frames` (frame and format types), :mod:`~iqa.video.y4m`,
-:mod:`~iqa.video.yuv` (readers), :mod:`~iqa.video.sources` (opening, pairing),
+:mod:`~iqa.video.yuv`, :mod:`~iqa.video.container` (readers), :mod:`~iqa.video.sources`
+(opening, pairing),
 :mod:`~iqa.video.psnr`, :mod:`~iqa.video.ssim` (per-plane metrics),
 :mod:`~iqa.video.pooling` (per-clip pooling), :mod:`~iqa.video.score` (all of it for a
 pair of clips). Names are imported on first use.

@@ -25,6 +25,7 @@ import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 from iqa.errors import InputError, UsageError
@@ -41,12 +42,14 @@ _FAMILY_OF = {n: fam for fam, names in FAMILIES.items() for n in names}
 
 @dataclass(frozen=True)
 class ClipSettings:
-    """How clips are read and scored (``--size``, ``--pix-fmt``, ``--frames``, ``--psnr-peak``)."""
+    """How clips are read and scored (``--size``, ``--pix-fmt``, ``--fps``, ``--frames``,
+    ``--psnr-peak``)."""
 
     size: str | None = None
     pix_fmt: str | None = None
     frames: int | None = None
     peak: str = "max"
+    fps: str | None = None
 
 
 def resolve_clip_metrics(spec: str, extra: Sequence[str] = ()) -> list[str]:
@@ -120,8 +123,8 @@ def score_clip_pair(
     from iqa.video.score import score_clips
     from iqa.video.sources import open_source
 
-    record: dict[str, Any] = {"pair": key, "ref": ref, "dist": dist, "bytes": None,
-                              "bpp": None, "frames": None}
+    record: dict[str, Any] = {"pair": key, "ref": ref, "dist": dist, "frames": None,
+                              "bytes": None, "kbps": None, "bpp": None, "fps": None}
     record.update(dict.fromkeys(names))
     families = [f for f in FAMILIES if any(_FAMILY_OF[n] == f for n in names)]
 
@@ -131,11 +134,12 @@ def score_clip_pair(
             on_frame(with_bands(out, names))
 
     try:
-        with open_source(ref, size=settings.size, pix_fmt=settings.pix_fmt) as r, \
-                open_source(dist, size=settings.size, pix_fmt=settings.pix_fmt) as d:
+        opts = {"size": settings.size, "pix_fmt": settings.pix_fmt, "fps": settings.fps}
+        with open_source(ref, **opts) as r, open_source(dist, **opts) as d:
             scores = score_clips(r, d, metrics=families, frames=settings.frames,
                                  peak=settings.peak, on_frame=frame_row)
             total = d.frame_count if settings.frames is None else d.whole_frames
+            fps = d.rate
     except InputError as exc:
         message = str(exc)
         record["error"] = message if (ref in message or dist in message) else f"{dist}: {message}"
@@ -144,7 +148,7 @@ def score_clip_pair(
     fmt = scores.format
     record["frames"] = scores.frames
     record["format"] = fmt.describe()
-    record.update(_rate(dist, fmt.width * fmt.height * max(total, 1)))
+    record.update(clip_rate(dist, fmt.width * fmt.height, max(total, 1), fps))
     summary = {n: scores.summary[n] for n in names if n in scores.summary}
     for name in names:
         record[name] = clip_value(name, summary[name]) if name in summary else None
@@ -157,13 +161,24 @@ def score_clip_pair(
     return with_bands(record, names), per_frame
 
 
-def _rate(path: str, samples: int) -> dict[str, float | int | None]:
-    """``bytes`` of the clip file and ``bpp`` = 8·bytes / (W·H·frames)."""
+def clip_rate(path: str, pixels: int, frames: int,
+              fps: Fraction | None) -> dict[str, float | int | None]:
+    """The rate of a distorted clip, from the size of its file.
+
+    ``bytes``: the size of the distorted clip's file (for a container, everything in it:
+    headers and any audio too); ``bpp`` = 8·bytes / (W·H·frames), bits per pixel of one
+    frame; ``fps``: the clip's frame rate (Y4M ``F``, the container's, or ``--fps``);
+    ``kbps`` = 8·bytes / duration / 1000 with duration = frames / fps, ``None`` when
+    the rate is not known (a raw ``.yuv`` without ``--fps``). ``frames`` is every whole
+    frame of the file, also when ``--frames`` scores fewer.
+    """
     try:
         size = os.path.getsize(path)
     except OSError:
-        return {"bytes": None, "bpp": None}
-    return {"bytes": size, "bpp": 8.0 * size / samples}
+        return {"bytes": None, "kbps": None, "bpp": None, "fps": None}
+    kbps = None if fps is None else float(Fraction(8 * size) * fps / frames / 1000)
+    return {"bytes": size, "kbps": kbps, "bpp": 8.0 * size / (pixels * frames),
+            "fps": None if fps is None else float(fps)}
 
 
 def with_bands(record: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:

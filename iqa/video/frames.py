@@ -24,6 +24,7 @@ import stat
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from typing import BinaryIO
 
@@ -184,7 +185,7 @@ def _layout_of(w: int, h: int, chroma_shape: tuple[int, ...]) -> str:
 class FrameSource:
     """A clip read one frame at a time, into reused buffers.
 
-    Subclasses set ``name`` and ``format`` and implement :meth:`_scan`, :meth:`_rewind`
+    Subclasses set ``name``, ``format`` and ``rate`` and implement :meth:`_scan`, :meth:`_rewind`
     and :meth:`_read`. Iterating starts from the first frame each time and yields
     :class:`Frame` objects whose planes are overwritten by later frames (two buffers
     used in turn, see :meth:`frames`), so memory does not grow with the clip's length.
@@ -192,9 +193,11 @@ class FrameSource:
     frame is read, so a damaged end is found before any frame is scored.
     """
 
-    def __init__(self, name: str, format: FrameFormat) -> None:
+    def __init__(self, name: str, format: FrameFormat, rate: Fraction | None = None) -> None:
         self.name = name
         self.format = format
+        #: frames per second, when the clip says (Y4M ``F``, a container) or it was given
+        self.rate = rate
         self._scanned: tuple[int, InputError | None] | None = None
 
     def __repr__(self) -> str:

@@ -4,9 +4,12 @@ The writers get, per format:
 
 - ``csv`` and ``jsonl``: one row per frame (``pair``, ``frame``, the values) as soon as it
   is scored (a clip that cannot be scored: one row with its ``error``); the JSON Lines
-  summary object carries ``clips``, the clip records with their summaries;
+  summary object carries ``clips``, the clip records with their summaries. With
+  ``per_clip`` (``--per-clip``) they write one row per clip instead, as ``json`` does
+  (the rows ``iqa bdrate`` reads from a CSV file);
 - ``json``: ``pairs`` holds one record per clip (its pooled values, ``frames``, ``bytes``,
-  ``bpp``, ``summary`` per value, ``undefined``, ``error``);
+  ``kbps``, ``bpp``, ``fps``, ``summary`` per value, ``undefined``, ``error``; the rate
+  fields are defined in :func:`iqa.video.compare.clip_rate`);
 - ``table``: one row per clip with its pooled values (with ``per_frame``, every frame
   first, named ``PAIR frame N``), and a line saying which pooling each column shows.
 
@@ -39,7 +42,7 @@ def run_clips(
     ref: str, dist: Sequence[str], metric_spec: str | None, gates: Any, clip: ClipSettings,
     *, pair_by: str, fmt: str, output: str | None, per_frame: bool, allow_unmatched: bool,
     skip_bad: bool, say: Callable[[str], None], warn: Callable[[str], None],
-    version: str,
+    version: str, per_clip: bool = False,
 ) -> int:
     """Score every clip pair and write the report; returns the exit code.
 
@@ -66,7 +69,7 @@ def run_clips(
     for path in pairing.dist_only:
         warn(f"{path}: no reference clip with this name in {ref}")
     settings: dict[str, Any] = {"pair_by": pair_by, "psnr_peak": clip.peak}
-    for key in ("size", "pix_fmt", "frames"):
+    for key in ("size", "pix_fmt", "fps", "frames"):
         if getattr(clip, key) is not None:
             settings[key] = getattr(clip, key)
     context = {"tool": "iqa", "version": version, "command": "compare", "input": "video",
@@ -74,10 +77,10 @@ def run_clips(
                "settings": settings}
     gates.bind([Quantity(n, True, unit=context["definitions"][n]["unit"]) for n in names],
                context)
-    frames_out = fmt in ("csv", "jsonl")
+    frames_out = fmt in ("csv", "jsonl") and not per_clip
     columns = (["pair", "frame", *names, "error"] if frames_out else
-               ["pair", "ref", "dist", "frames", "bytes", "bpp", *names, "error",
-                *gates.columns])
+               ["pair", "ref", "dist", "frames", "bytes", "kbps", "bpp", "fps", *names,
+                "error", *gates.columns])
     records: list[dict[str, Any]] = []
     frame_values: dict[str, list[float]] = {n: [] for n in names}
     with open_output(output, machine=fmt != "table") as stream:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 
 from iqa.errors import ImageSizeError, InputError, UsageError
@@ -18,6 +19,9 @@ from iqa.video.frames import Frame, FrameSource
 
 Y4M_SUFFIXES = (".y4m",)
 YUV_SUFFIXES = (".yuv",)
+#: Compressed video read through PyAV (kept here so that listing clips imports no PyAV).
+CONTAINER_SUFFIXES = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".ivf", ".avi", ".ts",
+                      ".m2ts", ".mts", ".mpg", ".mpeg", ".flv", ".ogv", ".nut", ".obu")
 
 
 def open_source(
@@ -25,18 +29,38 @@ def open_source(
     *,
     size: str | tuple[int, int] | None = None,
     pix_fmt: str | None = None,
+    fps: Fraction | float | str | None = None,
 ) -> FrameSource:
-    """Open a clip: ``.y4m`` natively, ``.yuv`` with ``size`` ("WxH") and ``pix_fmt``.
+    """Open a clip: ``.y4m`` natively, ``.yuv`` with ``size`` ("WxH") and ``pix_fmt``,
+    compressed video (:data:`~iqa.video.container.CONTAINER_SUFFIXES`) through PyAV.
 
-    Raises :class:`~iqa.errors.UsageError` for a raw clip without ``size``/``pix_fmt``
-    and :class:`~iqa.errors.InputError` for a file that cannot be read as a clip.
+    ``fps`` (frames per second: ``25``, ``"30000/1001"``) sets the clip's ``rate``, which
+    gives its kbps: needed for raw ``.yuv``, and it overrides the rate of a Y4M header or
+    a container. Raises :class:`~iqa.errors.UsageError` for a raw clip without
+    ``size``/``pix_fmt``, :class:`~iqa.extras.MissingExtraError` for compressed video
+    without PyAV, and :class:`~iqa.errors.InputError` for a file that cannot be read as
+    a clip.
     """
+    source = _open(path, size, pix_fmt, fps)
+    if fps is not None:
+        from iqa.video.yuv import parse_fps
+
+        source.rate = parse_fps(fps)
+    return source
+
+
+def _open(path: str | os.PathLike, size: str | tuple[int, int] | None, pix_fmt: str | None,
+          fps: Fraction | float | str | None) -> FrameSource:
     name = str(path)
     suffix = Path(name).suffix.lower()
     if suffix in Y4M_SUFFIXES:
         from iqa.video.y4m import Y4MSource
 
         return Y4MSource(path)
+    if suffix in CONTAINER_SUFFIXES:
+        from iqa.video.container import ContainerSource
+
+        return ContainerSource(path)
     if suffix in YUV_SUFFIXES:
         if size is None or pix_fmt is None:
             missing = " and ".join(
@@ -48,13 +72,14 @@ def open_source(
             )
         from iqa.video.yuv import RawYUVSource
 
-        return RawYUVSource(path, size, pix_fmt)
-    raise InputError(f"{name}: not a video clip this reader knows (.y4m or .yuv expected)", name)
+        return RawYUVSource(path, size, pix_fmt, fps)
+    raise InputError(f"{name}: not a video clip this reader knows (.y4m, .yuv or "
+                     f"{', '.join(CONTAINER_SUFFIXES)} expected)", name)
 
 
 def is_clip(path: str | os.PathLike) -> bool:
     """Whether ``path`` names a clip :func:`open_source` reads (by its extension)."""
-    return Path(str(path)).suffix.lower() in Y4M_SUFFIXES + YUV_SUFFIXES
+    return Path(str(path)).suffix.lower() in Y4M_SUFFIXES + YUV_SUFFIXES + CONTAINER_SUFFIXES
 
 
 def check_pair(ref: FrameSource, dist: FrameSource, frames: int | None = None) -> int:

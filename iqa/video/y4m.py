@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,7 @@ class Y4MSource(FrameSource):
         try:
             header = self._file.readline(_MAX_LINE)
             params = parse_header(header, name)
-            super().__init__(name, params.pop("format"))
+            super().__init__(name, params.pop("format"), parse_rate(params["rate"]))
             self.params = params
             self._data_start = self._file.tell()
         except BaseException:
@@ -150,6 +151,15 @@ def parse_header(line: bytes, name: str) -> dict:
         "aspect": tags.get("A"),
         "interlace": interlace,
     }
+
+
+def parse_rate(text: str | None) -> Fraction | None:
+    """Frames per second of a ``F<n:d>`` value; ``None`` when absent, ``0:0`` (unknown) or
+    not two positive whole numbers."""
+    match = re.fullmatch(r"(\d+):(\d+)", text or "")
+    if not match or int(match.group(1)) == 0 or int(match.group(2)) == 0:
+        return None
+    return Fraction(int(match.group(1)), int(match.group(2)))
 
 
 def _chroma(chroma: str, bad) -> tuple[str, int]:

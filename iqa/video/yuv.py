@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+from fractions import Fraction
 
 from iqa.errors import InputError, UsageError
 from iqa.video.frames import FrameFormat, FrameSource, open_clip, read_full
@@ -45,16 +46,31 @@ def parse_size(size: str | tuple[int, int]) -> tuple[int, int]:
     return w, h
 
 
+def parse_fps(rate: Fraction | float | str) -> Fraction:
+    """Frames per second from ``25``, ``29.97``, ``30000/1001`` or ``30000:1001``."""
+    text = str(rate).strip().replace(":", "/")
+    try:
+        fps = Fraction(text) if isinstance(rate, str) else Fraction(rate).limit_denominator()
+    except (ValueError, ZeroDivisionError):
+        fps = Fraction(0)
+    if fps <= 0 or fps > 10_000:
+        raise UsageError(f"--fps {rate}: give a frame rate in frames per second, e.g. 25, "
+                         "29.97 or 30000/1001")
+    return fps
+
+
 class RawYUVSource(FrameSource):
     """A raw planar .yuv clip of a given size and ffmpeg pixel format."""
 
     def __init__(
-        self, path: str | os.PathLike, size: str | tuple[int, int], pix_fmt: str
+        self, path: str | os.PathLike, size: str | tuple[int, int], pix_fmt: str,
+        rate: Fraction | float | str | None = None,
     ) -> None:
         name = str(path)
         width, height = parse_size(size)
         layout, bits = parse_pix_fmt(pix_fmt)
-        super().__init__(name, FrameFormat(width, height, layout, bits))
+        super().__init__(name, FrameFormat(width, height, layout, bits),
+                         None if rate is None else parse_fps(rate))
         self.pix_fmt = pix_fmt
         self._file = open_clip(path, ".yuv")
         try:
