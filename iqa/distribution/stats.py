@@ -116,20 +116,50 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     the exact nuclear-norm form (1e-8 absolute in FID, where ``sqrtm`` and ``eigvals`` of
     Σ1Σ2 are off by 2e-4).
     """
+    # A full-rank Σ1 (enough images) takes the shorter road: Σ1 = LLᵀ (Cholesky) and
+    # LᵀΣ2L, congruent to SΣ2S by an orthogonal matrix, so with the same eigenvalues;
+    # only eigenvalues are needed then (no eigenvectors: about half the time at d = 2048).
     # LAPACK's divide-and-conquer driver (dsyevd): the same eigenvalues as NumPy's eigh to
     # ~1e-14 relative, and about 10x faster at d = 2048 with the vectors (0.9 s vs 9.8 s
     # measured on a 2-core CPU with OpenBLAS).
     from scipy.linalg import eigh
 
-    w, v = eigh(sigma1, driver="evd", check_finite=False)
-    w = _nonnegative(w, sigma1.shape[0])
-    keep = w > 0
-    root_w = np.sqrt(w[keep])
-    v_r = v[:, keep]
-    k = (v_r.T @ sigma2 @ v_r) * root_w[:, None] * root_w[None, :]
+    lower = _full_rank_cholesky(sigma1)
+    if lower is not None:
+        k = lower.T @ sigma2 @ lower
+    else:
+        w, v = eigh(sigma1, driver="evd", check_finite=False)
+        w = _nonnegative(w, sigma1.shape[0])
+        keep = w > 0
+        root_w = np.sqrt(w[keep])
+        v_r = v[:, keep]
+        k = (v_r.T @ sigma2 @ v_r) * root_w[:, None] * root_w[None, :]
     eigenvalues = (eigh((k + k.T) / 2, eigvals_only=True, driver="evd", check_finite=False)
                    if k.size else np.zeros(0))
     return float(np.sqrt(_nonnegative(eigenvalues, k.shape[0])).sum())
+
+
+def _full_rank_cholesky(sigma: np.ndarray) -> np.ndarray | None:
+    """The lower Cholesky factor of ``sigma`` when it is clearly of full rank, else None.
+
+    A singular PSD matrix (fewer images than dimensions) either fails the factorisation or
+    leaves pivots at rounding level in the last rows; a pivot below
+    ``max(pivot) · d · ε · 1e3`` sends the caller to the eigendecomposition, which
+    removes the null space exactly (:func:`_nonnegative`).
+    """
+    from scipy.linalg import LinAlgError, cholesky
+
+    d = sigma.shape[0]
+    if d == 0:
+        return None
+    try:
+        lower = cholesky(sigma, lower=True, check_finite=False)
+    except LinAlgError:
+        return None
+    pivots = np.diag(lower) ** 2
+    if not pivots.min() > pivots.max() * d * np.finfo(np.float64).eps * 1e3:
+        return None
+    return lower
 
 
 def frechet_distance(
