@@ -158,3 +158,22 @@ def test_moments_round_trip_and_guards():
         s.update(np.zeros((2, 9)))
     with pytest.raises(ValueError):
         merge([])
+
+
+def test_full_rank_shortcut_equals_the_eigendecomposition_route(monkeypatch):
+    """With more samples than dimensions Σ1 is factored by Cholesky (eigenvalues only);
+    the result equals the route through Σ1's eigendecomposition, which rank-deficient
+    covariances take."""
+    from iqa.distribution import stats
+
+    rng = np.random.default_rng(5)
+    d = 96
+    x = rng.normal(size=(400, d)) * np.linspace(0.05, 4, d)
+    y = rng.normal(size=(400, d)) @ rng.normal(size=(d, d)) * 0.2
+    s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    assert stats._full_rank_cholesky(s1) is not None
+    assert stats._full_rank_cholesky(np.cov(x[:50], rowvar=False)) is None  # rank 49 < 96
+    fast = stats.trace_sqrt_product(s1, s2)
+    monkeypatch.setattr(stats, "_full_rank_cholesky", lambda sigma: None)
+    slow = stats.trace_sqrt_product(s1, s2)
+    assert fast == pytest.approx(slow, rel=1e-12)
