@@ -24,11 +24,14 @@ How one image folder is computed (:func:`iqa.distribution.run._folder`):
 5. Rank 0 alone checks the result, stores it in the cache, computes FID, KID and the
    rest, prints and writes files. The other ranks leave once the data is gathered
    (:class:`Finished`), print nothing on stdout (it is sent to ``/dev/null``), and wait
-   at exit until every rank is done, so that ``torchrun`` stops none of them early.
+   until every rank is done before exiting, so that ``torchrun`` stops none of them
+   early (:func:`_leave`).
 
-Errors under torch.distributed are printed by ``LOCAL_RANK`` 0 alone: one line per
-machine. Outside ``torchrun`` :func:`current` is a single-process :class:`Solo` and
-nothing here changes a run.
+An error shared by every rank (:class:`RankFailed`) is printed by ``LOCAL_RANK`` 0
+alone, one line per machine; an error one rank meets outside the shared steps is
+printed by that rank, which exits at once (torchrun then stops the others). Outside
+``torchrun`` :func:`current` is a single-process :class:`Solo` and nothing here changes
+a run.
 """
 
 from __future__ import annotations
