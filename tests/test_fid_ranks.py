@@ -122,3 +122,29 @@ def test_a_corrupt_file_on_rank_1_ends_every_rank_with_one_line(sets, fid_weight
     # torchrun's summary: both ranks ended with exit code 2, none was killed
     assert result.stderr.count("exitcode  : 2") == 2, result.stderr
     assert "terminated" not in result.stderr and "Traceback" not in "".join(errors)
+
+
+def test_compare_under_two_ranks_gives_the_rows_of_one_process(tmp_path):
+    """75 pairs: chunks of 32 dealt to 2 ranks (32 + 32 + 11), rows back in input order."""
+    from PIL import Image
+
+    from tests.images import random_image
+
+    ref, dist = tmp_path / "ref", tmp_path / "dist"
+    ref.mkdir()
+    dist.mkdir()
+    for i in range(75):
+        image = random_image((16 + i % 5, 20, 3), seed=i)
+        Image.fromarray(image).save(ref / f"{i:03d}.png")
+        noisy = np.clip(image.astype(int) + (i % 7) - 3, 0, 255).astype(np.uint8)
+        Image.fromarray(noisy).save(dist / f"{i:03d}.png")
+    (dist / "070.png").write_bytes(b"not a png")  # a bad pair on rank 0's third chunk
+    args = ("compare", ref, dist, "-m", "psnr,ssim", "--format", "csv", "--skip-bad")
+    one = run_iqa(*args)
+    assert one.returncode == 0, one.stderr
+    two = torchrun(2, *args)
+    assert two.returncode == 0, two.stderr
+    assert two.stdout == one.stdout
+    assert len(two.stdout.splitlines()) == 76
+    errors = [line for line in _iqa_lines(two.stderr) if "070.png" in line]
+    assert len(errors) == 1  # told once, by rank 0

@@ -37,10 +37,8 @@ a run.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
-
-import numpy as np
 
 from iqa.errors import EXIT_INTERNAL, IQAError
 
@@ -144,6 +142,7 @@ class Ranks(Solo):
         """Rank 0: one :class:`~iqa.distribution.data.Extraction` of all ranks' results
         (sums added in rank order, features and skipped files in global file order);
         other ranks: ``None``."""
+        import numpy as np
         import torch
         import torch.distributed as dist
 
@@ -168,8 +167,9 @@ class Ranks(Solo):
         skipped = [item for s in shapes for item in s[1]]
         return Extraction(total, features, skipped, max(s[2] for s in shapes))
 
-    def _gather_rows(self, array: np.ndarray | None, counts: list[int | None]) -> Any:
+    def _gather_rows(self, array: Any, counts: list[int | None]) -> Any:
         """N×2048 float32 arrays of every rank, concatenated in rank order on rank 0."""
+        import numpy as np
         import torch
         import torch.distributed as dist
 
@@ -189,6 +189,34 @@ class Ranks(Solo):
         """Ranks other than 0 stop here (:class:`Finished`): the data is on rank 0."""
         if not self.main:
             raise Finished()
+
+
+def in_input_order(items: Sequence[Any], score: Callable[[Sequence[Any]], Iterable[T]],
+                   chunk: int = 32) -> Iterator[T]:
+    """``score(items)`` on every rank's share, the results yielded on rank 0 in input order.
+
+    Items are dealt in chunks of ``chunk``: in round j rank r scores chunk j·W + r; after
+    each round the results of every rank reach rank 0 (``gather_object``) and are yielded
+    there, in order, so rank 0 writes rows as they come and nobody holds them all. Any
+    rank's exception ends every rank (:meth:`Ranks.collect`). Ranks other than 0 yield
+    nothing and end with :class:`Finished` after the last round. One process: ``score(items)``.
+    """
+    group = current()
+    if not isinstance(group, Ranks):
+        yield from score(items)
+        return
+    import torch.distributed as dist
+
+    rounds = -(-len(items) // (chunk * group.world))
+    for j in range(rounds):
+        k = j * group.world + group.rank
+        mine = items[k * chunk:(k + 1) * chunk]
+        results = group.collect(lambda part=mine: list(score(part)) if part else [])
+        gathered: list[Any] | None = [None] * group.world if group.main else None
+        dist.gather_object(results, gathered, dst=0)
+        for part in gathered or []:
+            yield from part
+    group.leave_if_follower()
 
 
 _CURRENT: Solo = Solo()
@@ -279,6 +307,8 @@ def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         group = start(kwargs.get("device", "auto"))
         if isinstance(group, Ranks):
+            if not group.main:  # reports and JUnit files are rank 0's alone
+                kwargs.update({k: None for k in ("output", "junit") if k in kwargs})
             return _run_rank(group, command, args, kwargs)
         return command(*args, **kwargs)
 
