@@ -148,3 +148,22 @@ def test_compare_under_two_ranks_gives_the_rows_of_one_process(tmp_path):
     assert len(two.stdout.splitlines()) == 76
     errors = [line for line in _iqa_lines(two.stderr) if "070.png" in line]
     assert len(errors) == 1  # told once, by rank 0
+
+
+def test_skip_bad_under_two_ranks_counts_the_file_rank_1_left_out(sets, fid_weights, tmp_path):
+    real, _ = sets
+    bad = tmp_path / "bad"
+    write_set(bad, natural_crops(6, seed=8, square=64))
+    (bad / "zz_broken.png").write_bytes((bad / "img_000.png").read_bytes()[:300])
+    args = ("fid", real, bad, "--weights", fid_weights, "--no-cache", "--skip-bad",
+            "--format", "json")
+    one = run_iqa(*args, env={"OMP_NUM_THREADS": "1"})
+    assert one.returncode == 0, one.stderr
+    two = torchrun(2, *args, "--batch-size", "2")
+    assert two.returncode == 0, two.stderr
+    doc, ref = strict_json(two.stdout), strict_json(one.stdout)
+    assert doc["fid"] == pytest.approx(ref["fid"], rel=1e-9, abs=0)
+    assert doc["counts"] == ref["counts"] == {"real": 12, "fake": 6, "skipped_real": 0,
+                                               "skipped_fake": 1}
+    assert doc["skipped"] == ref["skipped"]
+    assert sum("skipped: " in line for line in _iqa_lines(two.stderr)) == 1
