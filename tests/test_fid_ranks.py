@@ -167,3 +167,15 @@ def test_skip_bad_under_two_ranks_counts_the_file_rank_1_left_out(sets, fid_weig
                                                "skipped_fake": 1}
     assert doc["skipped"] == ref["skipped"]
     assert sum("skipped: " in line for line in _iqa_lines(two.stderr)) == 1
+
+
+def test_an_unknown_backend_is_refused_on_every_rank(sets, tmp_path):
+    real, fake = sets
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+               "--master-addr", "127.0.0.1", "--master-port", str(_free_port()),
+               "-m", "iqa", "fid", str(real), str(fake), "--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=TIMEOUT,
+                            env={**os.environ, "IQA_DIST_BACKEND": "nccl"})
+    assert result.returncode != 0 and result.stdout == ""
+    lines = _iqa_lines(result.stderr)
+    assert lines and all("IQA_DIST_BACKEND=nccl: use gloo, or nccl with CUDA" in x for x in lines)

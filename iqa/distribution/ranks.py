@@ -3,8 +3,10 @@
 Under ``torchrun`` (the ``env://`` variables ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
 ``MASTER_ADDR``, ``MASTER_PORT`` are set and ``WORLD_SIZE`` > 1), :func:`start` joins the
 process group: NCCL when the run's device is CUDA (each rank on ``cuda:LOCAL_RANK``),
-gloo on the CPU, with a timeout of ``$IQA_DIST_TIMEOUT`` seconds (default 1800) on every
-collective, so a rank that stops answering ends the run instead of hanging it.
+gloo on the CPU (``IQA_DIST_BACKEND=gloo`` with CUDA: collectives through the CPU and
+rank r on GPU ``LOCAL_RANK mod count``, so several ranks may share one), with a
+timeout of ``$IQA_DIST_TIMEOUT`` seconds (default 1800) on every collective, so a rank
+that stops answering ends the run instead of hanging it.
 
 How one image folder is computed (:func:`iqa.distribution.run._folder`):
 
@@ -258,18 +260,22 @@ def start(device: str) -> Solo:
     except ValueError as exc:
         raise UsageError(f"torch.distributed variables: {exc}; launch with torchrun") from None
     cuda = resolve_device(device) == "cuda"
+    backend = os.environ.get("IQA_DIST_BACKEND") or ("nccl" if cuda else "gloo")
+    if backend not in ("nccl", "gloo") or (backend == "nccl" and not cuda):
+        raise UsageError(f"IQA_DIST_BACKEND={backend}: use gloo, or nccl with CUDA devices")
     if cuda:
-        if local_rank >= torch.cuda.device_count():
-            raise UsageError(f"LOCAL_RANK {local_rank}: this machine has "
-                             f"{torch.cuda.device_count()} CUDA devices; start at most that "
-                             "many processes per node (torchrun --nproc-per-node)")
-        torch.cuda.set_device(local_rank)
-    owned = not dist.is_initialized()
-    if owned:
-        dist.init_process_group("nccl" if cuda else "gloo", init_method="env://",
+        count = torch.cuda.device_count()
+        if backend == "nccl" and local_rank >= count:
+            raise UsageError(f"LOCAL_RANK {local_rank}: this machine has {count} CUDA "
+                             "devices; start at most that many processes per node "
+                             "(torchrun --nproc-per-node), or share them with "
+                             "IQA_DIST_BACKEND=gloo")
+        torch.cuda.set_device(local_rank % count)  # gloo: several ranks may share a GPU
+    if not dist.is_initialized():
+        dist.init_process_group(backend, init_method="env://",
                                 timeout=timedelta(seconds=timeout))
-    _CURRENT = Ranks(rank, world, local_rank,
-                     torch.device("cuda", local_rank) if cuda else torch.device("cpu"))
+    _CURRENT = Ranks(rank, world, local_rank, torch.device("cuda", local_rank % count)
+                     if backend == "nccl" else torch.device("cpu"))
     if rank != 0:
         _silence_stdout()
     return _CURRENT
