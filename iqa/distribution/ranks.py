@@ -343,6 +343,8 @@ def _run_rank(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any)
     except IQAError as exc:
         click.echo(f"iqa: rank {group.rank} of {group.world}: {one_line(str(exc))}", err=True)
         _leave(exc.exit_code, wait=False)
+    except BrokenPipeError:  # `... | head`: the command line's own exit code (141)
+        raise
     except Exception as exc:  # a bug outside the shared steps
         if os.environ.get("IQA_DEBUG"):
             import traceback
