@@ -28,6 +28,7 @@ _COMMANDS = {
     "compare": "iqa.cli.compare",
     "fid": "iqa.cli.fid",
     "metrics": "iqa.cli.metrics",
+    "stats": "iqa.cli.stats",
     "weights": "iqa.cli.weights",
 }
 

@@ -62,15 +62,19 @@ def device_options(fn: Callable) -> Callable:
 def say(message: str) -> None:
     """One line on stderr, prefixed like every message of the tool (control characters
     of file names are escaped, so it stays one line)."""
+    from iqa.distribution.ranks import current
     from iqa.output.values import one_line
 
-    click.echo(f"iqa: {one_line(message)}", err=True)
+    if current().main:  # under torchrun, rank 0 alone reports
+        click.echo(f"iqa: {one_line(message)}", err=True)
 
 
 def warn(message: str) -> None:
+    from iqa.distribution.ranks import current
     from iqa.output.values import one_line
 
-    click.echo(f"iqa: warning: {one_line(message)}", err=True)
+    if current().main:
+        click.echo(f"iqa: warning: {one_line(message)}", err=True)
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from iqa.cli._common import (
     warn,
 )
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
+from iqa.distribution.ranks import distributed
 from iqa.errors import IQAError
 from iqa.gates import InputProblem, Quantity
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
               "(gates then skip them).")
 @gate_options
 @device_options
+@distributed
 def compare(
     ref: str, dist: tuple[str, ...], metric_spec: str, fmt: str, output: str | None, pair_by: str,
     alpha: str, ignore_exif: bool, channels: str, max_image_mb: float,
@@ -134,6 +136,9 @@ def compare(
         clip = ClipSettings(size=size, pix_fmt=pix_fmt, frames=frames, peak=psnr_peak, fps=fps)
         source = click.get_current_context().get_parameter_source("metric_spec")
         spec = None if source is click.core.ParameterSource.DEFAULT else metric_spec
+        from iqa.distribution.ranks import current
+
+        current().leave_if_follower()  # under torchrun, rank 0 alone compares clips
         with gates.guard():
             from iqa.video.run import run_clips
 
@@ -219,7 +224,10 @@ def _run(
     *, fmt: str, output: str | None, params: dict[str, Any], allow_unmatched: bool,
     skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
 ) -> int:
+    from functools import partial
+
     from iqa.compare import LUMA_METRICS, LoadSettings, build_metrics, score_pairs
+    from iqa.distribution.ranks import in_input_order
     from iqa.io.pairing import missing_encodings, pair_inputs
     from iqa.metrics.base import MetricOptions
     from iqa.output import check_output_targets, make_writer, open_output
@@ -273,7 +281,8 @@ def _run(
         writer = make_writer(fmt, stream)
         writer.begin(columns, context)
         with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
-            for record in score_pairs(pairing.pairs, metrics, load, optional=optional):
+            score = partial(score_pairs, metrics=metrics, settings=load, optional=optional)
+            for record in in_input_order(pairing.pairs, score):  # ranks: iqa.distribution
                 _tell(record, optional)
                 records.append(gates.check(record))
                 writer.row(record)

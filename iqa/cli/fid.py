@@ -21,6 +21,7 @@ import click
 from iqa.cli._common import decode_limit_options, device_options, download_bar, say, warn
 from iqa.cli._gates import EXIT_CODES_HELP, gate_options, prepare_gates
 from iqa.distribution.preprocess import RESIZE_MODES
+from iqa.distribution.ranks import distributed
 from iqa.errors import UsageError
 from iqa.io.policy import FID_ALPHA_POLICIES
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
@@ -95,6 +96,7 @@ _RESIZE_HELP = (
               help="Write the result to FILE (atomically) instead of stdout.")
 @gate_options
 @device_options
+@distributed
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
         no_cache: bool, cache_key: str | None, limit: int | None,
@@ -180,6 +182,7 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     """Compute (or take from the cache) one folder's statistics and write them to ``target``."""
     from pathlib import Path
 
+    from iqa.distribution.ranks import current
     from iqa.distribution.run import Engine, plan_set, summarize_set
     from iqa.distribution.statsfile import write_stats
     from iqa.errors import InputError
@@ -190,6 +193,7 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     plan = plan_set(folder, need_features=options.with_kid, limit=options.limit,
                     limit_seed=options.limit_seed)
     side = summarize_set(plan, engine, label="stats", need_features=options.with_kid)
+    current().leave_if_follower()  # under torchrun, rank 0 alone writes
     if side.stats is None:  # pragma: no cover - folders always give sums
         raise UsageError(f"{folder}: no statistics to save")
     meta = {**engine.meta(), "skipped": len(side.skipped),

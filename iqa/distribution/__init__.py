@@ -17,5 +17,7 @@ shadows the public function :func:`iqa.fid`.)
 * :mod:`iqa.distribution.options` — the options of a comparison and its report hooks;
 * :mod:`iqa.distribution.memory` — sets of images held in memory (arrays, tensors, batches);
 * :mod:`iqa.distribution.run` — one comparison of two sets, as ``iqa fid`` and
-  :func:`iqa.fid` run it.
+  :func:`iqa.fid` run it;
+* :mod:`iqa.distribution.ranks` — ``iqa fid`` and ``iqa compare`` under ``torchrun``;
+* :mod:`iqa.distribution.statsmerge` — ``iqa stats``: statistics files of parts merged.
 """

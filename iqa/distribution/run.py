@@ -19,6 +19,7 @@ import numpy as np
 
 from iqa.distribution.options import FIDOptions, FIDWarning, Hooks, python_warning
 from iqa.distribution.preprocess import RESIZE_MODES, resize_mode
+from iqa.distribution.ranks import current
 from iqa.distribution.stats import FeatureStats
 from iqa.errors import InputError, UsageError
 from iqa.features.inception import FEATURE_DIM as _DIM
@@ -51,7 +52,7 @@ class Engine:
 
     def __init__(self, options: FIDOptions, hooks: Hooks) -> None:
         self.options = options
-        self.hooks = hooks
+        self.hooks = hooks if current().main else Hooks()  # other ranks report nothing
         self._device: str | None = None
         self._weights: Any = None
         self._network: Any = None
@@ -197,33 +198,63 @@ def _refuse_skipped(skipped: list[tuple[str, str]]) -> None:
 
 def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
             need_features: bool) -> SetSummary:
+    """A folder's statistics from the cache, or computed; under torchrun each rank
+    computes its shard and rank 0 gets the whole (:mod:`iqa.distribution.ranks`)."""
     from iqa.distribution.data import extract
+
+    options, hooks = engine.options, engine.hooks
+    group = current()
+    cache, cached = group.collect(
+        lambda: _cached(folder, files, engine, need_features) if group.main else (None, None))
+    if group.broadcast(cached is not None):
+        return cached if group.main else _placeholder(folder)
+    batch = options.batch_size or _default_batch(engine.device)
+    start, stop = group.span(len(files), batch)
+    progress = hooks.progress or (lambda label, total: nullcontext(None))
+    alone = group.world == 1  # several ranks: rank 0 names skipped files once gathered
+    with progress(f"{label}: {folder}", stop - start) as advance:
+        result = group.collect(lambda: extract(
+            [str(f) for f in files[start:stop]], engine.network, options.decode,
+            device=engine.device, batch_size=batch, workers=_workers(options, engine.device),
+            keep_features=need_features, skip_bad=options.skip_bad, advance=advance,
+            on_skip=(lambda file, reason: hooks.warn(f"skipped: {reason}")) if alone else None,
+        ))
+    result = group.combine(result)
+    if not group.main:
+        return group.collect(lambda: None) or _placeholder(folder)
+    return group.collect(lambda: _computed(folder, files, engine, cache, result, alone))
+
+
+def _cached(folder: Path, files: list[Path], engine: Engine,
+            need_features: bool) -> tuple[Any, SetSummary | None]:
+    """(the folder's cache or None, its cached statistics or None)."""
     from iqa.distribution.statscache import StatsCache
 
     options, hooks = engine.options, engine.hooks
-    cache = (StatsCache(folder, files, engine.cache_settings(), options.cache_key)
-             if options.cache else None)
-    if cache is not None:
-        entry, why = cache.load(need_features)
-        if entry is not None:
-            if entry.skipped and not options.skip_bad:
-                _refuse_skipped(entry.skipped)
-            hooks.info(f"{folder}: statistics of {entry.stats.n} images from the cache")
-            return _summary(folder, "cache", entry.stats, entry.features, entry.skipped, None)
-        if why.startswith("corrupt"):
-            hooks.warn(f"{folder}: cached statistics {cache.path} are unusable ({why}); "
-                       "recomputing them")
-        elif why == "stale":
-            hooks.info(f"{folder}: files changed since its statistics were cached; recomputing")
-    progress = hooks.progress or (lambda label, total: nullcontext(None))
-    with progress(f"{label}: {folder}", len(files)) as advance:
-        result = extract(
-            [str(f) for f in files], engine.network, options.decode, device=engine.device,
-            batch_size=options.batch_size or _default_batch(engine.device),
-            workers=_workers(options, engine.device), keep_features=need_features,
-            skip_bad=options.skip_bad, advance=advance,
-            on_skip=lambda file, reason: hooks.warn(f"skipped: {reason}"),
-        )
+    if not options.cache:
+        return None, None
+    cache = StatsCache(folder, files, engine.cache_settings(), options.cache_key)
+    entry, why = cache.load(need_features)
+    if entry is not None:
+        if entry.skipped and not options.skip_bad:
+            _refuse_skipped(entry.skipped)
+        hooks.info(f"{folder}: statistics of {entry.stats.n} images from the cache")
+        return cache, _summary(folder, "cache", entry.stats, entry.features, entry.skipped, None)
+    if why.startswith("corrupt"):
+        hooks.warn(f"{folder}: cached statistics {cache.path} are unusable ({why}); "
+                   "recomputing them")
+    elif why == "stale":
+        hooks.info(f"{folder}: files changed since its statistics were cached; recomputing")
+    return cache, None
+
+
+def _computed(folder: Path, files: list[Path], engine: Engine, cache: Any, result: Any,
+              alone: bool) -> SetSummary:
+    """Check a folder's computed statistics, report them and store them in the cache."""
+    hooks = engine.hooks
+    if not alone:
+        for _, reason in result.skipped:
+            hooks.warn(f"skipped: {reason}")
     n = result.stats.n
     if n < 2:
         raise InputError(f"{folder}: only {n} of {len(files)} images could be read; FID and "
@@ -237,6 +268,11 @@ def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
             hooks.warn(f"could not write the statistics cache {cache.path} ({exc.strerror or exc})")
     return _summary(folder, "images", result.stats, result.features, result.skipped,
                     result.seconds)
+
+
+def _placeholder(folder: Path) -> SetSummary:
+    """What ranks other than 0 hold for a set: nothing (rank 0 has the statistics)."""
+    return SetSummary(str(folder), "images", np.zeros(0), np.zeros((0, 0)), None)
 
 
 def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
@@ -387,6 +423,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
                       limit_seed=options.limit_seed) for path in (real, fake)]
     sides = [summarize_set(plan, engine, label=label, need_features=need_features)
              for plan, label in zip(plans, ("real", "fake"))]
+    current().leave_if_follower()  # under torchrun, rank 0 alone goes on
     _check_consistency(sides, engine, warn)
     for side in sides:
         _check_finite(side)

@@ -1,0 +1,375 @@
+"""``iqa fid`` over several processes, GPUs or machines with torch.distributed (``torchrun``).
+
+Under ``torchrun`` (the ``env://`` variables ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``,
+``MASTER_ADDR``, ``MASTER_PORT`` are set and ``WORLD_SIZE`` > 1), :func:`start` joins the
+process group: NCCL when the run's device is CUDA (each rank on ``cuda:LOCAL_RANK``),
+gloo on the CPU (``IQA_DIST_BACKEND=gloo`` with CUDA: collectives through the CPU and
+rank r on GPU ``LOCAL_RANK mod count``, so several ranks may share one), with a
+timeout of ``$IQA_DIST_TIMEOUT`` seconds (default 1800) on every collective, so a rank
+that stops answering ends the run instead of hanging it.
+
+How one image folder is computed (:func:`iqa.distribution.run._folder`):
+
+1. Rank 0 alone looks up the statistics cache and tells the others whether the folder
+   is cached.
+2. The folder's sorted file list is cut into ``WORLD_SIZE`` contiguous shards made of
+   whole batches (:meth:`Ranks.span`), so every image goes through the network in the
+   same batch as in a single process, whatever the number of ranks.
+3. Each rank extracts its shard. Then every rank learns whether any rank failed
+   (:meth:`Ranks.collect`); if one did, every rank stops with the same one-line error
+   naming that rank and the file (exit 2, or 3 for a bug) instead of waiting for data
+   that will not come.
+4. The float64 sums (n, Σx, XᵀX) of each rank are gathered on rank 0 and added there in
+   rank order; features (for KID) and skipped files are gathered in rank order, which is
+   the global file order (:meth:`Ranks.combine`). No ``all_reduce``: its order of
+   additions depends on the number of ranks and the topology, and results would too.
+5. Rank 0 alone checks the result, stores it in the cache, computes FID, KID and the
+   rest, prints and writes files. The other ranks leave once the data is gathered
+   (:class:`Finished`), print nothing on stdout (it is sent to ``/dev/null``), and wait
+   until every rank is done before exiting, so that ``torchrun`` stops none of them
+   early (:func:`_leave`).
+
+An error shared by every rank (:class:`RankFailed`) is printed by ``LOCAL_RANK`` 0
+alone, one line per machine; an error one rank meets outside the shared steps is
+printed by that rank, which exits at once (torchrun then stops the others). Outside
+``torchrun`` :func:`current` is a single-process :class:`Solo` and nothing here changes
+a run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from iqa.errors import EXIT_INTERNAL, IQAError
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_S = 1800
+
+
+class RankFailed(IQAError):
+    """An error on one rank, raised on every rank (the line names the rank)."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class Finished(Exception):
+    """A rank other than 0 has given its part of the data; it has nothing left to do."""
+
+
+class Solo:
+    """One process: every method is the identity."""
+
+    rank = 0
+    world = 1
+    local_rank = 0
+    main = True
+
+    def span(self, count: int, batch: int) -> tuple[int, int]:
+        return 0, count
+
+    def collect(self, fn: Callable[[], T]) -> T:
+        return fn()
+
+    def broadcast(self, value: T) -> T:
+        return value
+
+    def combine(self, result: Any) -> Any:
+        return result
+
+    def leave_if_follower(self) -> None:
+        pass
+
+
+class Ranks(Solo):
+    """This process's place in a torch.distributed run, and the collectives ``iqa`` uses."""
+
+    def __init__(self, rank: int, world: int, local_rank: int, device: Any) -> None:
+        self.rank, self.world, self.local_rank = rank, world, local_rank
+        self.main = rank == 0
+        self.device = device  # where collective tensors live (cuda:LOCAL_RANK for NCCL)
+
+    def span(self, count: int, batch: int) -> tuple[int, int]:
+        """This rank's files ``[start, stop)`` of ``count``: contiguous, whole batches of
+        ``batch`` files, the batches shared out as evenly as possible (rank r gets
+        batches ``r·B//W`` to ``(r+1)·B//W`` of the B batches)."""
+        batches = -(-count // batch)
+        first = self.rank * batches // self.world
+        last = (self.rank + 1) * batches // self.world
+        return min(first * batch, count), min(last * batch, count)
+
+    def collect(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` here; if it failed on any rank, raise that failure on every rank.
+
+        Each rank's outcome (ok, or the message and exit code of its error) is exchanged
+        with ``all_gather_object``; the first failure in rank order is raised everywhere
+        as :class:`RankFailed`: ``rank R of W: <message>``.
+        """
+        import torch.distributed as dist
+
+        value: Any = None
+        failure: tuple[int, str] | None = None
+        try:
+            value = fn()
+        except IQAError as exc:
+            failure = (exc.exit_code, str(exc))
+        except Exception as exc:  # a bug on this rank: exit 3 everywhere
+            failure = (EXIT_INTERNAL, f"internal error ({type(exc).__name__}: {exc}); rerun "
+                       "with IQA_DEBUG=1 for the traceback and please report it")
+            if os.environ.get("IQA_DEBUG"):
+                import traceback
+
+                traceback.print_exc()
+        outcomes: list[Any] = [None] * self.world
+        dist.all_gather_object(outcomes, failure)
+        for rank, outcome in enumerate(outcomes):
+            if outcome is not None:
+                code, message = outcome
+                raise RankFailed(f"rank {rank} of {self.world}: {message}", code)
+        return value
+
+    def broadcast(self, value: T) -> T:
+        """Rank 0's ``value`` (small, picklable) on every rank."""
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def combine(self, result: Any) -> Any:
+        """Rank 0: one :class:`~iqa.distribution.data.Extraction` of all ranks' results
+        (sums added in rank order, features and skipped files in global file order);
+        other ranks: ``None``."""
+        import numpy as np
+        import torch
+        import torch.distributed as dist
+
+        from iqa.distribution.data import Extraction
+        from iqa.distribution.stats import FeatureStats, merge
+
+        stats = result.stats
+        packed = torch.from_numpy(np.concatenate(
+            [[float(stats.n)], stats.total, stats.outer.ravel()])).to(self.device)
+        parts = [torch.empty_like(packed) for _ in range(self.world)] if self.main else None
+        dist.gather(packed, parts, dst=0)
+        shapes: list[Any] = [None] * self.world
+        rows = None if result.features is None else len(result.features)
+        dist.all_gather_object(shapes, (rows, result.skipped, result.seconds))
+        features = self._gather_rows(result.features, [s[0] for s in shapes])
+        if not self.main:
+            return None
+        d = stats.dim
+        sums = [p.cpu().numpy() for p in parts or []]
+        total = merge(FeatureStats(int(s[0]), s[1:1 + d].copy(), s[1 + d:].reshape(d, d).copy())
+                      for s in sums)
+        skipped = [item for s in shapes for item in s[1]]
+        return Extraction(total, features, skipped, max(s[2] for s in shapes))
+
+    def _gather_rows(self, array: Any, counts: list[int | None]) -> Any:
+        """N×2048 float32 arrays of every rank, concatenated in rank order on rank 0."""
+        import numpy as np
+        import torch
+        import torch.distributed as dist
+
+        if array is None:
+            return None
+        top = max(1, *(c or 0 for c in counts))
+        padded = torch.zeros((top, array.shape[1]), dtype=torch.float32)
+        padded[:len(array)] = torch.from_numpy(np.ascontiguousarray(array, np.float32))
+        padded = padded.to(self.device)
+        parts = [torch.empty_like(padded) for _ in range(self.world)] if self.main else None
+        dist.gather(padded, parts, dst=0)
+        if not self.main:
+            return None
+        return np.concatenate([p[:c].cpu().numpy() for p, c in zip(parts or [], counts)])
+
+    def leave_if_follower(self) -> None:
+        """Ranks other than 0 stop here (:class:`Finished`): the data is on rank 0."""
+        if not self.main:
+            raise Finished()
+
+
+def in_input_order(items: Sequence[Any], score: Callable[[Sequence[Any]], Iterable[T]],
+                   chunk: int = 32) -> Iterator[T]:
+    """``score(items)`` on every rank's share, the results yielded on rank 0 in input order.
+
+    Items are dealt in chunks of ``chunk``: in round j rank r scores chunk j·W + r; after
+    each round the results of every rank reach rank 0 (``gather_object``) and are yielded
+    there, in order, so rank 0 writes rows as they come and nobody holds them all. Any
+    rank's exception ends every rank (:meth:`Ranks.collect`). Ranks other than 0 yield
+    nothing and end with :class:`Finished` after the last round. One process: ``score(items)``.
+    """
+    group = current()
+    if not isinstance(group, Ranks):
+        yield from score(items)
+        return
+    import torch.distributed as dist
+
+    rounds = -(-len(items) // (chunk * group.world))
+    for j in range(rounds):
+        k = j * group.world + group.rank
+        mine = items[k * chunk:(k + 1) * chunk]
+        results = group.collect(lambda part=mine: list(score(part)) if part else [])
+        gathered: list[Any] | None = [None] * group.world if group.main else None
+        dist.gather_object(results, gathered, dst=0)
+        for part in gathered or []:
+            yield from part
+    group.leave_if_follower()
+
+
+_CURRENT: Solo = Solo()
+
+
+def current() -> Solo:
+    """The run's ranks: a :class:`Ranks` after :func:`start` under torchrun, else Solo."""
+    return _CURRENT
+
+
+def under_torchrun() -> bool:
+    """True when the ``env://`` variables of a multi-process torch.distributed run are set."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
+    except ValueError:
+        return False
+
+
+def start(device: str) -> Solo:
+    """Join the torch.distributed run this process belongs to (see the module docstring);
+    a :class:`Solo` outside torchrun. ``device`` is the run's ``--device``."""
+    global _CURRENT
+    if not under_torchrun():
+        return _CURRENT
+    from datetime import timedelta
+
+    from iqa.device import resolve_device
+    from iqa.errors import UsageError
+    from iqa.extras import require
+
+    require("torch", "iqa fid under torchrun")
+    import torch
+    import torch.distributed as dist
+
+    try:
+        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        timeout = float(os.environ.get("IQA_DIST_TIMEOUT", DEFAULT_TIMEOUT_S))
+    except ValueError as exc:
+        raise UsageError(f"torch.distributed variables: {exc}; launch with torchrun") from None
+    cuda = resolve_device(device) == "cuda"
+    backend = os.environ.get("IQA_DIST_BACKEND") or ("nccl" if cuda else "gloo")
+    if backend not in ("nccl", "gloo") or (backend == "nccl" and not cuda):
+        raise UsageError(f"IQA_DIST_BACKEND={backend}: use gloo, or nccl with CUDA devices")
+    if cuda:
+        count = torch.cuda.device_count()
+        if backend == "nccl" and local_rank >= count:
+            raise UsageError(f"LOCAL_RANK {local_rank}: this machine has {count} CUDA "
+                             "devices; start at most that many processes per node "
+                             "(torchrun --nproc-per-node), or share them with "
+                             "IQA_DIST_BACKEND=gloo")
+        torch.cuda.set_device(local_rank % count)  # gloo: several ranks may share a GPU
+    if not dist.is_initialized():
+        dist.init_process_group(backend, init_method="env://",
+                                timeout=timedelta(seconds=timeout))
+    _CURRENT = Ranks(rank, world, local_rank, torch.device("cuda", local_rank % count)
+                     if backend == "nccl" else torch.device("cpu"))
+    if rank != 0:
+        _silence_stdout()
+    return _CURRENT
+
+
+def _silence_stdout() -> None:
+    import sys
+
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _finish() -> None:
+    """At exit: wait for every rank (so torchrun stops none early), then leave the group."""
+    import torch.distributed as dist
+
+    try:
+        dist.barrier()
+        dist.destroy_process_group()
+    except Exception:  # a rank is gone: nothing left to wait for
+        pass
+
+
+def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a click command that takes ``device``: under torchrun it joins the run
+    first, and every rank ends here with its exit code once all ranks are done
+    (:func:`_leave`); ranks other than 0 end at :class:`Finished` with 0, and an error
+    is printed by ``LOCAL_RANK`` 0 alone (one line per machine). Outside torchrun the
+    command runs as it is."""
+    import functools
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        group = start(kwargs.get("device", "auto"))
+        if isinstance(group, Ranks):
+            if not group.main:  # reports and JUnit files are rank 0's alone
+                kwargs.update({k: None for k in ("output", "junit") if k in kwargs})
+            return _run_rank(group, command, args, kwargs)
+        return command(*args, **kwargs)
+
+    return run
+
+
+def _run_rank(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """Run the command on this rank and end the process with its exit code.
+
+    Success, :class:`Finished` and :class:`RankFailed` (which every rank raises
+    together) end after a barrier, all ranks at once. Any other error is this rank's
+    alone, where the others may be waiting in a collective: it is printed with the
+    rank's number and the process exits at once; torchrun then stops the others."""
+    import click
+
+    from iqa.output.values import one_line
+
+    try:
+        code = command(*args, **kwargs)
+    except Finished:
+        code = 0
+    except RankFailed as exc:
+        if group.local_rank == 0:
+            click.echo(f"iqa: {one_line(str(exc))}", err=True)
+        code = exc.exit_code
+    except IQAError as exc:
+        click.echo(f"iqa: rank {group.rank} of {group.world}: {one_line(str(exc))}", err=True)
+        _leave(exc.exit_code, wait=False)
+    except BrokenPipeError:  # `... | head`: the command line's own exit code (141)
+        raise
+    except Exception as exc:  # a bug outside the shared steps
+        if os.environ.get("IQA_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        click.echo(f"iqa: rank {group.rank} of {group.world}: internal error "
+                   f"({type(exc).__name__}: {one_line(str(exc))}); rerun with IQA_DEBUG=1 "
+                   "for the traceback and please report it", err=True)
+        _leave(EXIT_INTERNAL, wait=False)
+    _leave(code if isinstance(code, int) else 0)
+
+
+def _leave(code: int, *, wait: bool = True) -> None:
+    """Wait for every rank, then exit at once with ``code``.
+
+    torchrun stops the other ranks (SIGTERM) as soon as one exits with an error, so the
+    ranks leave together: after the barrier each exits immediately (``os._exit``, after
+    flushing its output) instead of spending seconds in interpreter teardown."""
+    import sys
+
+    if wait:
+        _finish()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
