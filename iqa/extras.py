@@ -18,6 +18,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "torchvision", "lpips"),
     "jxl": ("pillow_jxl",),  # JPEG XL images (pillow-jxl-plugin)
     "heif": ("pillow_heif",),  # HEIC/HEIF images (pillow-heif)
+    "html": ("jinja2",),  # --html reports
 }
 
 

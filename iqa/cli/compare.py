@@ -75,6 +75,14 @@ if TYPE_CHECKING:
               "(libvmaf reduced_hbd_peak, AOM CTC).")
 @click.option("--per-frame", is_flag=True,
               help="Video: the table shows every frame too (CSV and JSON Lines always do).")
+@click.option("--maps", "maps_dir", type=click.Path(file_okay=False), default=None,
+              metavar="DIR", help="Write each pair's error maps (SSIM, squared error in dB, "
+              "LPIPS) as DIR/PAIR.METRIC.png heat maps at image resolution, fixed colour "
+              "scales (legend.METRIC.png).")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write a self-contained HTML report (pip install \"iqa[html]\").")
+@click.option("--worst", type=click.IntRange(min=0), default=10, show_default=True,
+              metavar="N", help="--html: show the N worst pairs with images and maps.")
 @click.option("--allow-unmatched", is_flag=True,
               help="Files without a partner are listed but do not make the exit code 2.")
 @click.option("--skip-bad", is_flag=True,
@@ -89,7 +97,7 @@ def compare(
     lpips_net: str,
     size: str | None,
     pix_fmt: str | None, frames: int | None, psnr_peak: str, per_frame: bool,
-    allow_unmatched: bool,
+    maps_dir: str | None, html: str | None, worst: int, allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
@@ -113,6 +121,11 @@ def compare(
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
     if _is_video(ref, dist):
+        if maps_dir or html:
+            from iqa.errors import UsageError
+
+            raise UsageError(f"{'--maps' if maps_dir else '--html'}: only for images so far; "
+                             "clips are not drawn")
         if luma or crop_border:
             from iqa.errors import UsageError
 
@@ -146,7 +159,8 @@ def compare(
                                 metric_options)
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
                     allow_unmatched=allow_unmatched, skip_bad=skip_bad, device=device,
-                    batch_size=batch_size, optional=optional)
+                    batch_size=batch_size, optional=optional,
+                    visuals=(maps_dir, html, worst))
 
 
 def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
@@ -207,6 +221,7 @@ def _run(
     ref: str, dist: tuple[str, ...], names: list[str], gates: Gates, settings: dict[str, Any],
     *, fmt: str, output: str | None, params: dict[str, Any], allow_unmatched: bool,
     skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
+    visuals: tuple[str | None, str | None, int] = (None, None, 0),
 ) -> int:
     from iqa.compare import LUMA_METRICS, LoadSettings, build_metrics, score_pairs
     from iqa.io.pairing import missing_encodings, pair_inputs
@@ -221,13 +236,19 @@ def _run(
     if gates.baseline is not None:
         inputs.append(gates.baseline.path)
     try:
-        check_output_targets([("-o", output), ("--junit", gates.junit)], inputs)
+        check_output_targets([("-o", output), ("--junit", gates.junit),
+                              ("--html", visuals[1])], inputs)
     except IQAError:
         gates.junit = None  # an unusable target gets no error report either
         raise
     options = MetricOptions(device=device, batch_size=batch_size, params=params, warn=warn,
                             download_progress=download_bar)
     metrics = build_metrics(names, options)
+    from iqa.output.visuals import start_visuals
+
+    maps_dir, html, worst = visuals
+    sink = start_visuals(maps_dir=maps_dir, html=html, worst=worst, metrics=metrics,
+                         inputs=inputs)
     missing = missing_encodings(pairing)
     if missing:
         for path in pairing.ref_only:
@@ -262,14 +283,22 @@ def _run(
         writer = make_writer(fmt, stream)
         writer.begin(columns, context)
         with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
-            for record in score_pairs(pairing.pairs, metrics, load, optional=optional):
+            for record in score_pairs(pairing.pairs, metrics, load, optional=optional,
+                                      on_map=sink):
                 _tell(record, optional)
                 records.append(gates.check(record))
+                if sink is not None:
+                    sink.add(record)
                 writer.row(record)
                 advance()
         problems = _problems(records, pairing, skip_bad, allow_unmatched)
         outcome = gates.finish(records, problems, write_junit=False)
-        writer.end(compare_report(records, names, pairing, outcome.section))
+        report = compare_report(records, names, pairing, outcome.section)
+        writer.end(report)
+    if html is not None:
+        from iqa.output.html.compare import write_compare_page
+
+        write_compare_page(html, {**context, "pairs": records, **report}, sink, load.load_cropped)
     gates.write_junit(outcome, records)
     return outcome.exit_code
 
