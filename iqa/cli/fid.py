@@ -95,6 +95,9 @@ _RESIZE_HELP = (
               "(header + row).")
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a self-contained HTML report: results, definitions, and a "
+              "seeded sample grid of each set (pip install \"iqa[html]\").")
 @gate_options
 @device_options
 def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
@@ -102,7 +105,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         no_cache: bool, cache_key: str | None, limit: int | None,
         limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
         max_image_mb: float, accept_jpeg_warnings: bool, extra_metrics: tuple[str, ...],
-        metric_options: tuple[str, ...], fmt: str, output: str | None,
+        metric_options: tuple[str, ...], fmt: str, output: str | None, html: str | None,
         fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
@@ -135,7 +138,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
                           extra_names=("kid_mean", "kid_std", *plugins))
     if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES and not options.with_kid:
         options = replace(options, kid=True)  # a gate on KID computes it
-    check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
+    check_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit),
+                   ("--html", html)],
                   [real] if fake is None else [real, fake])
     with gates.guard():
         gates.check_settings(options.decode.describe())
@@ -151,11 +155,11 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         return 0
     if fake is None:
         raise UsageError("give two sets: iqa fid REAL FAKE (or one folder with --save-stats)")
-    return _compare(real, fake, options, hooks, gates, fmt, output)
+    return _compare(real, fake, options, hooks, gates, fmt, output, html)
 
 
 def _compare(real: str, fake: str, options: Any, hooks: Any, gates: Any, fmt: str,
-             output: str | None) -> int:
+             output: str | None, html: str | None = None) -> int:
     from iqa.distribution.report import header, quantities
     from iqa.distribution.run import compare_sets
     from iqa.gates import InputProblem
@@ -173,6 +177,10 @@ def _compare(real: str, fake: str, options: Any, hooks: Any, gates: Any, fmt: st
         if outcome.section is not None:
             record["gates"] = outcome.section
         write_record(record, fmt, output)
+        if html is not None:
+            from iqa.output.html.fid import write_fid_page
+
+            write_fid_page(html, record)
     return outcome.exit_code
 
 
