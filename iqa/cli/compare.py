@@ -248,7 +248,7 @@ def _run(
 
     maps_dir, html, worst = visuals
     sink = start_visuals(maps_dir=maps_dir, html=html, worst=worst, metrics=metrics,
-                         inputs=inputs)
+                         inputs=inputs, keys=[p.key for p in pairing.pairs])
     missing = missing_encodings(pairing)
     if missing:
         for path in pairing.ref_only:

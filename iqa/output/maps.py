@@ -80,8 +80,13 @@ def displayed(metric: str, values: np.ndarray, data_range: float) -> np.ndarray:
 
 def colorize(metric: str, values: np.ndarray, shape: tuple[int, int],
              data_range: float) -> np.ndarray:
-    """The heat map, RGB uint8 of ``shape`` (H, W); a smaller SSIM map is centred."""
+    """The heat map, RGB uint8 of ``shape`` (H, W); a smaller SSIM map is centred.
+
+    A per-channel map (H×W×C, as ``iqa.ssim(..., full=True)`` returns for colour images)
+    is drawn as the mean of its channels."""
     scale = SCALES[metric]
+    if values.ndim == 3:
+        values = values.mean(axis=2)
     index = (scale.badness(displayed(metric, values.astype(np.float64), data_range)) * 255.0)
     rgb = LUT[np.nan_to_num(index, nan=0.0).round().astype(np.uint8)]
     h, w = shape

@@ -160,10 +160,11 @@ def display_rgb(pixels: np.ndarray, data_range: float) -> np.ndarray:
 
 
 def start_visuals(*, maps_dir: str | None, html: str | None, worst: int, metrics: Sequence[Any],
-                  inputs: Sequence[str]) -> PairVisuals | None:
+                  inputs: Sequence[str], keys: Sequence[str] = ()) -> PairVisuals | None:
     """The ``on_map`` sink for ``--maps DIR`` / ``--html FILE`` (``None`` without both).
 
-    ``DIR`` is created if missing; a ``DIR`` that is a file is refused (``UsageError``).
+    ``DIR`` is created if missing; a ``DIR`` that is a file, or a map name (of the pairs
+    ``keys``) that is one of the ``inputs``, is refused (``UsageError``) before any work.
     ``metrics`` are the built metrics (the rank metric is chosen among them)."""
     if maps_dir is None and html is None:
         return None
@@ -179,7 +180,24 @@ def start_visuals(*, maps_dir: str | None, html: str | None, worst: int, metrics
             raise UsageError(f"--maps {maps_dir}: cannot create the folder "
                              f"({exc.strerror or exc}); choose a writable place") from None
     names = [m.info.name for m in metrics]
+    protected = input_identities(list(inputs))
+    if maps_dir is not None:
+        _check_map_targets(maps_dir, keys, [n for n in names if n in MAP_METRICS], protected)
     rank = rank_metric(names)
     higher = next((m.info.higher_is_better for m in metrics if m.info.name == rank), True)
     return PairVisuals(maps_dir=maps_dir, keep=worst if html is not None else 0, rank=rank,
-                       higher_is_better=higher, protected=input_identities(list(inputs)))
+                       higher_is_better=higher, protected=protected)
+
+
+def _check_map_targets(folder: str, keys: Sequence[str], metrics: Sequence[str],
+                       protected: set[tuple[int, int]]) -> None:
+    from iqa.errors import UsageError
+    from iqa.output.maps import input_identities
+
+    names = [legend_name(m) for m in metrics]
+    names += [map_name(k, m) for k in keys for m in metrics]
+    for name in names:
+        path = os.path.join(folder, name)
+        if os.path.exists(path) and input_identities([path]) & protected:
+            raise UsageError(f"--maps {folder}: the map {name} would replace the input {path}; "
+                             "choose another folder for the maps")
