@@ -279,7 +279,9 @@ def _run(
                         crop_border=settings.get("crop_border", 0))
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
-    with open_output(output, machine=fmt != "table") as stream:
+    from iqa.output.visuals import running
+
+    with open_output(output, machine=fmt != "table") as stream, running(sink):
         writer = make_writer(fmt, stream)
         writer.begin(columns, context)
         with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:

@@ -109,7 +109,7 @@ def mean_squared_error(
             np.square(d, out=d)
             total += int(d.sum())
             if out is not None:
-                np.divide(d.sum(axis=2), c, out=out[top:top + rows])
+                _channel_mean(d, out[top:top + rows])
         return total / (h * w * c)
     partial = []
     count = 0
@@ -123,8 +123,18 @@ def mean_squared_error(
         partial.append(float(a.sum(dtype=np.float64)))
         count += a.size
         if out is not None:
-            np.divide(a.sum(axis=2), a.shape[2], out=out[top:top + rows])
+            _channel_mean(a, out[top:top + rows])
     return math.fsum(partial) / count
+
+
+def _channel_mean(a: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = a.mean(axis=2)``, one channel plane at a time (numpy's reduction
+    over a last axis of 3 is several times slower)."""
+    np.copyto(out, a[:, :, 0], casting="unsafe")
+    for k in range(1, a.shape[2]):
+        out += a[:, :, k]
+    if a.shape[2] > 1:
+        out /= a.shape[2]
 
 
 def _check_luma(a: np.ndarray) -> None:

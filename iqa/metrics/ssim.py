@@ -114,7 +114,12 @@ class SSIM(PairMetric):
         for r, d in pairs:
             maps = new_maps(r.pixels.shape if r.pixels.ndim == 3 else (*r.pixels.shape, 1))
             value = self._one(r, d, maps)
-            out.append((value, maps[0] if len(maps) == 1 else np.mean(maps, axis=0)))
+            mean = maps[0]  # the channels' mean, in place
+            for m in maps[1:]:
+                mean += m
+            if len(maps) > 1:
+                mean /= len(maps)
+            out.append((value, mean))
         return out
 
     @staticmethod

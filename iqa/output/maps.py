@@ -54,20 +54,28 @@ SCALES = {
     "lpips": Scale("lpips", "LPIPS spatial map", 0.0, 0.5),
 }
 
-#: inferno at 0, 1/8, ..., 1 (matplotlib's table), interpolated linearly to 256 entries.
+#: inferno at 0, 1/8, ..., 1 (matplotlib's table), interpolated linearly (PALETTE).
 _INFERNO = np.array([
     (0, 0, 4), (31, 12, 72), (85, 15, 109), (136, 34, 106), (186, 54, 85),
     (227, 89, 51), (249, 140, 10), (249, 201, 50), (252, 255, 164)], dtype=np.float64)
 
 
-def _lut() -> np.ndarray:
+
+
+#: Palette of the PNG maps: 255 steps of the scale (index 0 = good ... 254 = bad), and
+#: index 255 = mid-grey for pixels the map does not cover (SSIM's border).
+STEPS = 255
+GREY_INDEX = 255
+
+
+def _palette() -> np.ndarray:
     x = np.linspace(0, 1, len(_INFERNO))
-    t = np.linspace(0, 1, 256)
-    return np.stack([np.interp(t, x, _INFERNO[:, c]) for c in range(3)], axis=1).round() \
-        .astype(np.uint8)
+    t = np.linspace(0, 1, STEPS)
+    scale = np.stack([np.interp(t, x, _INFERNO[:, c]) for c in range(3)], axis=1)
+    return np.vstack([scale.round(), [[BORDER_GREY] * 3]]).astype(np.uint8)
 
 
-LUT = _lut()
+PALETTE = _palette()
 
 
 def displayed(metric: str, values: np.ndarray, data_range: float) -> np.ndarray:
@@ -78,24 +86,60 @@ def displayed(metric: str, values: np.ndarray, data_range: float) -> np.ndarray:
         return 10.0 * np.log10(data_range * data_range / values)
 
 
-def colorize(metric: str, values: np.ndarray, shape: tuple[int, int],
-             data_range: float) -> np.ndarray:
-    """The heat map, RGB uint8 of ``shape`` (H, W); a smaller SSIM map is centred.
+def indices(metric: str, values: np.ndarray, shape: tuple[int, int],
+            data_range: float) -> np.ndarray:
+    """The map as palette indices (uint8, ``shape``): 0..254 along the scale, rounded to
+    the nearest step; 255 (grey) where the map does not reach (a centred smaller map).
 
     A per-channel map (H×W×C, as ``iqa.ssim(..., full=True)`` returns for colour images)
-    is drawn as the mean of its channels."""
+    is drawn as the mean of its channels. Computed in float32 (a step is 1/254 of the
+    scale, far above float32's rounding)."""
+    import cv2
+
     scale = SCALES[metric]
     if values.ndim == 3:
         values = values.mean(axis=2)
-    index = (scale.badness(displayed(metric, values.astype(np.float64), data_range)) * 255.0)
-    rgb = LUT[np.nan_to_num(index, nan=0.0).round().astype(np.uint8)]
+    t = np.asarray(values, dtype=np.float32)
+    if metric == "psnr":  # dB = 10 log10(MAX^2 / e): work on ln(e), cv2.log is fast
+        t = np.maximum(t, np.float32(1e-30))  # e = 0: +inf dB, the good end
+        cv2.log(t, t)
+        t *= np.float32(-10.0 / np.log(10.0))
+        t += np.float32(20.0 * np.log10(data_range))
+    else:
+        t = t.copy()
+    t -= np.float32(scale.good)
+    t *= np.float32((STEPS - 1) / (scale.bad - scale.good))
+    np.nan_to_num(t, copy=False, nan=0.0)
+    np.clip(t, 0, STEPS - 1, out=t)
+    t += np.float32(0.5)
+    index = t.astype(np.uint8)
     h, w = shape
-    if rgb.shape[:2] == (h, w):
-        return rgb
-    out = np.full((h, w, 3), BORDER_GREY, np.uint8)
-    top, left = (h - rgb.shape[0]) // 2, (w - rgb.shape[1]) // 2
-    out[top:top + rgb.shape[0], left:left + rgb.shape[1]] = rgb
+    if index.shape == (h, w):
+        return index
+    out = np.full((h, w), GREY_INDEX, np.uint8)
+    top, left = (h - index.shape[0]) // 2, (w - index.shape[1]) // 2
+    out[top:top + index.shape[0], left:left + index.shape[1]] = index
     return out
+
+
+def colorize(metric: str, values: np.ndarray, shape: tuple[int, int],
+             data_range: float) -> np.ndarray:
+    """The heat map as RGB uint8 of ``shape`` (see :func:`indices`)."""
+    return PALETTE[indices(metric, values, shape, data_range)]
+
+
+def palette_png(index: np.ndarray) -> bytes:
+    """An 8-bit palette PNG of ``index`` with :data:`PALETTE` (zlib level 1: maps are
+    large and written per pair; a third of an RGB PNG's data)."""
+    import io
+
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(index))  # mode "L"
+    image.putpalette(PALETTE.tobytes())  # now mode "P"
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def worst_region(metric: str, values: np.ndarray, shape: tuple[int, int], size: int,
@@ -135,7 +179,8 @@ def legend(metric: str, width: int = 512, height: int = 64) -> np.ndarray:
     from PIL import Image, ImageDraw, ImageFont
 
     scale = SCALES[metric]
-    bar = np.repeat(LUT[None, np.linspace(0, 255, width).round().astype(int)], height // 2, 0)
+    steps = np.linspace(0, STEPS - 1, width).round().astype(int)
+    bar = np.repeat(PALETTE[None, steps], height // 2, 0)
     canvas = Image.new("RGB", (width, height), "white")
     canvas.paste(Image.fromarray(bar), (0, 0))
     draw = ImageDraw.Draw(canvas)

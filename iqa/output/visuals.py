@@ -16,19 +16,32 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from iqa.output.maps import MAP_METRICS, colorize, legend, legend_name, map_name, png_bytes
+from iqa.output.maps import (
+    MAP_METRICS,
+    PALETTE,
+    indices,
+    legend,
+    legend_name,
+    map_name,
+    palette_png,
+    png_bytes,
+)
 
 #: Longest side of the reduced images in the report.
 THUMB_SIDE = 480
 #: Side of the full-resolution crop of the worst region.
 REGION_SIDE = 160
 JPEG_QUALITY = 80
+#: Threads that encode and write map PNGs.
+WRITERS = max(1, min(4, (os.cpu_count() or 2) - 1))
 #: Metrics the worst pairs are ranked by, first one selected wins.
 RANK_ORDER = ("ssim", "psnr", "lpips", "ms_ssim")
 
@@ -53,7 +66,12 @@ class Kept:
 
 
 class PairVisuals:
-    """The ``on_map`` sink of a compare run (see the module docstring)."""
+    """The ``on_map`` sink of a compare run (see the module docstring).
+
+    PNG maps are encoded and written on a few threads (zlib releases the GIL), at most
+    a few maps behind the scoring; :func:`running` waits for them at the end and, on an
+    error or a signal, cancels those not started (each file is complete or absent).
+    """
 
     def __init__(self, *, maps_dir: str | None, keep: int, rank: str | None,
                  higher_is_better: bool = True, protected: set[tuple[int, int]] = frozenset()):
@@ -63,64 +81,107 @@ class PairVisuals:
         self.higher_is_better = higher_is_better
         self.protected = protected
         self.kept: dict[str, Kept] = {}
+        self._pending: dict[str, dict[str, tuple]] = {}
         self._ranked: list[tuple[float, int, dict[str, Any]]] = []
         self._legends: set[str] = set()
         self._count = 0
+        self._pool: Any = None
+        self._writes: deque = deque()
 
     def __call__(self, pair: Any, images: Any, metric: str, value: Any, value_map: Any) -> None:
         if metric not in MAP_METRICS or value_map is None:
             return
         ref = images[0]
         shape = ref.pixels.shape[:2]
-        rgb = colorize(metric, np.asarray(value_map), shape, ref.data_range)
+        index = indices(metric, np.asarray(value_map), shape, ref.data_range)
         if self.maps_dir is not None:
-            self._write(pair.key, metric, rgb)
-        if self.keep <= 0:
-            return
-        kept = self.kept.setdefault(pair.key, Kept())
-        kept.maps[metric] = jpeg_bytes(reduce(rgb))
-        order = {m: i for i, m in enumerate(MAP_METRICS)}
-        if kept.region is None or order[metric] < order.get(kept.region_metric, 99):
-            from iqa.output.maps import worst_region
+            self._write(pair.key, metric, index)
+        if self.keep > 0:  # pictures are made in add(), only if the pair is among the worst
+            self._pending.setdefault(pair.key, {})[metric] = (index, value_map, ref.data_range)
 
-            kept.region = worst_region(metric, np.asarray(value_map), shape, REGION_SIDE,
-                                       ref.data_range)
-            kept.region_metric = metric
-        kept.region_maps[metric] = rgb  # cut to the region once the region is final
-
-    def _write(self, key: str, metric: str, rgb: np.ndarray) -> None:
+    def _write(self, key: str, metric: str, index: np.ndarray) -> None:
         from iqa.output.files import write_file_bytes
 
         if metric not in self._legends:
             self._legends.add(metric)
             write_file_bytes(os.path.join(self.maps_dir, legend_name(metric)),
                              png_bytes(legend(metric)), self.protected)
-        write_file_bytes(os.path.join(self.maps_dir, map_name(key, metric)), png_bytes(rgb),
-                         self.protected)
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="iqa-maps")
+        path = os.path.join(self.maps_dir, map_name(key, metric))
+        self._writes.append(self._pool.submit(
+            lambda: write_file_bytes(path, palette_png(index), self.protected)))
+        while len(self._writes) > 2 * WRITERS:  # bounded: memory does not grow
+            self._writes.popleft().result()
+
+    def close(self, *, cancel: bool = False) -> None:
+        """Wait for the map files (raising the first error), or cancel those not begun."""
+        if self._pool is None:
+            return
+        if cancel:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            return
+        while self._writes:
+            self._writes.popleft().result()
+        self._pool.shutdown(wait=True)
 
     def add(self, record: dict[str, Any]) -> None:
         """A scored pair: keep its pictures if it is among the worst ``keep`` so far."""
         key = record["pair"]
-        kept = self.kept.get(key)
-        if kept is not None:  # the region is final: keep only its crop of each map
-            x, y, w, h = kept.region or (0, 0, 0, 0)
-            kept.region_maps = {m: png_bytes(np.ascontiguousarray(rgb[y:y + h, x:x + w]))
-                                for m, rgb in kept.region_maps.items()}
+        pending = self._pending.pop(key, {})
         value = record.get(self.rank) if self.rank else None
         if self.keep <= 0 or value is None or (isinstance(value, float) and math.isnan(value)):
-            self.kept.pop(key, None)
             return
         badness = -value if self.higher_is_better else value
         self._count += 1
-        self._ranked.append((badness, self._count, record))
+        entry = (badness, self._count, record)
+        self._ranked.append(entry)
         self._ranked.sort(key=lambda t: (-t[0], t[1]))
         for _, _, dropped in self._ranked[self.keep:]:
             self.kept.pop(dropped["pair"], None)
         del self._ranked[self.keep:]
+        if entry in self._ranked:
+            self.kept[key] = _pictures(pending)
 
     def worst(self) -> list[tuple[dict[str, Any], Kept]]:
         """The worst pairs, worst first, with what was kept of each."""
         return [(r, self.kept.get(r["pair"], Kept())) for _, _, r in self._ranked]
+
+
+def _pictures(pending: dict[str, tuple]) -> Kept:
+    """Reduced heat maps and the worst region (by the first of MAP_METRICS present)."""
+    from iqa.output.maps import worst_region
+
+    kept = Kept()
+    for metric in MAP_METRICS:
+        if metric not in pending:
+            continue
+        index, value_map, data_range = pending[metric]
+        rgb = PALETTE[index]
+        kept.maps[metric] = jpeg_bytes(reduce(rgb))
+        if kept.region is None:
+            kept.region = worst_region(metric, np.asarray(value_map), index.shape, REGION_SIDE,
+                                       data_range)
+            kept.region_metric = metric
+        x, y, w, h = kept.region
+        kept.region_maps[metric] = png_bytes(np.ascontiguousarray(rgb[y:y + h, x:x + w]))
+    return kept
+
+
+@contextmanager
+def running(sink: PairVisuals | None) -> Iterator[None]:
+    """Around a run that feeds ``sink``: map files finished at the end, or cancelled."""
+    if sink is None:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        sink.close(cancel=True)
+        raise
+    sink.close()
 
 
 def reduce(rgb: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
