@@ -129,8 +129,10 @@ def colorize(metric: str, values: np.ndarray, shape: tuple[int, int],
 
 
 def palette_png(index: np.ndarray) -> bytes:
-    """An 8-bit palette PNG of ``index`` with :data:`PALETTE` (zlib level 1: maps are
-    large and written per pair; a third of an RGB PNG's data)."""
+    """An 8-bit palette PNG of ``index`` with :data:`PALETTE`: a third of an RGB PNG's
+    data; zlib level 1 with the run-length strategy (``Z_RLE``), which encodes a 1080p
+    map about 1.4x faster than level 1's default strategy for a file about 5 % larger
+    (maps are large and written for every pair)."""
     import io
 
     from PIL import Image
@@ -138,7 +140,7 @@ def palette_png(index: np.ndarray) -> bytes:
     image = Image.fromarray(np.ascontiguousarray(index))  # mode "L"
     image.putpalette(PALETTE.tobytes())  # now mode "P"
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    image.save(buffer, format="PNG", compress_level=1, compress_type=3)  # 3: zlib Z_RLE
     return buffer.getvalue()
 
 
