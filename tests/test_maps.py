@@ -97,3 +97,43 @@ def test_lpips_map_is_the_lpips_spatial_map(backbones):
     assert abs(lmap.mean() - value) < 1e-6
     assert abs(lmap.mean() - value) < 1e-4 * value
 
+
+
+def test_metric_classes_score_maps_equal_score():
+    """The compare runner's path: score_maps gives score's values and the maps' means."""
+    from iqa.io.images import Image
+    from iqa.metrics.base import MetricOptions
+    from iqa.metrics.psnr import PSNR
+    from iqa.metrics.ssim import SSIM
+
+    ref, dist = _pair("rgb")
+    pair = (Image(pixels=ref, path="r.png"), Image(pixels=dist, path="d.png"))
+    for cls in (SSIM, PSNR):
+        metric = cls(MetricOptions(device="cpu"))
+        [(value, value_map)] = metric.score_maps([pair])
+        assert value == metric.score([pair])[0]
+        if cls is SSIM:
+            assert value_map.shape == (ref.shape[0] - 10, ref.shape[1] - 10)
+            assert abs(value_map.mean() - value) < 1e-12  # channel mean of the maps
+        else:
+            assert abs(10 * np.log10(255**2 / value_map.mean()) - value) < 1e-9
+
+
+def test_compare_lpips_map_from_the_run(backbones, tmp_path):
+    import cv2
+
+    from tests.cli_helpers import run_iqa, strict_json
+
+    ref, dist = _pair("rgb")
+    cv2.imwrite(str(tmp_path / "r.png"), ref[:, :, ::-1])
+    cv2.imwrite(str(tmp_path / "d.png"), dist[:, :, ::-1])
+    result = run_iqa("compare", tmp_path / "r.png", tmp_path / "d.png", "-m", "ssim,lpips",
+                     "--maps", tmp_path / "maps", "--format", "json", "--device", "cpu")
+    assert result.returncode == 0, result.stderr
+    record = strict_json(result.stdout)["pairs"][0]
+    value, lmap = iqa.lpips(ref, dist, full=True, device="cpu")
+    assert abs(record["lpips"] - value) < 1e-6
+    from iqa.output.maps import colorize
+
+    png = cv2.imread(str(tmp_path / "maps" / "d.png.lpips.png"))[:, :, ::-1]
+    assert np.array_equal(png, colorize("lpips", lmap, ref.shape[:2], 255))

@@ -82,6 +82,10 @@ def test_compare_report_in_browser(browser, compare_run):  # noqa: F811
     box.locator(".ab-toggle").click()
     assert box.locator(".ab-label").inner_text() == "distorted"
     assert box.locator("img").nth(0).get_attribute("class") == "hidden"
+    # the worst pairs' names in the table link to their pictures
+    links = page.evaluate("Array.from(document.querySelectorAll('#pairs-table a'))"
+                          ".map(a => [a.textContent, a.getAttribute('href')])")
+    assert sorted(links) == sorted([r["pair"], f"#pair-{i + 1}"] for i, r in enumerate(worst))
     # a file name is text, not markup
     assert page.locator("text=x<b>&y.png").count() >= 1
     assert opened.errors == []
@@ -193,3 +197,58 @@ def test_fid_sample_grid_is_a_seeded_choice(tmp_path):
     assert len(chosen) == GRID == 32 and chosen == sorted(chosen)
     assert sample_paths(str(tmp_path)) == chosen  # the same choice on every run
     assert sample_paths(str(tmp_path), seed=1) != chosen
+
+
+def test_sigterm_leaves_no_partial_file(tmp_path):
+    """SIGTERM in the middle of a run with --maps and --html: exit 143, every map file
+    complete (decodes, image size) or absent, no temporary file, no report."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.cli_helpers import ROOT
+
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "dist").mkdir()
+    photo = astronaut()
+    for i in range(40):
+        crop = photo[i:i + 400, i:i + 400]
+        cv2.imwrite(str(tmp_path / "ref" / f"{i:02d}.png"), crop[:, :, ::-1])
+        cv2.imwrite(str(tmp_path / "dist" / f"{i:02d}.png"), jpeg(crop, 30)[:, :, ::-1])
+    maps = tmp_path / "maps"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "iqa", "compare", tmp_path / "ref", tmp_path / "dist",
+         "--maps", maps, "--html", tmp_path / "r.html", "--format", "json"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list(maps.glob("0[2-9].png.*.png")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    files = list(maps.iterdir())
+    assert files and not [f for f in files if f.name.startswith(".")]
+    for f in files:
+        if not f.name.startswith("legend"):
+            assert cv2.imread(str(f)).shape == (400, 400, 3)
+    assert len(files) < 2 + 2 * 40  # stopped before the end
+    assert not (tmp_path / "r.html").exists()
+    assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
+
+
+def test_maps_and_html_refused_for_clips(tmp_path):
+    clip = tmp_path / "a.y4m"
+    clip.write_bytes(b"YUV4MPEG2 W16 H16 F25:1 C420jpeg\nFRAME\n" + bytes(16 * 16 * 3 // 2))
+    result = run_iqa("compare", clip, clip, "--maps", tmp_path / "maps")
+    assert result.returncode == 2 and "--maps" in result.stderr
+
+
+def test_html_needs_the_extra(monkeypatch):
+    from iqa.extras import EXTRAS, MissingExtraError
+    from iqa.output.html import render
+
+    monkeypatch.setitem(EXTRAS, "html", ("iqa_no_such_module",))
+    with pytest.raises(MissingExtraError, match=r'pip install "iqa\[html\]"'):
+        render("fid.html")

@@ -41,6 +41,7 @@ def compare_page(report: dict[str, Any], visuals: PairVisuals | None,
                         "hist": histogram([r.get(name) for r in records
                                            if r.get(name) is not None])})
     worst = _worst(visuals, load, names) if visuals is not None and load is not None else []
+    shown = {w["key"]: i + 1 for i, w in enumerate(worst)}
     legends = [(m, data_uri(png_bytes(legend(m, 384, 64))))
                for m in SCALES if any(m == n for w in worst for n, _ in w["maps"])]
     psnr_bands = []
@@ -56,7 +57,8 @@ def compare_page(report: dict[str, Any], visuals: PairVisuals | None,
         gates=report.get("gates"), definitions=defs, settings=report.get("settings", {}),
         summary=summary, worst=worst, legends=legends,
         rank=visuals.rank if visuals is not None else "", psnr_bands=psnr_bands,
-        columns=_columns(names, defs), rows=[_row(r, names) for r in records],
+        columns=_columns(names, defs),
+        rows=[_row(r, names, shown.get(r.get("pair"))) for r in records],
         unmatched=[*unmatched.get("ref_only", []), *unmatched.get("dist_only", [])],
     )
 
@@ -73,8 +75,8 @@ def _columns(names: Sequence[str], defs: dict[str, Any]) -> list[dict[str, Any]]
     return cols
 
 
-def _row(record: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    cells = [{"text": record.get("pair", ""), "v": "", "band": ""}]
+def _row(record: dict[str, Any], names: Sequence[str], worst: int | None) -> dict[str, Any]:
+    cells = [{"text": record.get("pair", ""), "v": "", "band": "", "link": worst}]
     for key in ("bytes", "bpp"):
         value = record.get(key)
         cells.append({"text": num(value), "v": sort_key(value), "band": ""})
