@@ -57,6 +57,7 @@ def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fm
     \b
     iqa bdrate jpeg.json webp.json
     iqa bdrate anchor.csv test.csv --metric psnr --fail-if 'bd_rate(psnr)>0.5' --plot rd.png
+    iqa bdrate jpeg.json webp.json --html bdrate.html
     """
     from iqa.rd import gates as rd_gates
 

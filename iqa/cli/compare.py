@@ -111,6 +111,7 @@ def compare(
     iqa compare refs/ out/ --pair-by subfolders --format json -o rd.json
     iqa compare ref.y4m dist.y4m -m psnr,ssim --fail-if "min(psnr_y)<30"
     iqa compare refs/ outs/ --pair-by stem -m psnr,ssim --format csv -o scores.csv
+    iqa compare refs/ outs/ --maps maps/ --html report.html --worst 20
     iqa compare refs/ outs/ --fail-if 'psnr<30' --fail-if 'mean(ssim)<0.95' \\
         --baseline baseline.json --tolerance psnr=0.05,ssim=0.1% \\
         --format json -o result.json --junit gates.xml

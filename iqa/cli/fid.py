@@ -115,6 +115,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     \b
     iqa fid data/val/ samples/
     iqa fid data/val/ samples/ --kid --format json
+    iqa fid data/val/ samples/ --html fid.html
     iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
