@@ -186,7 +186,10 @@ def legend(metric: str, width: int = 512, height: int = 64) -> np.ndarray:
     canvas = Image.new("RGB", (width, height), "white")
     canvas.paste(Image.fromarray(bar), (0, 0))
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    try:
+        font = ImageFont.load_default(size=12)  # Pillow's own TrueType font, with FreeType
+    except TypeError:  # Pillow < 10.1: the bitmap font
+        font = ImageFont.load_default()
     unit = f" {scale.unit}" if scale.unit else ""
     good = f"{_num(scale.good)}{unit}" + (" and up" if metric == "psnr" else "")
     bad = f"{_num(scale.bad)}{unit} " + ("and below" if metric != "lpips" else "and above")
