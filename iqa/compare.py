@@ -339,6 +339,9 @@ def compare_files(
     device: str = "auto",
     batch_size: int | None = None,
     warn: Callable[[str], None] | None = None,
+    maps: str | None = None,
+    html: str | None = None,
+    worst: int = 10,
 ) -> dict[str, Any]:
     """Score ``dist`` against ``ref`` (an image and distorted images, or two folders) and
     return the report ``iqa compare --format json`` writes: header (``tool``,
@@ -350,6 +353,9 @@ def compare_files(
     without an error). A bad pair is reported in its record's ``error`` and in
     ``errors``; the other pairs are scored. Raises :class:`~iqa.errors.IQAError` for
     bad options and inputs that stop the whole run (no pair at all).
+
+    ``maps`` (a folder) and ``html`` (a file) write the error maps and the HTML report
+    of ``iqa compare --maps DIR --html FILE`` (``worst``: ``--worst N``).
     """
     from iqa import __version__
     from iqa.io.pairing import pair_inputs
@@ -371,7 +377,24 @@ def compare_files(
     load = LoadSettings(alpha=alpha, exif=exif, channels=channels, max_image_mb=max_image_mb,
                         accept_jpeg_warnings=accept_jpeg_warnings, luma=luma,
                         crop_border=crop_border)
-    records = list(score_pairs(pairing.pairs, built, load, optional=optional))
+    from iqa.output import check_output_targets
+    from iqa.output.visuals import running, start_visuals
+
+    inputs = [p for pair in pairing.pairs for p in (pair.ref, pair.dist)]
+    check_output_targets([("html", html)], inputs)
+    sink = start_visuals(maps_dir=maps, html=html, worst=worst, metrics=built, inputs=inputs,
+                         keys=[p.key for p in pairing.pairs])
+    records = []
+    with running(sink):
+        for record in score_pairs(pairing.pairs, built, load, optional=optional, on_map=sink):
+            records.append(record)
+            if sink is not None:
+                sink.add(record)
     context = compare_context(names, built, settings, __version__,
                               luma_metrics=LUMA_METRICS if luma else frozenset())
-    return {**context, "pairs": records, **compare_report(records, names, pairing)}
+    doc = {**context, "pairs": records, **compare_report(records, names, pairing)}
+    if html is not None:
+        from iqa.output.html.compare import write_compare_page
+
+        write_compare_page(html, doc, sink, load.load_cropped)
+    return doc

@@ -137,3 +137,21 @@ def test_compare_lpips_map_from_the_run(backbones, tmp_path):
 
     png = cv2.imread(str(tmp_path / "maps" / "d.png.lpips.png"))[:, :, ::-1]
     assert np.array_equal(png, colorize("lpips", lmap, ref.shape[:2], 255))
+
+
+def test_compare_files_writes_maps_and_report(tmp_path):
+    import cv2
+
+    ref, dist = _pair("rgb")
+    cv2.imwrite(str(tmp_path / "r.png"), ref[:, :, ::-1])
+    cv2.imwrite(str(tmp_path / "d.png"), dist[:, :, ::-1])
+    plain = iqa.compare_files(str(tmp_path / "r.png"), [str(tmp_path / "d.png")],
+                              metrics="psnr,ssim")
+    doc = iqa.compare_files(str(tmp_path / "r.png"), [str(tmp_path / "d.png")],
+                            metrics="psnr,ssim", maps=str(tmp_path / "maps"),
+                            html=str(tmp_path / "r.html"))
+    assert doc["pairs"] == plain["pairs"]  # the maps change no number
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == [
+        "d.png.psnr.png", "d.png.ssim.png", "legend.psnr.png", "legend.ssim.png"]
+    page = (tmp_path / "r.html").read_text()
+    assert page.count('class="pairview"') == 1 and repr(doc["pairs"][0]["ssim"]) in page
