@@ -28,6 +28,8 @@ from iqa.metrics.base import PAIR, MetricOptions, PairMetric
 from iqa.output.report import summarize  # noqa: F401 - part of this module's API
 from iqa.registry import DEFAULT_METRICS, load
 
+#: on_map(pair, (ref, dist) images as the metric saw them, metric, value, map)
+MapSink = Callable[[Pair, Any, str, Any, Any], None]
 #: Metrics that ``luma`` scores on BT.601 Y (the others, e.g. LPIPS, keep RGB).
 LUMA_METRICS = frozenset({"psnr", "ssim", "ms_ssim"})
 
@@ -99,6 +101,10 @@ class LoadSettings(DecodePolicy):
 
     def load(self, path: str) -> Image:
         return _channels(load_image(path, **self.load_kwargs()), self)
+
+    def load_cropped(self, path: str) -> Image:
+        """:meth:`load`, then ``crop_border``: the pixels the metrics score (before luma)."""
+        return crop_border(self.load(path), self.crop_border, path)
 
 
 def resolve_metric_names(
@@ -200,8 +206,13 @@ def score_pairs(
     settings: LoadSettings = LoadSettings(),
     *,
     optional: Collection[str] = (),
+    on_map: MapSink | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield one record per pair, in order, as soon as its batch is scored.
+
+    With ``on_map``, metrics that have a spatial form (a ``score_maps`` method: SSIM,
+    PSNR, LPIPS) score through it, and ``on_map(pair, images, metric, value, map)`` gets
+    each map, from the same pass as the value, before the pair's record is yielded.
 
     Each record has ``pair``, ``ref``, ``dist``, ``bytes`` and ``bpp`` (the distorted
     file's size and 8·bytes/(W·H); ``None`` when the pair was not loaded), one value per
@@ -216,15 +227,16 @@ def score_pairs(
     for item in _prefetched(pairs, settings, ahead=max(2, batch)):
         pending.append(item)
         if len(pending) >= batch:
-            yield from _score_batch(pending, metrics, optional)
+            yield from _score_batch(pending, metrics, optional, on_map)
             pending = []
     if pending:
-        yield from _score_batch(pending, metrics, optional)
+        yield from _score_batch(pending, metrics, optional, on_map)
 
 
 def _score_batch(
     items: list[tuple[Pair, tuple[Image, Image] | InputError]], metrics: Sequence[PairMetric],
     optional: Collection[str] = (),
+    on_map: MapSink | None = None,
 ) -> Iterator[dict[str, Any]]:
     undefined: dict[int, dict[str, str]] = {i: {} for i in range(len(items))}
     errors: dict[int, list[str]] = {i: [] for i in range(len(items))}
@@ -248,7 +260,11 @@ def _score_batch(
                     errors[i].append(_named(items[i][0], exc))
             except InputError as exc:
                 errors[i].append(_named(items[i][0], exc))
-        for i, value in _run_metric(metric, view, ready, errors):
+        spatial = on_map is not None and hasattr(metric, "score_maps")
+        for i, value in _run_metric(metric, view, ready, errors, spatial):
+            if spatial and value is not None:
+                value, value_map = value
+                on_map(view[i][0], view[i][1], name, value, value_map)
             values[i][name] = value
     for i, (pair, _) in enumerate(items):
         record: dict[str, Any] = {"pair": pair.key, "ref": pair.ref, "dist": pair.dist}
@@ -276,19 +292,23 @@ def _run_metric(
     items: list[tuple[Pair, Any]],
     ready: list[int],
     errors: dict[int, list[str]],
-) -> list[tuple[int, float | None]]:
-    """Score the ready pairs in one batch; if the batch is refused, find the pair at fault."""
+    spatial: bool = False,
+) -> list[tuple[int, Any]]:
+    """Score the ready pairs in one batch; if the batch is refused, find the pair at fault.
+
+    With ``spatial`` the values are ``(value, map)`` from ``metric.score_maps``."""
     if not ready:
         return []
+    score = metric.score_maps if spatial else metric.score  # type: ignore[attr-defined]
     try:
-        return list(zip(ready, metric.score([items[i][1] for i in ready])))
+        return list(zip(ready, score([items[i][1] for i in ready])))
     except InputError as exc:
         if len(ready) == 1:
             errors[ready[0]].append(_named(items[ready[0]][0], exc))
             return [(ready[0], None)]
     out: list[tuple[int, float | None]] = []
     for i in ready:
-        out.extend(_run_metric(metric, items, [i], errors))
+        out.extend(_run_metric(metric, items, [i], errors, spatial))
     return out
 
 
@@ -316,6 +336,9 @@ def compare_files(
     device: str = "auto",
     batch_size: int | None = None,
     warn: Callable[[str], None] | None = None,
+    maps: str | None = None,
+    html: str | None = None,
+    worst: int = 10,
 ) -> dict[str, Any]:
     """Score ``dist`` against ``ref`` (an image and distorted images, or two folders) and
     return the report ``iqa compare --format json`` writes: header (``tool``,
@@ -327,6 +350,9 @@ def compare_files(
     without an error). A bad pair is reported in its record's ``error`` and in
     ``errors``; the other pairs are scored. Raises :class:`~iqa.errors.IQAError` for
     bad options and inputs that stop the whole run (no pair at all).
+
+    ``maps`` (a folder) and ``html`` (a file) write the error maps and the HTML report
+    of ``iqa compare --maps DIR --html FILE`` (``worst``: ``--worst N``).
     """
     from iqa import __version__
     from iqa.io.pairing import pair_inputs
@@ -348,7 +374,24 @@ def compare_files(
     options = MetricOptions(device=device, batch_size=batch_size, params=params,
                             **({"warn": warn} if warn else {}))
     built = build_metrics(names, options)
-    records = list(score_pairs(pairing.pairs, built, load, optional=optional))
+    from iqa.output import check_output_targets
+    from iqa.output.visuals import running, start_visuals
+
+    inputs = [p for pair in pairing.pairs for p in (pair.ref, pair.dist)]
+    check_output_targets([("html", html)], inputs)
+    sink = start_visuals(maps_dir=maps, html=html, worst=worst, metrics=built, inputs=inputs,
+                         keys=[p.key for p in pairing.pairs])
+    records = []
+    with running(sink):
+        for record in score_pairs(pairing.pairs, built, load, optional=optional, on_map=sink):
+            records.append(record)
+            if sink is not None:
+                sink.add(record)
     context = compare_context(names, built, settings, __version__,
                               luma_metrics=LUMA_METRICS if luma else frozenset())
-    return {**context, "pairs": records, **compare_report(records, names, pairing)}
+    doc = {**context, "pairs": records, **compare_report(records, names, pairing)}
+    if html is not None:
+        from iqa.output.html.compare import write_compare_page
+
+        write_compare_page(html, doc, sink, load.load_cropped)
+    return doc

@@ -19,6 +19,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "jxl": ("pillow_jxl",),  # JPEG XL images (pillow-jxl-plugin)
     "heif": ("pillow_heif",),  # HEIC/HEIF images (pillow-heif)
     "video": ("av",),  # compressed video: mp4, mkv, webm, ivf ... (PyAV)
+    "html": ("jinja2",),  # --html reports
 }
 
 

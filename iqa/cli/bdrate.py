@@ -32,6 +32,9 @@ FORMATS = ("table", "json", "csv")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               metavar="FILE", help="Draw the RD curves to FILE (.png, .svg or .pdf; needs "
               "matplotlib).")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a self-contained HTML report: RD plots (with matplotlib) and "
+              "the BD-rate tables (pip install \"iqa[html]\").")
 @click.option("--fail-if", "fail_if", multiple=True, metavar="EXPR",
               help="Fail (exit 1) when EXPR holds for the mean over sequences: "
               "'bd_rate(psnr)>0.5' (percent), 'bd_quality(psnr)<-0.05'; or for the worst "
@@ -42,8 +45,8 @@ FORMATS = ("table", "json", "csv")
               help="Average the sequences both files have when some are on one side only "
               "(default: an input error).")
 def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt: str,
-           output: str | None, plot_path: str | None, fail_if: tuple[str, ...],
-           junit: str | None, allow_missing: bool) -> int:
+           output: str | None, plot_path: str | None, html: str | None,
+           fail_if: tuple[str, ...], junit: str | None, allow_missing: bool) -> int:
     """BD-rate (percent; negative: TEST needs fewer bits at equal quality) and BD-quality
     (BD-PSNR in dB, ...) of TEST against ANCHOR, per sequence and averaged.
 
@@ -54,6 +57,7 @@ def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fm
     \b
     iqa bdrate jpeg.json webp.json
     iqa bdrate anchor.csv test.csv --metric psnr --fail-if 'bd_rate(psnr)>0.5' --plot rd.png
+    iqa bdrate jpeg.json webp.json --html bdrate.html
     """
     from iqa.rd import gates as rd_gates
 
@@ -62,7 +66,7 @@ def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fm
         raise UsageError(f"--junit {junit}: folder {Path(junit).parent} does not exist")
     try:
         return _run(anchor, test, method, metric_opts, fmt, output, plot_path, gates, junit,
-                    allow_missing)
+                    allow_missing, html)
     except IQAError as exc:
         if junit:
             rd_gates.write_junit(junit, [], __version__, error=str(exc))
@@ -71,7 +75,7 @@ def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fm
 
 def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt: str,
          output: str | None, plot_path: str | None, gates: list, junit: str | None,
-         allow_missing: bool) -> int:
+         allow_missing: bool, html: str | None = None) -> int:
     from iqa.output import open_output
     from iqa.output.values import dumps
     from iqa.rd import gates as rd_gates
@@ -83,6 +87,10 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
         from iqa.rd.plot import check_target
 
         check_target(plot_path)
+    if html:
+        from iqa.output import check_output_targets
+
+        check_output_targets([("-o", output), ("--html", html)], [anchor, test])
     requested = [m.strip().lower() for opt in metric_opts for m in opt.split(",") if m.strip()]
     points_a, points_t = read_points(anchor, warn), read_points(test, warn)
     metrics = choose_metrics(points_a, points_t, requested, warn)
@@ -106,6 +114,14 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
 
         plot(plot_path, analysis, points_a.rate_unit,
              (f"ANCHOR {Path(anchor).stem}", f"TEST {Path(test).stem}"))
+    if html:
+        from iqa.output.html.bdrate import write_bdrate_page
+
+        doc = document(analysis, context)
+        if gates:
+            doc["gates"] = {**rd_gates.section(checks), "exit_code": code}
+        write_bdrate_page(html, doc, analysis, points_a.rate_unit,
+                          (f"ANCHOR {Path(anchor).stem}", f"TEST {Path(test).stem}"))
     with open_output(output) as stream:
         if fmt == "json":
             doc = document(analysis, context)

@@ -84,6 +84,14 @@ if TYPE_CHECKING:
 @click.option("--per-clip", is_flag=True,
               help="Video: CSV and JSON Lines write one row per clip (pooled values, bytes, "
               "kbps, bpp), the rows `iqa bdrate` reads, instead of one per frame.")
+@click.option("--maps", "maps_dir", type=click.Path(file_okay=False), default=None,
+              metavar="DIR", help="Write each pair's error maps (SSIM, squared error in dB, "
+              "LPIPS) as DIR/PAIR.METRIC.png heat maps at image resolution, fixed colour "
+              "scales (legend.METRIC.png).")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write a self-contained HTML report (pip install \"iqa[html]\").")
+@click.option("--worst", type=click.IntRange(min=0), default=10, show_default=True,
+              metavar="N", help="--html: show the N worst pairs with images and maps.")
 @click.option("--allow-unmatched", is_flag=True,
               help="Files without a partner are listed but do not make the exit code 2.")
 @click.option("--skip-bad", is_flag=True,
@@ -99,7 +107,8 @@ def compare(
     lpips_net: str,
     size: str | None,
     pix_fmt: str | None, fps: str | None, frames: int | None, psnr_peak: str,
-    per_frame: bool, per_clip: bool, allow_unmatched: bool,
+    per_frame: bool, per_clip: bool, maps_dir: str | None, html: str | None, worst: int,
+    allow_unmatched: bool,
     skip_bad: bool, fail_if: tuple[str, ...], baseline: str | None, tolerance: tuple[str, ...],
     two_sided: bool, junit: str | None, device: str, batch_size: int | None,
 ) -> int:
@@ -114,6 +123,7 @@ def compare(
     iqa compare ref.y4m dist.y4m -m psnr,ssim --fail-if "min(psnr_y)<30"
     iqa compare ref.y4m out.mp4 --format json -o clip.json
     iqa compare refs/ outs/ --pair-by stem -m psnr,ssim --format csv -o scores.csv
+    iqa compare refs/ outs/ --maps maps/ --html report.html --worst 20
     iqa compare refs/ outs/ --fail-if 'psnr<30' --fail-if 'mean(ssim)<0.95' \\
         --baseline baseline.json --tolerance psnr=0.05,ssim=0.1% \\
         --format json -o result.json --junit gates.xml
@@ -124,6 +134,11 @@ def compare(
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
     if _is_video(ref, dist):
+        if maps_dir or html:
+            from iqa.errors import UsageError
+
+            raise UsageError(f"{'--maps' if maps_dir else '--html'}: only for images so far; "
+                             "clips are not drawn")
         if luma or crop_border:
             from iqa.errors import UsageError
 
@@ -146,6 +161,14 @@ def compare(
                              output=output, per_frame=per_frame, per_clip=per_clip,
                              allow_unmatched=allow_unmatched, skip_bad=skip_bad, say=say,
                              warn=warn, version=__version__)
+    if maps_dir or html:
+        from iqa.distribution.ranks import under_torchrun
+
+        if under_torchrun():
+            from iqa.errors import UsageError
+
+            raise UsageError(f"{'--maps' if maps_dir else '--html'}: not under torchrun (one "
+                             "process draws maps and the report); run iqa compare alone")
     _refuse_video_options(size=size, pix_fmt=pix_fmt, fps=fps, frames=frames,
                           psnr_peak=psnr_peak, per_frame=per_frame, per_clip=per_clip)
     names = resolve_metric_names(metric_spec, params={"psnr.luma": luma, "lpips.net": lpips_net},
@@ -164,7 +187,8 @@ def compare(
                                 metric_options)
         return _run(ref, dist, names, gates, settings, fmt=fmt, output=output, params=params,
                     allow_unmatched=allow_unmatched, skip_bad=skip_bad, device=device,
-                    batch_size=batch_size, optional=optional)
+                    batch_size=batch_size, optional=optional,
+                    visuals=(maps_dir, html, worst))
 
 
 def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
@@ -223,6 +247,7 @@ def _run(
     ref: str, dist: tuple[str, ...], names: list[str], gates: Gates, settings: dict[str, Any],
     *, fmt: str, output: str | None, params: dict[str, Any], allow_unmatched: bool,
     skip_bad: bool, device: str, batch_size: int | None, optional: set[str],
+    visuals: tuple[str | None, str | None, int] = (None, None, 0),
 ) -> int:
     from functools import partial
 
@@ -240,13 +265,19 @@ def _run(
     if gates.baseline is not None:
         inputs.append(gates.baseline.path)
     try:
-        check_output_targets([("-o", output), ("--junit", gates.junit)], inputs)
+        check_output_targets([("-o", output), ("--junit", gates.junit),
+                              ("--html", visuals[1])], inputs)
     except IQAError:
         gates.junit = None  # an unusable target gets no error report either
         raise
     options = MetricOptions(device=device, batch_size=batch_size, params=params, warn=warn,
                             download_progress=download_bar)
     metrics = build_metrics(names, options)
+    from iqa.output.visuals import start_visuals
+
+    maps_dir, html, worst = visuals
+    sink = start_visuals(maps_dir=maps_dir, html=html, worst=worst, metrics=metrics,
+                         inputs=inputs, keys=[p.key for p in pairing.pairs])
     missing = missing_encodings(pairing)
     if missing:
         for path in pairing.ref_only:
@@ -277,19 +308,29 @@ def _run(
                         crop_border=settings.get("crop_border", 0)).check()
     # The JUnit report is written after the -o report is complete, so that a failure
     # of one never destroys the other (both targets were checked before any work).
-    with open_output(output, machine=fmt != "table") as stream:
+    from iqa.output.visuals import running
+
+    with open_output(output, machine=fmt != "table") as stream, running(sink):
         writer = make_writer(fmt, stream)
         writer.begin(columns, context)
         with progress(len(pairing.pairs), "scoring", pairing.folders) as advance:
-            score = partial(score_pairs, metrics=metrics, settings=load, optional=optional)
+            score = partial(score_pairs, metrics=metrics, settings=load, optional=optional,
+                            on_map=sink)
             for record in in_input_order(pairing.pairs, score):  # ranks: iqa.distribution
                 _tell(record, optional)
                 records.append(gates.check(record))
+                if sink is not None:
+                    sink.add(record)
                 writer.row(record)
                 advance()
         problems = _problems(records, pairing, skip_bad, allow_unmatched)
         outcome = gates.finish(records, problems, write_junit=False)
-        writer.end(compare_report(records, names, pairing, outcome.section))
+        report = compare_report(records, names, pairing, outcome.section)
+        writer.end(report)
+    if html is not None:
+        from iqa.output.html.compare import write_compare_page
+
+        write_compare_page(html, {**context, "pairs": records, **report}, sink, load.load_cropped)
     gates.write_junit(outcome, records)
     return outcome.exit_code
 

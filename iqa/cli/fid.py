@@ -94,6 +94,9 @@ _RESIZE_HELP = (
               "(header + row).")
 @click.option("-o", "--output", type=click.Path(), default=None,
               help="Write the result to FILE (atomically) instead of stdout.")
+@click.option("--html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Also write a self-contained HTML report: results, definitions, and a "
+              "seeded sample grid of each set (pip install \"iqa[html]\").")
 @gate_options
 @device_options
 @distributed
@@ -102,7 +105,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         no_cache: bool, cache_key: str | None, limit: int | None,
         limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
         max_image_mb: float, accept_jpeg_warnings: bool, extra_metrics: tuple[str, ...],
-        metric_options: tuple[str, ...], fmt: str, output: str | None,
+        metric_options: tuple[str, ...], fmt: str, output: str | None, html: str | None,
         fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
@@ -112,6 +115,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     \b
     iqa fid data/val/ samples/
     iqa fid data/val/ samples/ --kid --format json
+    iqa fid data/val/ samples/ --html fid.html
     iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
@@ -137,8 +141,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES and not options.with_kid:
         options = replace(options, kid=True)  # a gate on KID computes it
     sets = [real] if fake is None else [real, fake]
-    check_output_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit)],
-                         sets, input_folders=sets)
+    check_output_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit),
+                          ("--html", html)], sets, input_folders=sets)
     with gates.guard():
         gates.check_settings(options.decode.describe())
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)
@@ -153,11 +157,11 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         return 0
     if fake is None:
         raise UsageError("give two sets: iqa fid REAL FAKE (or one folder with --save-stats)")
-    return _compare(real, fake, options, hooks, gates, fmt, output)
+    return _compare(real, fake, options, hooks, gates, fmt, output, html)
 
 
 def _compare(real: str, fake: str, options: Any, hooks: Any, gates: Any, fmt: str,
-             output: str | None) -> int:
+             output: str | None, html: str | None = None) -> int:
     from iqa.distribution.report import header, quantities
     from iqa.distribution.run import compare_sets
     from iqa.gates import InputProblem
@@ -175,6 +179,10 @@ def _compare(real: str, fake: str, options: Any, hooks: Any, gates: Any, fmt: st
         if outcome.section is not None:
             record["gates"] = outcome.section
         _write(record, fmt, output)
+        if html is not None:
+            from iqa.output.html.fid import write_fid_page
+
+            write_fid_page(html, record)
     return outcome.exit_code
 
 

@@ -121,3 +121,21 @@ class LPIPSNet:
         for lin, a, b in zip(self.model.lins, f0, f1):
             total = total + lin((a - b) ** 2).mean([2, 3], keepdim=True)
         return total.flatten()
+
+    def distance_and_map(self, f0: list[Any], f1: list[Any], size: tuple[int, int]) -> Any:
+        """LPIPS per image and its N×H×W spatial map, from the same per-layer maps.
+
+        Each layer's weighted map gives its mean to the distance (as :meth:`distance`)
+        and, upsampled bilinearly to ``size`` (``align_corners=False``), its share of the
+        map: ``lpips.LPIPS(spatial=True)``'s arithmetic.
+        """
+        import torch.nn.functional as F
+
+        total = 0
+        spatial = 0
+        for lin, a, b in zip(self.model.lins, f0, f1):
+            layer = lin((a - b) ** 2)
+            total = total + layer.mean([2, 3], keepdim=True)
+            spatial = spatial + F.interpolate(layer, size=size, mode="bilinear",
+                                              align_corners=False)
+        return total.flatten(), spatial[:, 0]

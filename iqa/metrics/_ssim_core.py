@@ -194,12 +194,19 @@ class _Job(NamedTuple):
     c2: float
     want_ssim: bool
     want_cs: bool
+    #: per channel, an (H-10)×(W-10) float64 array that receives the SSIM map, or None
+    maps: Sequence[np.ndarray] | None = None
 
 
 def _strip_sums(
-    ws: _Workspace, x: np.ndarray, y: np.ndarray, r0: int, r1: int, job: _Job
+    ws: _Workspace, x: np.ndarray, y: np.ndarray, r0: int, r1: int, job: _Job,
+    out: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Sums of the SSIM map and of the contrast-structure map over output rows r0..r1-1."""
+    """Sums of the SSIM map and of the contrast-structure map over output rows r0..r1-1.
+
+    ``out`` (rows r0..r1-1 of the channel's map) receives the SSIM map strip whose sum
+    is returned: the map and the value come from the same arithmetic.
+    """
     rows = r1 - r0
     n_in = min(rows + WIN - 1, x.shape[0] - r0)
     xs, ys, xy, dd = (m[:n_in] for m in ws.src)
@@ -229,6 +236,8 @@ def _strip_sums(
     mx += t  # μx² + μy² + C1
     np.divide(t, mx, out=t)  # luminance map
     t *= sxy
+    if out is not None:
+        out[...] = t[:, : out.shape[1]]
     return float(t.sum()), cs_sum
 
 
@@ -266,14 +275,16 @@ def ssim_cs_means(
     *,
     want_cs: bool,
     want_ssim: bool = True,
+    maps: Sequence[np.ndarray] | None = None,
 ) -> list[tuple[float, float]]:
     """Mean SSIM and mean contrast-structure term of each (x, y) pair of 2-D channels.
 
     Channels must be at least 11×11. Returns ``(mean_ssim, mean_cs)`` per channel;
     ``mean_cs`` is 0.0 unless ``want_cs`` and ``mean_ssim`` is 0.0 unless ``want_ssim``
-    (MS-SSIM needs only one of the two at each scale).
+    (MS-SSIM needs only one of the two at each scale). ``maps``, one float64
+    ``(H-10)×(W-10)`` array per channel, receive the SSIM maps whose means are returned.
     """
-    job = _Job((K1 * data_range) ** 2, (K2 * data_range) ** 2, want_ssim, want_cs)
+    job = _Job((K1 * data_range) ** 2, (K2 * data_range) ** 2, want_ssim, want_cs, maps)
     strips = []
     for index, (x, _) in enumerate(channels):
         rows = _strip_rows(*x.shape)
@@ -284,7 +295,8 @@ def ssim_cs_means(
         index, rows, r0, r1 = strip
         x, y = channels[index]
         ws = _workspace(ws, rows, x.shape[1])
-        return _strip_sums(ws, x, y, r0, r1, job), ws
+        out = None if job.maps is None else job.maps[index][r0:r1]
+        return _strip_sums(ws, x, y, r0, r1, job, out), ws
 
     total = sum(x.size for x, _ in channels)
     workers = min(thread_count(), len(strips)) if total >= _PARALLEL_MIN else 1
@@ -309,8 +321,12 @@ def shared_full_scale_means(
     key: tuple[np.ndarray, np.ndarray],
     channels: Callable[[], Sequence[tuple[np.ndarray, np.ndarray]]],
     data_range: float,
+    maps: Sequence[np.ndarray] | None = None,
 ) -> list[tuple[float, float]]:
     """``ssim_cs_means(channels(), data_range, want_cs=True)``, computed once per pair.
+
+    With ``maps`` the means are computed again (bit-identical) while the SSIM maps are
+    filled, and remembered for the other metric.
 
     SSIM and the first scale of MS-SSIM filter the same full-resolution images with the
     same window and constants: the first metric to score a pair computes both means per
@@ -330,10 +346,10 @@ def shared_full_scale_means(
     ident = (id(ref), id(dist), float(data_range))
     with _shared_lock:
         entry = _shared.get(ident)
-        if entry is not None and entry[0]() is ref and entry[1]() is dist:
+        if maps is None and entry is not None and entry[0]() is ref and entry[1]() is dist:
             _shared.move_to_end(ident)
             return entry[2]
-    means = ssim_cs_means(channels(), data_range, want_cs=True)
+    means = ssim_cs_means(channels(), data_range, want_cs=True, maps=maps)
     with _shared_lock:
         _shared[ident] = (weakref.ref(ref), weakref.ref(dist), means)
         while len(_shared) > _SHARED_MAX:

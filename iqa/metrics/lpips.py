@@ -56,7 +56,8 @@ def lpips(
     net: str = "alex",
     data_range: float | None = None,
     device: str = "auto",
-) -> float:
+    full: bool = False,
+) -> float | tuple[float, np.ndarray]:
     """LPIPS distance of two images (H×W or H×W×C with C = 1 or 3).
 
     Parameters
@@ -72,11 +73,20 @@ def lpips(
         MAX of the pixel values. Implied only for ``uint8`` (255) and ``uint16`` (65535);
         required for every other type (floats, other integers, Python lists).
     device : {"auto", "cpu", "cuda"}
+    full : bool
+        Also return the spatial map (H×W float32 as float64), ``lpips.LPIPS(...,
+        spatial=True)``: each layer's weighted squared feature difference upsampled
+        bilinearly (``align_corners=False``) to the image size, summed over layers.
 
     Returns
     -------
     float
         LPIPS, ≥ 0; lower is more similar.
+    ndarray, only with ``full=True``
+        The spatial map. LPIPS is the sum of the layer maps' means at their own
+        resolutions; bilinear upsampling moves a mean slightly (at the edges), so the
+        map's mean is LPIPS to about 1e-5 relative, not exactly: the map is the lpips
+        package's, bit for bit in float32.
 
     Raises
     ------
@@ -93,7 +103,10 @@ def lpips(
     _rgb(ref)
     runner = _runner(net, device)
     x, y = to_tensor([ref], data_range), to_tensor([dist], data_range)
-    return check_finite(runner.distances(x, y)[0], runner)
+    if not full:
+        return check_finite(runner.distances(x, y)[0], runner)
+    values, maps = runner.distances(x, y, spatial=True)
+    return check_finite(values[0], runner), maps[0]
 
 
 def check_size(shape: tuple[int, ...], net: str) -> None:
@@ -221,11 +234,16 @@ class _Runner:
         state = load_state_dict(self.weights, data)
         self.net = LPIPSNet(build_lpips(net, state, self.device))
 
-    def distances(self, x: Any, y: Any) -> list[float]:
+    def distances(self, x: Any, y: Any, spatial: bool = False) -> Any:
+        """LPIPS of each pair of the batch; with ``spatial``, also the N×H×W maps."""
         import torch
 
         with torch.inference_mode():
-            return self.net.distance(self.net.features(x), self.net.features(y)).tolist()
+            f0, f1 = self.net.features(x), self.net.features(y)
+            if not spatial:
+                return self.net.distance(f0, f1).tolist()
+            values, maps = self.net.distance_and_map(f0, f1, tuple(x.shape[2:]))
+            return values.tolist(), maps.double().cpu().numpy()
 
 
 def _runner(net: str, device: str) -> _Runner:
@@ -288,9 +306,16 @@ class LPIPS(PairMetric):
         _rgb(ref.pixels)
 
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
+        return [v for v, _ in self._score(pairs, spatial=False)]
+
+    def score_maps(self, pairs: Sequence[tuple[Image, Image]]) -> list[tuple[float, Any]]:
+        """Each pair's LPIPS and its H×W spatial map (see :func:`lpips`), one pass."""
+        return self._score(pairs, spatial=True)
+
+    def _score(self, pairs: Sequence[tuple[Image, Image]], spatial: bool) -> list[Any]:
         import torch
 
-        results: list[float | None] = [None] * len(pairs)
+        results: list[Any] = [(None, None)] * len(pairs)
         groups: dict[tuple, list[int]] = {}
         for i, (ref, _) in enumerate(pairs):
             groups.setdefault((ref.pixels.shape, ref.data_range), []).append(i)
@@ -306,8 +331,14 @@ class LPIPS(PairMetric):
                     features = self.runner.net.features(both)
                     f_ref = [f[: len(refs)] for f in features]
                     f_dist = [f[len(refs):] for f in features]
-                for i, value in zip(index, self.runner.net.distance(f_ref, f_dist).tolist()):
-                    results[i] = check_finite(value, self.runner)
+                if spatial:
+                    size = tuple(dists.shape[2:])
+                    values, maps = self.runner.net.distance_and_map(f_ref, f_dist, size)
+                    maps = maps.double().cpu().numpy()
+                else:
+                    values, maps = self.runner.net.distance(f_ref, f_dist), [None] * len(index)
+                for i, value, m in zip(index, values.tolist(), maps):
+                    results[i] = (check_finite(value, self.runner), m)
         return results
 
     def _shared_ref(self, ref: Image, count: int, data_range: float) -> list[Any]:

@@ -40,8 +40,9 @@ STRIP_BYTES = 4 << 20
 
 
 def psnr(
-    ref: ImageLike, dist: ImageLike, *, data_range: float | None = None, luma: bool = False
-) -> float:
+    ref: ImageLike, dist: ImageLike, *, data_range: float | None = None, luma: bool = False,
+    full: bool = False,
+) -> float | tuple[float, np.ndarray]:
     """PSNR in dB of two images (H×W or H×W×C); ``inf`` when they are identical.
 
     Parameters
@@ -54,6 +55,11 @@ def psnr(
         other type (floats, other integers, Python lists). See ``iqa.metrics._arrays``.
     luma : bool
         Score the BT.601 luma (Y) of RGB images instead of all channels.
+    full : bool
+        Also return the squared-error map: H×W float64, each pixel's squared difference
+        averaged over the channels (or of Y with ``luma``). Its mean is the MSE the PSNR
+        is computed from (the same pass; for 8/16-bit images MSE is the exact integer
+        sum of the map over H·W·C).
 
     Raises
     ------
@@ -70,16 +76,27 @@ def psnr(
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="psnr")
     if luma:
         _check_luma(ref)
-    mse = mean_squared_error(ref, dist, luma=luma, data_range=data_range)
+    error = np.empty(ref.shape[:2]) if full else None
+    mse = mean_squared_error(ref, dist, luma=luma, data_range=data_range, out=error)
+    value = from_mse(mse, data_range)
+    return value if error is None else (value, error)
+
+
+def from_mse(mse: float, data_range: float) -> float:
+    """PSNR = 10·log10(MAX² / MSE); ``inf`` for MSE = 0."""
     if mse == 0.0:
         return math.inf
     return float(10 * np.log10((data_range**2) / mse))
 
 
 def mean_squared_error(
-    ref: np.ndarray, dist: np.ndarray, *, luma: bool = False, data_range: float = 255.0
+    ref: np.ndarray, dist: np.ndarray, *, luma: bool = False, data_range: float = 255.0,
+    out: np.ndarray | None = None,
 ) -> float:
-    """Mean squared error of two H×W×C arrays, computed in strips of rows (see psnr)."""
+    """Mean squared error of two H×W×C arrays, computed in strips of rows (see psnr).
+
+    ``out`` (H×W float64) receives each pixel's squared error averaged over channels.
+    """
     h, w, c = ref.shape
     rows = max(1, STRIP_BYTES // (8 * w * c))
     exact = (not luma and ref.dtype == dist.dtype and ref.dtype.kind in "ui"
@@ -91,6 +108,8 @@ def mean_squared_error(
             d -= dist[top:top + rows]
             np.square(d, out=d)
             total += int(d.sum())
+            if out is not None:
+                _channel_mean(d, out[top:top + rows])
         return total / (h * w * c)
     partial = []
     count = 0
@@ -103,7 +122,19 @@ def mean_squared_error(
         np.square(a, out=a)
         partial.append(float(a.sum(dtype=np.float64)))
         count += a.size
+        if out is not None:
+            _channel_mean(a, out[top:top + rows])
     return math.fsum(partial) / count
+
+
+def _channel_mean(a: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = a.mean(axis=2)``, one channel plane at a time (numpy's reduction
+    over a last axis of 3 is several times slower)."""
+    np.copyto(out, a[:, :, 0], casting="unsafe")
+    for k in range(1, a.shape[2]):
+        out += a[:, :, k]
+    if a.shape[2] > 1:
+        out /= a.shape[2]
 
 
 def _check_luma(a: np.ndarray) -> None:
@@ -145,6 +176,15 @@ class PSNR(PairMetric):
 
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
         return [psnr(r.pixels, d.pixels, data_range=r.data_range, luma=self.luma) for r, d in pairs]
+
+    def score_maps(self, pairs: Sequence[tuple[Image, Image]]) -> list[tuple[float, np.ndarray]]:
+        """Each pair's PSNR and its H×W squared-error map, from the same pass."""
+        out = []
+        for r, d in pairs:
+            value, error = psnr(r.pixels, d.pixels, data_range=r.data_range, luma=self.luma,
+                                full=True)
+            out.append((value, error))
+        return out
 
     def annotate(self, value: float | None) -> dict:
         return {"psnr_band": band(value)[0] or None}

@@ -29,7 +29,9 @@ from iqa.metrics._ssim_core import (
 from iqa.metrics.base import PAIR, MetricInfo, PairMetric
 
 
-def ssim(ref: ImageLike, dist: ImageLike, *, data_range: float | None = None) -> float:
+def ssim(
+    ref: ImageLike, dist: ImageLike, *, data_range: float | None = None, full: bool = False
+) -> float | tuple[float, np.ndarray]:
     """Mean SSIM of two images (H×W or H×W×C; ``uint8``, ``uint16`` or float).
 
     Parameters
@@ -42,11 +44,20 @@ def ssim(ref: ImageLike, dist: ImageLike, *, data_range: float | None = None) ->
         L in C1 = (0.01·L)², C2 = (0.03·L)². Implied only for ``uint8`` (255) and
         ``uint16`` (65535), as scikit-image does; required for every other type
         (floats, other integers, Python lists).
+    full : bool
+        Also return the SSIM map (scikit-image's keyword).
 
     Returns
     -------
     float
         SSIM in [-1, 1]; 1 means identical.
+    ndarray, only with ``full=True``
+        The SSIM map, float64, of the valid windows: (H-10)×(W-10) for an H×W input,
+        (H-10)×(W-10)×C for a colour one. Pixel (i, j) is the window centred on image
+        pixel (i+5, j+5). The value is the mean of this map (computed in the same pass;
+        the two agree to rounding, ~1e-15). scikit-image returns an H×W map whose
+        5-pixel border comes from reflected windows and is left out of its mean; here
+        that border is left out of the map too.
 
     Raises
     ------
@@ -57,8 +68,18 @@ def ssim(ref: ImageLike, dist: ImageLike, *, data_range: float | None = None) ->
     ref, dist, data_range = as_pair(ref, dist, data_range, metric="ssim")
     check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
     channels = list(zip(split_channels(ref), split_channels(dist)))
-    means = ssim_cs_means(channels, data_range, want_cs=False)
-    return float(np.mean([s for s, _ in means]))
+    maps = new_maps(ref.shape) if full else None
+    means = ssim_cs_means(channels, data_range, want_cs=False, maps=maps)
+    value = float(np.mean([s for s, _ in means]))
+    if maps is None:
+        return value
+    return value, (maps[0] if ref.shape[2] == 1 else np.stack(maps, axis=2))
+
+
+def new_maps(shape: tuple[int, ...]) -> list[np.ndarray]:
+    """One empty (H-10)×(W-10) float64 SSIM map per channel of an H×W×C image."""
+    h, w, c = shape
+    return [np.empty((h - WIN + 1, w - WIN + 1)) for _ in range(c)]
 
 
 def check_min_size(shape: tuple[int, ...], minimum: int, metric: str, why: str) -> None:
@@ -86,8 +107,23 @@ class SSIM(PairMetric):
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
         return [self._one(r, d) for r, d in pairs]
 
+    def score_maps(self, pairs: Sequence[tuple[Image, Image]]) -> list[tuple[float, np.ndarray]]:
+        """Each pair's value and its (H-10)×(W-10) map, the mean over channels of the
+        per-channel SSIM maps (whose mean is the value), from the same pass."""
+        out = []
+        for r, d in pairs:
+            maps = new_maps(r.pixels.shape if r.pixels.ndim == 3 else (*r.pixels.shape, 1))
+            value = self._one(r, d, maps)
+            mean = maps[0]  # the channels' mean, in place
+            for m in maps[1:]:
+                mean += m
+            if len(maps) > 1:
+                mean /= len(maps)
+            out.append((value, mean))
+        return out
+
     @staticmethod
-    def _one(r: Image, d: Image) -> float:
+    def _one(r: Image, d: Image, maps: list[np.ndarray] | None = None) -> float:
         """:func:`ssim` of a decoded pair, its full-resolution pass shared with MS-SSIM."""
         ref, dist, data_range = as_pair(r.pixels, d.pixels, r.data_range, metric="ssim")
         check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
@@ -95,6 +131,7 @@ class SSIM(PairMetric):
             (r.pixels, d.pixels),
             lambda: list(zip(split_channels(ref), split_channels(dist))),
             data_range,
+            maps,
         )
         return float(np.mean([s for s, _ in means]))
 

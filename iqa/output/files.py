@@ -242,3 +242,26 @@ def _atomic(path: str) -> Iterator[IO[str]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_file_bytes(path: str, data: bytes, protected: set[tuple[int, int]] = frozenset()) -> None:
+    """Write ``data`` to ``path`` through a temporary file renamed at the end (an error,
+    Ctrl-C or SIGTERM leaves no half-written file), creating its folder. A path that is
+    one of ``protected`` (``(st_dev, st_ino)`` of the run's inputs) is refused
+    (``UsageError``): an input is never overwritten."""
+    target = Path(path)
+    ident = _identity(path)
+    if ident is not None and ident in protected:
+        raise UsageError(f"{_shown(path)}: is one of the inputs; writing there would destroy "
+                         "it. Choose another folder for the maps")
+    with _write_errors(path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        try:
+            os.fchmod(fd, 0o666 & ~_umask())
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(data)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

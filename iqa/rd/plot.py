@@ -37,6 +37,41 @@ def check_target(path: str) -> None:
 
 
 def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str]) -> None:
+    fig = figure(analysis, rate_unit, labels)
+    target = Path(os.path.realpath(path))  # a link is followed: its target is replaced
+    folder = target.parent
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)  # keep a replaced file's mode
+    except FileNotFoundError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        mode = 0o666 & ~mask  # a new file follows the umask, as any program's would
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=folder)
+    os.fchmod(fd, mode)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def svg_bytes(analysis: Analysis, rate_unit: str, labels: tuple[str, str]) -> bytes:
+    """The RD plot as SVG (fonts drawn as paths: the page needs no font)."""
+    import io
+
+    import matplotlib
+
+    fig = figure(analysis, rate_unit, labels)
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "path"}):
+        fig.savefig(buffer, format="svg")
+    return buffer.getvalue()
+
+
+def figure(analysis: Analysis, rate_unit: str, labels: tuple[str, str]):
+    """The matplotlib Figure of the RD curves (one panel per metric)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -68,20 +103,4 @@ def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str])
             ax.legend(fontsize=8)
     fig.suptitle(f"{labels[1]} vs {labels[0]} ({analysis.method}; mean of "
                  f"{len(analysis.sequences)} sequence(s))", fontsize=11)
-    target = Path(os.path.realpath(path))  # a link is followed: its target is replaced
-    folder = target.parent
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)  # keep a replaced file's mode
-    except FileNotFoundError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        mode = 0o666 & ~mask  # a new file follows the umask, as any program's would
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=folder)
-    os.fchmod(fd, mode)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return fig
