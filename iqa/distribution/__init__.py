@@ -17,5 +17,9 @@ shadows the public function :func:`iqa.fid`.)
 * :mod:`iqa.distribution.options` — the options of a comparison and its report hooks;
 * :mod:`iqa.distribution.memory` — sets of images held in memory (arrays, tensors, batches);
 * :mod:`iqa.distribution.run` — one comparison of two sets, as ``iqa fid`` and
-  :func:`iqa.fid` run it.
+  :func:`iqa.fid` run it;
+* :mod:`iqa.distribution.generative` — IS, precision/recall, density/coverage and FD in
+  the same run, each on its reference's extractor;
+* :mod:`iqa.distribution.genextract`, :mod:`iqa.distribution.feature_pass` — extractors
+  other than the FID Inception, built once and fed by one decode pass per folder.
 """
