@@ -145,9 +145,12 @@ def test_every_metric_is_named_with_its_extractor(ours):
     (["-m", "precision", "--features", "dinov9"], "unknown feature extractor 'dinov9'"),
     (["-m", "is", "--metric-option", "is.mode=tf"], "is.mode=tf: must be one of"),
     (["-m", "is", "--metric-option", "is.bins=3"], "is has no option 'bins'"),
+    (["--save-stats", "x.npz", "-m", "precision"], "-m precision compare REAL and FAKE"),
 ])
-def test_bad_options_stop_before_any_work(folders, args, message):
-    done = run_iqa("fid", *folders, *args)
+def test_bad_options_stop_before_any_work(folders, args, message, tmp_path):
+    sets = folders[:1] if "--save-stats" in args else folders
+    done = run_iqa("fid", *sets, *[str(tmp_path / a) if a.endswith(".npz") else a
+                                    for a in args])
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], done.stderr

@@ -154,6 +154,9 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             raise UsageError("--save-stats takes one folder: iqa fid FOLDER --save-stats FILE.npz")
         if gates.active:
             raise UsageError("--save-stats computes no FID: gates need REAL and FAKE")
+        if plugins:
+            raise UsageError(f"--save-stats writes one folder's Inception statistics; "
+                             f"-m {','.join(plugins)} compare REAL and FAKE")
         with as_flags(FLAGS):
             record = save_folder_stats(real, save_stats, options, hooks)
         write_record(record, fmt, output)
