@@ -33,7 +33,8 @@ _KID_NAMES = {"kid", "kid_mean", "kid_std"}
 #: errors name it: ``resize=`` in Python is ``--resize`` here.
 FLAGS = {name: "--" + name.replace("_", "-") for name in (
     "resize", "weights", "device", "batch_size", "workers", "cache_key", "alpha",
-    "max_image_mb", "kid_subsets", "kid_subset_size", "seed", "limit", "limit_seed")}
+    "max_image_mb", "kid_subsets", "kid_subset_size", "seed", "limit", "limit_seed",
+    "features")}
 FLAGS["metrics"] = "--metric"
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
@@ -83,9 +84,14 @@ _RESIZE_HELP = (
 @click.option("--exif", is_flag=True,
               help="Apply EXIF orientation before resizing (the reference tools do not).")
 @decode_limit_options
-@click.option("--metric", "extra_metrics", multiple=True, metavar="NAME",
-              help="Also compute this registered distribution metric from the same "
-              "Inception features (a plugin, see `iqa metrics`; `kid` is --kid). Repeatable.")
+@click.option("-m", "--metric", "extra_metrics", multiple=True, metavar="NAME[,NAME...]",
+              help="Also compute these metrics: kid, is, fd, precision, recall, density, "
+              "coverage, or a registered distribution metric (see `iqa metrics`). "
+              "Comma-separated, repeatable.")
+@click.option("--features", default=None, metavar="EXTRACTOR",
+              help="Feature extractor of fd, precision, recall, density and coverage "
+              "(default: vgg16 for the k-NN metrics as torch-fidelity, inception for fd; "
+              "`iqa metrics` lists extractors).")
 @click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
               help="An option of a metric given with --metric (see `iqa metrics`). Repeatable.")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
@@ -105,7 +111,8 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         no_cache: bool, cache_key: str | None, limit: int | None,
         limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
         max_image_mb: float, accept_jpeg_warnings: bool, extra_metrics: tuple[str, ...],
-        metric_options: tuple[str, ...], fmt: str, output: str | None, html: str | None,
+        metric_options: tuple[str, ...], features: str | None, fmt: str, output: str | None,
+        html: str | None,
         fail_if: tuple[str, ...], baseline: str | None,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
@@ -119,6 +126,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
+    from iqa.distribution.generative import selected
     from iqa.distribution.run import FIDOptions, Hooks
     from iqa.output import check_output_targets
     from iqa.registry import parse_metric_options
@@ -130,11 +138,13 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             alpha=alpha, exif=exif, max_image_mb=max_image_mb,
             accept_jpeg_warnings=accept_jpeg_warnings, kid=kid, kid_subsets=kid_subsets,
             kid_subset_size=kid_subset_size, seed=seed, limit=limit, limit_seed=limit_seed,
-            metrics=tuple(name.strip().lower() for name in extra_metrics),
-            params=parse_metric_options(metric_options),
+            metrics=tuple(name.strip().lower() for item in extra_metrics
+                          for name in item.split(",") if name.strip()),
+            params=parse_metric_options(metric_options), features=features,
         )
         options.check()
         plugins = [cls.info.name for cls in options.plugins()]
+        plugins += selected(options.metrics)
     gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit,
                           extra_names=("kid_mean", "kid_std", *plugins))
@@ -151,6 +161,9 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             raise UsageError("--save-stats takes one folder: iqa fid FOLDER --save-stats FILE.npz")
         if gates.active:
             raise UsageError("--save-stats computes no FID: gates need REAL and FAKE")
+        if plugins:
+            raise UsageError(f"--save-stats writes one folder's Inception statistics; "
+                             f"-m {','.join(plugins)} compare REAL and FAKE")
         with as_flags(FLAGS):
             record = save_folder_stats(real, save_stats, options, hooks)
         _write(record, fmt, output)

@@ -1,6 +1,7 @@
 """``iqa metrics``: what is installed (name, kind, direction, definition, the options each
 takes), and which metrics need an extra (``pip install "iqa[torch]"``) that is not
-installed here."""
+installed here; then the registered feature extractors (``iqa.extractors``) with their
+dimension, input size, layer, preprocessing modes and weights."""
 
 from __future__ import annotations
 
@@ -15,10 +16,15 @@ from iqa.registry import load_all
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
               show_default=True, help="Output format.")
 def metrics(fmt: str) -> int:
-    """List installed metrics; a plugin that fails to load is named on stderr."""
+    """List installed metrics and feature extractors; a plugin that fails to load is
+    named on stderr."""
     from iqa.extras import available
+    from iqa.features.registry import load_all as load_extractors
 
     classes, errors = load_all()
+    extractor_classes, extractor_errors = load_extractors()
+    errors = errors + extractor_errors
+    extractors = [_extractor(c.info) for c in extractor_classes]
     rows = [
         {
             "name": c.info.name,
@@ -35,9 +41,11 @@ def metrics(fmt: str) -> int:
     if fmt == "json":
         from iqa.output.values import dumps
 
-        click.echo(dumps({"metrics": rows, "errors": errors}, indent=2))
+        click.echo(dumps({"metrics": rows, "extractors": extractors, "errors": errors},
+                         indent=2))
     else:
         _print_table(rows)
+        _print_extractors(extractors)
     for line in errors:
         click.echo(f"iqa: {line}", err=True)
     return 0
@@ -48,6 +56,40 @@ def _option(option: Any) -> dict[str, Any]:
     return {"name": option.name, "type": option.type.__name__, "default": option.default,
             "help": option.help,
             "choices": None if option.choices is None else list(option.choices)}
+
+
+def _extractor(info: Any) -> dict[str, Any]:
+    """One extractor (:class:`iqa.features.extractor.ExtractorInfo`) as JSON."""
+    return {"name": info.name, "dim": info.dim, "input_size": info.input_size,
+            "layer": info.layer, "network": info.network_id, "weights": list(info.weights),
+            "extra": info.extra, "reference": info.reference,
+            "preprocessing": [{"name": m.name, "definition": m.description,
+                               "reproduces": m.reproduces} for m in info.preprocessing]}
+
+
+def _print_extractors(rows: list[dict[str, Any]]) -> None:
+    """The extractors, after the metrics: one line each, never wrapped."""
+    import sys
+
+    from rich.table import Table
+
+    from iqa.output.table import make_console, text
+
+    if not rows:
+        return
+    table = Table(title="feature extractors (iqa fid --features NAME)", title_justify="left",
+                  show_edge=False, pad_edge=False, header_style="bold")
+    columns = ("name", "dim", "input", "layer", "preprocessing", "weights")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        modes = ", ".join(m["name"] for m in row["preprocessing"])
+        table.add_row(*(text(str(v)) for v in (
+            row["name"], row["dim"], f"{row['input_size']}x{row['input_size']}", row["layer"],
+            modes, ", ".join(row["weights"]))))
+    console = make_console(sys.stdout)
+    console.print()
+    console.print(table)
 
 
 def _print_table(rows: list[dict[str, Any]]) -> None:

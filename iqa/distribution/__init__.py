@@ -20,4 +20,8 @@ shadows the public function :func:`iqa.fid`.)
   :func:`iqa.fid` run it;
 * :mod:`iqa.distribution.ranks` — ``iqa fid`` and ``iqa compare`` under ``torchrun``;
 * :mod:`iqa.distribution.statsmerge` — ``iqa stats``: statistics files of parts merged.
+* :mod:`iqa.distribution.generative` — IS, precision/recall, density/coverage and FD in
+  the same run, each on its reference's extractor;
+* :mod:`iqa.distribution.genextract`, :mod:`iqa.distribution.feature_pass` — extractors
+  other than the FID Inception, built once and fed by one decode pass per folder.
 """

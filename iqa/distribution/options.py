@@ -45,6 +45,8 @@ class FIDOptions:
     metrics: tuple[str, ...] = ()
     #: Their options, ``{"<metric>.<option>": value}`` (see :func:`iqa.registry.validate_params`).
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: Extractor of fd, precision, recall, density, coverage (see iqa.distribution.generative).
+    features: str | None = None
 
     def check(self) -> None:
         """Refuse a value that cannot work: :class:`~iqa.errors.InvalidArgument` naming
@@ -66,16 +68,20 @@ class FIDOptions:
             raise invalid("limit_seed", f"{self.limit_seed}: chooses which files limit keeps; "
                           "give limit too")
         self.plugins()
+        from iqa.distribution.generative import check
+
+        check(self.metrics, self.features, dict(self.params))
 
     def plugins(self) -> list[Any]:
         """The classes of :attr:`metrics` other than ``fid`` and ``kid``, checked: each is
         a registered distribution metric on the FID Inception's features, and
         :attr:`params` are options they declare."""
+        from iqa.distribution.generative import METRICS
         from iqa.registry import load, validate_params
 
         classes = []
         for name in dict.fromkeys(self.metrics):
-            if name in ("fid", "kid"):
+            if name in ("fid", "kid") or name in METRICS:  # generative: not plugins
                 continue
             cls = load(name)
             if cls.info.kind != "distribution":
@@ -85,7 +91,8 @@ class FIDOptions:
                 raise invalid("metrics", f"{name!r}: needs {cls.info.needs}, and this run "
                               "extracts network:fid-inception features only")
             classes.append(cls)
-        validate_params(self.params, [c.info.name for c in classes])
+        validate_params({k: v for k, v in self.params.items()
+                         if k.partition(".")[0] not in METRICS}, [c.info.name for c in classes])
         return classes
 
     @property
@@ -95,8 +102,10 @@ class FIDOptions:
 
     def need_features(self) -> bool:
         """Every image's features are kept: for KID or a plugin that takes features."""
-        return self.with_kid or any(getattr(c, "inputs", "stats") == "features"
-                                    for c in self.plugins())
+        from iqa.distribution.generative import needs_inception_features
+
+        return (self.with_kid or needs_inception_features(self.metrics, self.features)
+                or any(getattr(c, "inputs", "stats") == "features" for c in self.plugins()))
 
     def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
         """How ``limit`` chose the files (``None`` without a limit), for reports."""

@@ -87,7 +87,15 @@ def _tf_axis(in_size: int, out_size: int) -> tuple[Any, Any, Any]:
 
 
 def _tf_bilinear(x: Any, size: int) -> Any:
-    """TF1 bilinear resize of the last two axes of a float32 tensor (any device)."""
+    """TF1 bilinear resize of the last two axes of a float32 tensor (any device), then
+    (x − 128)/128."""
+    return (tf_bilinear(x, size) - 128) / 128
+
+
+def tf_bilinear(x: Any, size: int) -> Any:
+    """TF1 bilinear resize of the last two axes of a float32 tensor to size×size, values
+    unchanged in scale (torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``;
+    any device)."""
     h, w = x.shape[-2:]
     y_lo, y_hi, dy = (t.to(x.device) for t in _tf_axis(h, size))
     x_lo, x_hi, dx = (t.to(x.device) for t in _tf_axis(w, size))
@@ -97,8 +105,7 @@ def _tf_bilinear(x: Any, size: int) -> Any:
     row_top = left + (right - left) * dx
     left, right = bottom.index_select(-1, x_lo), bottom.index_select(-1, x_hi)
     row_bottom = left + (right - left) * dx
-    out = row_top + (row_bottom - row_top) * dy.view(size, 1)
-    return (out - 128) / 128
+    return row_top + (row_bottom - row_top) * dy.view(size, 1)
 
 
 def resize_tf(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:

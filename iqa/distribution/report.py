@@ -66,6 +66,8 @@ def quantities(comparison: Any) -> list[Any]:
     for cls in comparison.plugins:
         found.append(Quantity.from_info(cls.info, key=_value_key(cls.info.name,
                                                                  comparison.values)))
+    for name, definition in comparison.generative.items():
+        found.append(Quantity(name, higher_is_better=definition["higher_is_better"]))
     return found
 
 

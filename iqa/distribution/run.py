@@ -326,6 +326,8 @@ class Comparison:
     #: Values of further distribution metrics (plugins), by key, and their classes.
     values: dict[str, float] = field(default_factory=dict)
     plugins: list[Any] = field(default_factory=list)
+    #: Definitions of the generative metrics computed (iqa.distribution.generative).
+    generative: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """One flat-ish dict: what ``iqa fid`` writes and quality gates read."""
@@ -395,6 +397,7 @@ class Comparison:
             defs[cls.info.name] = {"definition": cls.info.definition, **common,
                                    "higher_is_better": cls.info.higher_is_better,
                                    "unit": cls.info.unit, **({"options": params} if params else {})}
+        defs.update(self.generative)
         return defs
 
 
@@ -421,6 +424,9 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     plans = [path if isinstance(path, SetPlan) else
              plan_set(path, need_features=need_features, limit=options.limit,
                       limit_seed=options.limit_seed) for path in (real, fake)]
+    from iqa.distribution.generative import add_generative, precheck
+
+    precheck(plans, engine)
     sides = [summarize_set(plan, engine, label=label, need_features=need_features)
              for plan, label in zip(plans, ("real", "fake"))]
     current().leave_if_follower()  # under torchrun, rank 0 alone goes on
@@ -450,6 +456,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     result.plugins = plugins
     for cls in plugins:
         result.values.update(_plugin_values(cls, sides, options, engine))
+    add_generative(result, plans, engine)
     return result
 
 

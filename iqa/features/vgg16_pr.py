@@ -26,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from iqa.features.extractor import ExtractorInfo, FeatureExtractor, Preprocessing
+
 NAME = "vgg16"
 DIM = 4096
 INPUT_SIZE = 224
@@ -73,3 +75,39 @@ class VGG16Features:
         with torch.inference_mode():
             x = normalize(x.to(self.device, torch.float32))
             return torch.relu(self.model(x)).float()
+
+
+class VGG16Extractor(FeatureExtractor):
+    """The ``vgg16`` extractor: uint8 images → fc2 after ReLU (4096-d), as torch-fidelity's
+    ``vgg16`` extractor computes the ``fc2_relu`` feature its ``prc`` metric uses."""
+
+    info = ExtractorInfo(
+        name=NAME,
+        dim=DIM,
+        input_size=INPUT_SIZE,
+        layer="fc2 after ReLU",
+        network_id="vgg16-imagenet-torchvision:fc2_relu",
+        preprocessing=(Preprocessing(
+            "tf",
+            "TF1 bilinear resize to 224 from uint8 (align_corners=False), then ImageNet "
+            "mean/std on 0..255 values",
+            "torch-fidelity calculate_metrics(prc=True) (feature_extractor vgg16, fc2_relu)"),),
+        weights=(NAME,),
+        reference="VGG-16 (Simonyan & Zisserman 2015), torchvision ImageNet weights; "
+        "Kynkäänniemi et al. 2019",
+    )
+
+    def __init__(self, states: Mapping[str, Mapping[str, Any]], device: str = "cpu",
+                 preprocessing: str | None = None) -> None:
+        super().__init__(states, device, preprocessing)
+        self.network = VGG16Features(states[NAME], device=device)
+
+    def preprocess(self, images: Any) -> Any:
+        import torch
+
+        from iqa.distribution.preprocess import tf_bilinear
+
+        return tf_bilinear(images.to(self.network.device).to(torch.float32), INPUT_SIZE)
+
+    def __call__(self, x: Any) -> Any:
+        return self.network(x)

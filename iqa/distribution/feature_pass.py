@@ -1,0 +1,77 @@
+"""One decode pass over a folder feeding several feature extractors.
+
+Each file is decoded once (by the same :class:`~iqa.distribution.data.ImageFiles` as the
+FID pipeline, sending 8-bit pixels), and every extractor of
+:mod:`iqa.features.registry` given here preprocesses and embeds the batch on its
+device. Features are kept (float32, N×dim per extractor): the k-NN metrics, KID and CMMD
+need each image's vector.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from iqa.distribution.data import DecodeSettings, ImageFiles, collate
+from iqa.errors import InputError
+
+
+@dataclass
+class FeaturePass:
+    """The features of one list of files, per extractor name."""
+
+    features: dict[str, np.ndarray]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def extract_features(
+    paths: Sequence[str],
+    extractors: Mapping[str, Any],
+    settings: DecodeSettings,
+    *,
+    batch_size: int = 16,
+    workers: int = 1,
+    skip_bad: bool = False,
+    advance: Callable[[int], None] | None = None,
+) -> FeaturePass:
+    """Features of ``paths`` from each extractor (a
+    :class:`~iqa.features.extractor.FeatureExtractor` by name), one decode per file.
+
+    A file that cannot be decoded raises :class:`~iqa.errors.InputError`, or with
+    ``skip_bad`` is left out of every extractor's features alike.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+    dataset = ImageFiles(paths, settings, raw=True)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,  # type: ignore[arg-type]
+                        num_workers=workers, collate_fn=collate)
+    kept: dict[str, list[Any]] = {name: [] for name in extractors}
+    result = FeaturePass({})
+    start = time.perf_counter()
+    for batch, errors, count in loader:
+        for index, error in errors:
+            if not skip_bad:
+                raise InputError(f"{error}; remove or replace the file, or leave unreadable "
+                                 "files out with --skip-bad", dataset.paths[index])
+            result.skipped.append((dataset.paths[index], error))
+        if batch is not None:
+            for name, extractor in extractors.items():
+                if isinstance(batch, list):  # mixed sizes: each image on its own
+                    out = torch.cat([extractor.features(t[None]) for t in batch])
+                else:
+                    out = extractor.features(batch)
+                kept[name].append(out.float().cpu())
+        if advance is not None:
+            advance(count)
+    for name, extractor in extractors.items():
+        parts = kept[name]
+        result.features[name] = (torch.cat(parts).numpy() if parts else
+                                 np.zeros((0, extractor.info.dim), np.float32))
+    result.seconds = time.perf_counter() - start
+    return result

@@ -1,0 +1,244 @@
+"""Generative-model metrics beyond FID and KID in one ``iqa fid`` run: ``is``, ``fd``,
+``precision``, ``recall``, ``density``, ``coverage`` (``-m``/``--metric``).
+
+Each metric is computed on the features of one registered extractor
+(:mod:`iqa.features.registry`), the one its reference tool uses:
+
+=============  ===========  =========================================================
+metric         extractor    reference
+=============  ===========  =========================================================
+``is``         inception    torch-fidelity ``isc`` (10 splits; ``is.mode=adm``: the ADM
+                            evaluator's 5,000-image splits); the FAKE set's score
+``precision``  vgg16        torch-fidelity ``prc`` (Kynkäänniemi et al. 2019, k = 3);
+``recall``                  ``--features inception``: the ADM evaluator's variant
+``density``    vgg16        the ``prdc`` package (Naeem et al. 2020, k = 5)
+``coverage``
+``fd``         inception    Fréchet distance on the ``--features`` extractor
+=============  ===========  =========================================================
+
+``--features NAME`` moves ``fd``, ``precision``, ``recall``, ``density`` and ``coverage``
+to another extractor; ``fid``, ``kid`` and ``is`` stay on the FID Inception. Inception
+features come from the FID pass (with its ``--resize`` and cache); every other extractor
+gets its features from one more decode pass over both folders
+(:mod:`iqa.distribution.feature_pass`), one decode per file for all of them. Each value
+is a top-level key of the result (``is`` with ``is_std``), and the ``definitions`` block
+names its extractor, layer, preprocessing, weights digest and parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from iqa.errors import InputError, UsageError
+from iqa.params import invalid
+
+
+@dataclass(frozen=True)
+class GenMetric:
+    name: str
+    extractor: str  # the default extractor
+    follows_features: bool  # --features changes it
+    higher_is_better: bool
+    definition: str
+
+
+METRICS: dict[str, GenMetric] = {m.name: m for m in (
+    GenMetric("is", "inception", False, True,
+              "Inception Score exp(E_x KL(p(y|x) || p(y))) of the FAKE set, from the FID "
+              "Inception's 1008 logits without bias (Salimans et al. 2016)"),
+    GenMetric("fd", "inception", True, False,
+              "Frechet distance |mu_r - mu_f|^2 + Tr(S_r + S_f - 2 (S_r S_f)^1/2) of the "
+              "extractor's features (Heusel et al. 2017; FD-DINOv2: Stein et al. 2023)"),
+    GenMetric("precision", "vgg16", True, True,
+              "improved precision: share of FAKE features within the k-NN ball (<=) of some "
+              "REAL feature (Kynkaanniemi et al. 2019), as torch-fidelity prc"),
+    GenMetric("recall", "vgg16", True, True,
+              "improved recall: share of REAL features within the k-NN ball (<=) of some "
+              "FAKE feature (Kynkaanniemi et al. 2019), as torch-fidelity prc"),
+    GenMetric("density", "vgg16", True, True,
+              "density: mean count of REAL k-NN balls (<) holding each FAKE feature, / k "
+              "(Naeem et al. 2020), as the prdc package"),
+    GenMetric("coverage", "vgg16", True, True,
+              "coverage: share of REAL features whose k-NN ball (<) holds a FAKE feature "
+              "(Naeem et al. 2020), as the prdc package"),
+)}
+#: k of each k-NN metric (the values of the papers and reference tools).
+NEAREST_K = {"precision": 3, "recall": 3, "density": 5, "coverage": 5}
+#: Options of ``is`` (``--metric-option is.mode=adm``): name -> (type, default, choices).
+IS_OPTIONS: dict[str, tuple[type, Any, tuple[Any, ...] | None]] = {
+    "mode": (str, "torch-fidelity", ("torch-fidelity", "adm")),
+    "splits": (int, 10, None),
+    "split_size": (int, 5000, None),
+}
+
+
+def selected(metrics: tuple[str, ...]) -> list[str]:
+    """The generative metrics among ``metrics``, in order, without duplicates."""
+    return [m for m in dict.fromkeys(metrics) if m in METRICS]
+
+
+def extractors(metrics: tuple[str, ...], features: str | None) -> dict[str, str]:
+    """Metric name -> extractor name for the generative metrics among ``metrics``."""
+    return {m: (features if features is not None and METRICS[m].follows_features
+                else METRICS[m].extractor) for m in selected(metrics)}
+
+
+def is_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``is.*`` options, converted and checked (defaults filled in)."""
+    out = {name: default for name, (_, default, _) in IS_OPTIONS.items()}
+    for key, value in params.items():
+        metric, _, name = key.partition(".")
+        if metric != "is":
+            continue
+        if name not in IS_OPTIONS:
+            raise UsageError(f"metric option {key}: is has no option {name!r}; its options: "
+                             f"{', '.join(IS_OPTIONS)}")
+        kind, _, choices = IS_OPTIONS[name]
+        try:
+            converted = kind(value)
+        except (TypeError, ValueError):
+            raise UsageError(f"metric option {key}={value}: expected {kind.__name__}") from None
+        if choices is not None and converted not in choices:
+            raise UsageError(f"metric option {key}={value}: must be one of {', '.join(choices)}")
+        if kind is int and converted < 1:
+            raise UsageError(f"metric option {key}={value}: must be at least 1")
+        out[name] = converted
+    return out
+
+
+def check(metrics: tuple[str, ...], features: str | None, params: dict[str, Any]) -> None:
+    """Refuse before any work: an unknown ``features`` extractor, ``features`` that no
+    chosen metric uses, bad ``is.*`` options."""
+    from iqa.features.registry import load
+
+    chosen = selected(metrics)
+    if features is not None:
+        load(features)  # UsageError / PluginError naming it
+        if not any(METRICS[m].follows_features for m in chosen):
+            raise invalid("features", f"{features!r}: applies to fd, precision, recall, "
+                          "density and coverage; add one of them to --metric")
+    if "is" in chosen:
+        is_params(params)
+    elif any(k.startswith("is.") for k in params):
+        raise invalid("metrics", "is options given without the is metric")
+
+
+def needs_inception_features(metrics: tuple[str, ...], features: str | None) -> bool:
+    """Whether a generative metric reads the FID pass's Inception features."""
+    return "inception" in extractors(metrics, features).values()
+
+
+def precheck(plans: list[Any], engine: Any) -> None:
+    """Refuse before any image is decoded what would fail after: a non-Inception
+    extractor on a set that is not a folder, IS with a zero logits layer."""
+    options = engine.options
+    assigned = extractors(options.metrics, options.features)
+    others = sorted({e for e in assigned.values() if e != "inception"})
+    for plan in plans if others else []:
+        if plan.files is None:
+            users = ", ".join(m for m, e in assigned.items() if e in others)
+            kind = "a statistics file" if plan.summary is not None else "images in memory"
+            raise UsageError(f"{plan.path}: {users} need the features of the "
+                             f"{'/'.join(others)} extractor, and this set is {kind}; give "
+                             "the folder of images")
+    if "is" in assigned and any(plan.summary is None for plan in plans):
+        _logits_weight(engine)
+
+
+def _logits_weight(engine: Any) -> np.ndarray:
+    """``fc.weight`` of the run's Inception weights; InputError when it is all zeros."""
+    from iqa.weights import load_state_dict
+
+    weight = load_state_dict(engine.weights)["fc.weight"]
+    weight = weight.numpy() if hasattr(weight, "numpy") else np.asarray(weight)
+    if not np.any(weight):
+        raise InputError(f"{engine.weights.path}: the Inception's logits layer (fc.weight) is "
+                         "all zeros, so no Inception Score can be computed; use the official "
+                         "FID Inception weights (iqa weights download fid-inception)",
+                         str(engine.weights.path))
+    return weight
+
+
+def add_generative(result: Any, plans: list[Any], engine: Any) -> None:
+    """Compute the chosen generative metrics into ``result`` (a
+    :class:`~iqa.distribution.run.Comparison`): its ``values`` and ``generative``
+    definitions."""
+    options = engine.options
+    assigned = extractors(options.metrics, options.features)
+    if not assigned:
+        return
+    sides = (result.real, result.fake)
+    features: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    described: dict[str, dict[str, Any]] = {}
+    if "inception" in assigned.values():
+        from iqa.features.fid_inception import InceptionExtractor
+
+        features["inception"] = (sides[0].features, sides[1].features)
+        described["inception"] = {**InceptionExtractor.info.describe(options.resize),
+                                  "weights_sha256": result.weights_sha256()}
+    others = sorted({e for e in assigned.values() if e != "inception"})
+    if others:
+        from iqa.distribution.genextract import extract_sets
+
+        got, info = extract_sets(others, assigned, plans, engine)
+        features.update(got)
+        described.update(info)
+    for metric, name in assigned.items():
+        real, fake = features[name]
+        values, extra = _compute(metric, real, fake, engine, result)
+        for key, value in values.items():
+            if not np.isfinite(value):
+                raise InputError(f"{key} of {sides[0].path} and {sides[1].path} is not a "
+                                 f"finite number ({value}); check the {name} weights",
+                                 sides[1].path)
+        result.values.update(values)
+        spec = METRICS[metric]
+        result.generative[metric] = {"definition": spec.definition, **described[name],
+                                     "higher_is_better": spec.higher_is_better, **extra}
+
+
+def _compute(metric: str, real: np.ndarray, fake: np.ndarray, engine: Any,
+             result: Any) -> tuple[dict[str, float], dict[str, Any]]:
+    from iqa import genmetrics
+
+    if metric == "is":
+        return _inception_score(fake, engine, result)
+    if metric == "fd":
+        return {"fd": genmetrics.frechet_distance_features(real, fake)}, {}
+    k = NEAREST_K[metric]
+    if metric in ("precision", "recall"):
+        pr = genmetrics.precision_recall(real, fake, k=k)
+        return {metric: float(getattr(pr, metric))}, {"k": k, "ball": "<="}
+    dc = genmetrics.density_coverage(real, fake, k=k)
+    return {metric: float(getattr(dc, metric))}, {"k": k, "ball": "<"}
+
+
+def _inception_score(fake: np.ndarray, engine: Any, result: Any
+                     ) -> tuple[dict[str, float], dict[str, Any]]:
+    """IS of the FAKE set from pool3 features and the weights' ``fc.weight``."""
+    from iqa.genmetrics import inception_score, unbiased_logits
+
+    side = result.fake
+    recorded = (side.meta.get("weights") or {}).get("sha256")
+    if side.source == "stats file" and recorded != engine.weights.sha256:
+        raise UsageError(f"{side.path}: the Inception Score needs the logits layer of the "
+                         "weights its features were computed with; give the image folder")
+    weight = _logits_weight(engine)
+    params = is_params(dict(engine.options.params))
+    if params["mode"] == "adm":
+        score = inception_score(unbiased_logits(fake, weight), mode="adm",
+                                split_size=params["split_size"])
+        extra = {"mode": "adm", "split_size": params["split_size"], "shuffle": False}
+    else:
+        if params["splits"] > len(fake):
+            raise InputError(f"{side.path}: {len(fake)} images cannot form {params['splits']} "
+                             "Inception Score splits; use --metric-option is.splits=N with "
+                             "fewer splits", side.path)
+        score = inception_score(unbiased_logits(fake, weight), splits=params["splits"])
+        extra = {"mode": "torch-fidelity", "splits": params["splits"],
+                 "shuffle": "numpy RandomState(2020).permutation"}
+    return {"is": score.mean, "is_std": score.std}, {"set": "fake", "logits": "fc without bias",
+                                                     **extra}

@@ -1,0 +1,76 @@
+"""Features of both sets from extractors other than the FID Inception, for the
+generative metrics (:mod:`iqa.distribution.generative`).
+
+Each extractor is built once (weights from the weights manager, checked and loaded with
+``weights_only=True``) and all of them read one decode pass per folder
+(:func:`iqa.distribution.feature_pass.extract_features`). These features are not cached.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+
+from iqa.errors import InputError
+
+
+def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
+    """The extractor ``name`` on the run's device, and the weights it was built from."""
+    from iqa.extras import require
+    from iqa.features.registry import load
+    from iqa.weights import load_state_dict, resolve
+
+    cls = load(name)
+    if cls.info.extra:
+        require(cls.info.extra, f"the {name} feature extractor")
+    hooks, states, resolved = engine.hooks, {}, []
+    for weights_name in cls.info.weights:
+        if hooks.download is None:
+            weights = resolve(weights_name)
+        else:
+            with hooks.download(f"{weights_name} weights") as callback:
+                weights = resolve(weights_name, progress=callback)
+        if weights.warning:
+            hooks.warn(weights.warning)
+        states[weights_name] = load_state_dict(weights)
+        resolved.append(weights)
+    return cls(states, device=engine.device), resolved
+
+
+def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], engine: Any
+                 ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, dict[str, Any]]]:
+    """Features of the two sets (``plans``: folders) from each extractor in ``names``, and
+    what each is (for the definitions block). Both plans are folders (checked by
+    :func:`iqa.distribution.generative.precheck`)."""
+    from iqa.device import default_batch_size, default_workers
+    from iqa.distribution.feature_pass import extract_features
+
+    options, hooks = engine.options, engine.hooks
+    built, described = {}, {}
+    for name in names:
+        extractor, weights = build(name, engine)
+        built[name] = extractor
+        described[name] = {**extractor.info.describe(extractor.preprocessing),
+                           "weights_sha256": weights[0].sha256 if len(weights) == 1 else
+                           [w.sha256 for w in weights],
+                           "weights": [w.describe() for w in weights]}
+    batch = options.batch_size or default_batch_size(engine.device, {"cpu": 16, "cuda": 64}, 16)
+    workers = default_workers(engine.device) if options.workers is None else options.workers
+    progress = hooks.progress or (lambda label, total: nullcontext(None))
+    out: list[dict[str, np.ndarray]] = []
+    for plan, label in zip(plans, ("real", "fake")):
+        with progress(f"{label} ({', '.join(names)}): {plan.path}", len(plan.files)) as advance:
+            result = extract_features([str(f) for f in plan.files], built, options.decode,
+                                      batch_size=batch, workers=workers,
+                                      skip_bad=options.skip_bad, advance=advance)
+        n = len(plan.files) - len(result.skipped)
+        if n < 2:
+            raise InputError(f"{plan.path}: only {n} images could be read; the k-NN metrics "
+                             "need at least 2 images per set", str(plan.path))
+        mib = sum(f.nbytes for f in result.features.values()) / 2**20
+        hooks.info(f"{plan.path}: {', '.join(names)} features of {n} images in "
+                   f"{result.seconds:.1f} s (kept in memory: {mib:.1f} MiB float32)")
+        out.append(result.features)
+    return {name: (out[0][name], out[1][name]) for name in names}, described
