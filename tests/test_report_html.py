@@ -238,13 +238,6 @@ def test_sigterm_leaves_no_partial_file(tmp_path):
     assert not [f for f in tmp_path.iterdir() if f.name.startswith(".")]
 
 
-def test_maps_and_html_refused_for_clips(tmp_path):
-    clip = tmp_path / "a.y4m"
-    clip.write_bytes(b"YUV4MPEG2 W16 H16 F25:1 C420jpeg\nFRAME\n" + bytes(16 * 16 * 3 // 2))
-    result = run_iqa("compare", clip, clip, "--maps", tmp_path / "maps")
-    assert result.returncode == 2 and "--maps" in result.stderr
-
-
 def test_html_needs_the_extra(monkeypatch):
     from iqa.extras import EXTRAS, MissingExtraError
     from iqa.output.html import render

@@ -87,7 +87,8 @@ if TYPE_CHECKING:
 @click.option("--maps", "maps_dir", type=click.Path(file_okay=False), default=None,
               metavar="DIR", help="Write each pair's error maps (SSIM, squared error in dB, "
               "LPIPS) as DIR/PAIR.METRIC.png heat maps at image resolution, fixed colour "
-              "scales (legend.METRIC.png).")
+              "scales (legend.METRIC.png). Clips: the Y plane of each clip's worst frame, "
+              "DIR/PAIR.frameN.ssim_y.png and .psnr_y.png.")
 @click.option("--html", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Write a self-contained HTML report (pip install \"iqa[html]\").")
 @click.option("--worst", type=click.IntRange(min=0), default=10, show_default=True,
@@ -134,11 +135,6 @@ def compare(
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
     if _is_video(ref, dist):
-        if maps_dir or html:
-            from iqa.errors import UsageError
-
-            raise UsageError(f"{'--maps' if maps_dir else '--html'}: only for images so far; "
-                             "clips are not drawn")
         if luma or crop_border:
             from iqa.errors import UsageError
 
@@ -160,7 +156,8 @@ def compare(
             return run_clips(ref, dist, spec, gates, clip, pair_by=pair_by, fmt=fmt,
                              output=output, per_frame=per_frame, per_clip=per_clip,
                              allow_unmatched=allow_unmatched, skip_bad=skip_bad, say=say,
-                             warn=warn, version=__version__)
+                             warn=warn, version=__version__,
+                             visuals=(maps_dir, html, worst))
     if maps_dir or html:
         from iqa.distribution.ranks import under_torchrun
 

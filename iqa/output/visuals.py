@@ -229,17 +229,10 @@ def start_visuals(*, maps_dir: str | None, html: str | None, worst: int, metrics
     ``metrics`` are the built metrics (the rank metric is chosen among them)."""
     if maps_dir is None and html is None:
         return None
-    from iqa.errors import UsageError
     from iqa.output.maps import input_identities
 
     if maps_dir is not None:
-        if os.path.exists(maps_dir) and not os.path.isdir(maps_dir):
-            raise UsageError(f"--maps {maps_dir}: is a file; give a folder (created if missing)")
-        try:
-            os.makedirs(maps_dir, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--maps {maps_dir}: cannot create the folder "
-                             f"({exc.strerror or exc}); choose a writable place") from None
+        prepare_maps_dir(maps_dir)
     names = [m.info.name for m in metrics]
     protected = input_identities(list(inputs))
     if maps_dir is not None:
@@ -248,6 +241,20 @@ def start_visuals(*, maps_dir: str | None, html: str | None, worst: int, metrics
     higher = next((m.info.higher_is_better for m in metrics if m.info.name == rank), True)
     return PairVisuals(maps_dir=maps_dir, keep=worst if html is not None else 0, rank=rank,
                        higher_is_better=higher, protected=protected)
+
+
+def prepare_maps_dir(maps_dir: str) -> None:
+    """Create ``--maps DIR`` if missing; a ``DIR`` that is a file or cannot be created is
+    refused (``UsageError``)."""
+    from iqa.errors import UsageError
+
+    if os.path.exists(maps_dir) and not os.path.isdir(maps_dir):
+        raise UsageError(f"--maps {maps_dir}: is a file; give a folder (created if missing)")
+    try:
+        os.makedirs(maps_dir, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--maps {maps_dir}: cannot create the folder "
+                         f"({exc.strerror or exc}); choose a writable place") from None
 
 
 def _check_map_targets(folder: str, keys: Sequence[str], metrics: Sequence[str],

@@ -42,12 +42,14 @@ def run_clips(
     ref: str, dist: Sequence[str], metric_spec: str | None, gates: Any, clip: ClipSettings,
     *, pair_by: str, fmt: str, output: str | None, per_frame: bool, allow_unmatched: bool,
     skip_bad: bool, say: Callable[[str], None], warn: Callable[[str], None],
-    version: str, per_clip: bool = False,
+    version: str, per_clip: bool = False, visuals: tuple[str | None, str | None, int] = (
+        None, None, 0),
 ) -> int:
     """Score every clip pair and write the report; returns the exit code.
 
     ``metric_spec`` ``None`` means the default (:data:`DEFAULT_CLIP_METRICS`); names
-    that ``gates`` test are added.
+    that ``gates`` test are added. ``visuals`` is ``(--maps DIR, --html FILE, --worst N)``:
+    each clip's worst frame drawn (:mod:`iqa.output.clip_visuals`).
     """
     from iqa.io.pairing import pair_inputs
     from iqa.output import check_output_targets, make_writer, open_output
@@ -60,10 +62,17 @@ def run_clips(
     if gates.baseline is not None:
         inputs.append(gates.baseline.path)
     try:
-        check_output_targets([("-o", output), ("--junit", gates.junit)], inputs)
+        check_output_targets([("-o", output), ("--junit", gates.junit),
+                              ("--html", visuals[1])], inputs)
     except IQAError:
         gates.junit = None
         raise
+    from iqa.output.clip_visuals import start_clip_visuals
+
+    maps_dir, html, worst = visuals
+    sink = start_clip_visuals(maps_dir=maps_dir, html=html, worst=worst, names=names,
+                              settings=clip, inputs=inputs,
+                              keys=[p.key for p in pairing.pairs])
     for path in pairing.ref_only:
         warn(f"{path}: no distorted clip with this name in {dist[0]}")
     for path in pairing.dist_only:
@@ -99,6 +108,8 @@ def run_clips(
                 frame_values[name] += [float(v) for v in values if v is not None]
             _tell(record, say, warn)
             records.append(gates.check(record))
+            if sink is not None:
+                sink.add(record, per)
             if frames_out and record["error"]:
                 writer.row({"type": "frame", "pair": pair.key, "frame": None,
                             "error": record["error"]})
@@ -107,7 +118,12 @@ def run_clips(
         _frame_aggregates(gates, frame_values)
         problems = _problems(records, pairing, skip_bad, allow_unmatched)
         outcome = gates.finish(records, problems, write_junit=False)
-        writer.end(_report(records, names, pairing, outcome.section, clips=frames_out))
+        report = _report(records, names, pairing, outcome.section, clips=frames_out)
+        writer.end(report)
+    if html is not None:
+        from iqa.output.html.clips import write_clip_page
+
+        write_clip_page(html, {**context, "pairs": records, **report}, sink)
     gates.write_junit(outcome, records)
     return outcome.exit_code
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from iqa.output.html import data_uri, histogram, num, render, sort_key
 from iqa.output.maps import MAP_METRICS, SCALES, legend, png_bytes
-from iqa.output.visuals import PairVisuals, display_rgb, jpeg_bytes, reduce
+from iqa.output.visuals import Kept, PairVisuals, display_rgb, jpeg_bytes, reduce
 
 #: Record fields shown as table columns before the metrics.
 _LEAD = (("pair", "pair", False), ("bytes", "bytes", True), ("bpp", "bpp", True))
@@ -28,6 +28,16 @@ def compare_page(report: dict[str, Any], visuals: PairVisuals | None,
                  load: Callable[[str], Any] | None) -> str:
     """The HTML page of ``report``; ``load(path)`` decodes an image as the run did
     (``None``: no pictures)."""
+    worst = (_worst(visuals, load, list(report["metrics"]))
+             if visuals is not None and load is not None else [])
+    return page(report, worst, visuals.rank if visuals is not None else "")
+
+
+def page(report: dict[str, Any], worst: list[dict[str, Any]], rank: str, *,
+         lead: Sequence[tuple[str, str, bool]] = _LEAD, worst_note: str = "",
+         title: str = "pairs") -> str:
+    """The compare page of ``report`` with the ``worst`` items (:func:`pair_item`), ranked
+    by ``rank``; ``lead``: the record fields shown as table columns before the metrics."""
     names = list(report["metrics"])
     defs = report.get("definitions", {})
     records = report["pairs"]
@@ -40,7 +50,6 @@ def compare_page(report: dict[str, Any], visuals: PairVisuals | None,
                         "mean": s.get("mean"), "min": s.get("min"), "max": s.get("max"),
                         "hist": histogram([r.get(name) for r in records
                                            if r.get(name) is not None])})
-    worst = _worst(visuals, load, names) if visuals is not None and load is not None else []
     shown = {w["key"]: i + 1 for i, w in enumerate(worst)}
     legends = [(m, data_uri(png_bytes(legend(m, 384, 64))))
                for m in SCALES if any(m == n for w in worst for n, _ in w["maps"])]
@@ -56,9 +65,9 @@ def compare_page(report: dict[str, Any], visuals: PairVisuals | None,
                                                          "failed": 0}),
         gates=report.get("gates"), definitions=defs, settings=report.get("settings", {}),
         summary=summary, worst=worst, legends=legends,
-        rank=visuals.rank if visuals is not None else "", psnr_bands=psnr_bands,
-        columns=_columns(names, defs),
-        rows=[_row(r, names, shown.get(r.get("pair"))) for r in records],
+        rank=rank, psnr_bands=psnr_bands, worst_note=worst_note, what=title,
+        columns=_columns(names, defs, lead),
+        rows=[_row(r, names, shown.get(r.get("pair")), lead) for r in records],
         unmatched=[*unmatched.get("ref_only", []), *unmatched.get("dist_only", [])],
     )
 
@@ -67,17 +76,19 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _columns(names: Sequence[str], defs: dict[str, Any]) -> list[dict[str, Any]]:
-    cols = [{"label": label, "numeric": numeric} for _, label, numeric in _LEAD]
+def _columns(names: Sequence[str], defs: dict[str, Any],
+             lead: Sequence[tuple[str, str, bool]] = _LEAD) -> list[dict[str, Any]]:
+    cols = [{"label": label, "numeric": numeric} for _, label, numeric in lead]
     for name in names:
         unit = defs.get(name, {}).get("unit", "")
         cols.append({"label": f"{name} ({unit})" if unit else name, "numeric": True})
     return cols
 
 
-def _row(record: dict[str, Any], names: Sequence[str], worst: int | None) -> dict[str, Any]:
+def _row(record: dict[str, Any], names: Sequence[str], worst: int | None,
+         lead: Sequence[tuple[str, str, bool]] = _LEAD) -> dict[str, Any]:
     cells = [{"text": record.get("pair", ""), "v": "", "band": "", "link": worst}]
-    for key in ("bytes", "bpp"):
+    for key, _, _ in lead[1:]:
         value = record.get(key)
         cells.append({"text": num(value), "v": sort_key(value), "band": ""})
     for name in names:
@@ -95,26 +106,35 @@ def _worst(visuals: PairVisuals, load: Callable[[str], Any],
     out = []
     for record, kept in visuals.worst():
         ref, dist = load(record["ref"]), load(record["dist"])
-        a = display_rgb(ref.pixels, ref.data_range)
-        b = display_rgb(dist.pixels, dist.data_range)
-        ta, tb = reduce(a), reduce(b)
-        item: dict[str, Any] = {
-            "key": record["pair"], "ref_name": record["ref"], "dist_name": record["dist"],
-            "scores": [(n, record.get(n)) for n in names],
-            "failures": list(record.get("gate_failures") or []),
-            "ref": data_uri(jpeg_bytes(ta)), "dist": data_uri(jpeg_bytes(tb)),
-            "tw": ta.shape[1], "th": ta.shape[0],
-            "maps": [(m, data_uri(kept.maps[m])) for m in MAP_METRICS if m in kept.maps],
-            "region": kept.region, "region_why": _WHY.get(kept.region_metric, ""),
-        }
-        if kept.region is not None:
-            x, y, w, h = kept.region
-            item["crop_ref"] = data_uri(png_bytes(np.ascontiguousarray(a[y:y + h, x:x + w])))
-            item["crop_dist"] = data_uri(png_bytes(np.ascontiguousarray(b[y:y + h, x:x + w])))
-            item["crop_maps"] = [(m, data_uri(kept.region_maps[m])) for m in MAP_METRICS
-                                 if m in kept.region_maps]
-        out.append(item)
+        out.append(pair_item(record, kept, (ref.pixels, ref.data_range),
+                             (dist.pixels, dist.data_range), names))
     return out
+
+
+def pair_item(record: dict[str, Any], kept: Kept, ref: tuple[np.ndarray, float],
+              dist: tuple[np.ndarray, float], names: Sequence[str]) -> dict[str, Any]:
+    """One of the worst pairs on the page: ``ref``/``dist`` are (pixels, data range) at
+    full resolution; reduced thumbnails, the kept maps and the worst region's crops."""
+    a = display_rgb(*ref)
+    b = display_rgb(*dist)
+    ta, tb = reduce(a), reduce(b)
+    item: dict[str, Any] = {
+        "key": record["pair"], "title": record["pair"], "ref_name": record["ref"],
+        "dist_name": record["dist"],
+        "scores": [(n, record.get(n)) for n in names],
+        "failures": list(record.get("gate_failures") or []),
+        "ref": data_uri(jpeg_bytes(ta)), "dist": data_uri(jpeg_bytes(tb)),
+        "tw": ta.shape[1], "th": ta.shape[0],
+        "maps": [(m, data_uri(kept.maps[m])) for m in MAP_METRICS if m in kept.maps],
+        "region": kept.region, "region_why": _WHY.get(kept.region_metric, ""),
+    }
+    if kept.region is not None:
+        x, y, w, h = kept.region
+        item["crop_ref"] = data_uri(png_bytes(np.ascontiguousarray(a[y:y + h, x:x + w])))
+        item["crop_dist"] = data_uri(png_bytes(np.ascontiguousarray(b[y:y + h, x:x + w])))
+        item["crop_maps"] = [(m, data_uri(kept.region_maps[m])) for m in MAP_METRICS
+                             if m in kept.region_maps]
+    return item
 
 
 def write_compare_page(path: str, report: dict[str, Any], visuals: PairVisuals | None,
