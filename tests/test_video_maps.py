@@ -175,3 +175,39 @@ def test_a_plane_under_the_ssim_window_has_only_the_squared_error_map(tmp_path):
     assert result.returncode == 0, result.stderr  # ssim_y is null, with a warning
     assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == [
         "d.y4m.frame1.psnr_y.png", "legend.psnr.png"]
+
+
+def test_ten_bit_maps_use_the_runs_peak(tmp_path):
+    """10-bit samples: SSIM with L = 1023, the squared error drawn in dB with the
+    --psnr-peak peak (reduced: 1020), its mean the MSE behind psnr_y at that peak."""
+    from iqa.output.maps import colorize
+    from iqa.video.worst import FrameY, frame_maps
+
+    rng = np.random.default_rng(1)
+    chroma = np.full((H // 2, W // 2), 512)
+    refs = [rng.integers(0, 1024, (H, W)) for _ in range(3)]
+    dists = [np.clip(y + rng.integers(-k, k + 1, y.shape), 0, 1023)
+             for y, k in zip(refs, (4, 40, 8))]
+    for path, planes in ((tmp_path / "r.y4m", refs), (tmp_path / "d.y4m", dists)):
+        with open(path, "wb") as f:
+            f.write(f"YUV4MPEG2 W{W} H{H} F25:1 C420p10 XYSCSS=420P10\n".encode())
+            for y in planes:
+                f.write(b"FRAME\n" + b"".join(np.asarray(p, "<u2").tobytes()
+                                              for p in (y, chroma, chroma)))
+    out = tmp_path / "o.jsonl"
+    result = run_iqa("compare", tmp_path / "r.y4m", tmp_path / "d.y4m", "--psnr-peak",
+                     "reduced", "--maps", tmp_path / "maps", "--format", "jsonl", "-o", out)
+    assert result.returncode == 0, result.stderr
+    rows = [strict_json(line) for line in out.read_text().splitlines()][:3]
+    assert min(range(3), key=lambda i: rows[i]["ssim_y"]) == 1
+    ref, dist = refs[1].astype(np.uint16), dists[1].astype(np.uint16)
+    maps = frame_maps(FrameY(1, ref, dist, 1023, 10))
+    assert math.isclose(float(maps["ssim"][1].mean()), rows[1]["ssim_y"], abs_tol=1e-12)
+    mse = float(maps["psnr"][1].mean())
+    assert mse == int(((refs[1] - dists[1]) ** 2).sum()) / (W * H)
+    assert math.isclose(10 * math.log10(1020 ** 2 / mse), rows[1]["psnr_y"], rel_tol=1e-15)
+    for metric, peak in (("psnr", 1020), ("ssim", 1023)):
+        png = cv2.imread(str(tmp_path / "maps" / f"d.y4m.frame1.{metric}_y.png"))
+        assert np.array_equal(png[:, :, ::-1], colorize(metric, maps[metric][1], (H, W), peak))
+    png = cv2.imread(str(tmp_path / "maps" / "d.y4m.frame1.psnr_y.png"))[:, :, ::-1]
+    assert not np.array_equal(png, colorize("psnr", maps["psnr"][1], (H, W), 1023))  # not MAX
