@@ -17,8 +17,10 @@ def clip_page(report: dict[str, Any], visuals: ClipVisuals | None) -> str:
     """The HTML page of a clip ``report`` (the records ``--format json`` writes)."""
     worst = visuals.worst() if visuals is not None else []
     rank = visuals.rank or "" if visuals is not None else ""
+    pooling = report.get("pooling_note", "")
     note = (f"Each clip is shown by its worst frame (lowest {rank}): the Y planes of both "
-            "clips and that frame's maps. " + report.get("pooling_note", "") + ".")
+            "clips and that frame's maps." + (f" {pooling[:1].upper()}{pooling[1:]}."
+                                             if pooling else ""))
     return page(report, worst, rank, lead=_LEAD, worst_note=note, title="clip pairs")
 
 
