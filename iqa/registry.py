@@ -44,18 +44,37 @@ class Registered:
     package: str  # distribution that registered it
 
 
-@lru_cache(maxsize=1)
-def registered() -> dict[str, Registered]:
-    """Every registered metric name, without importing any of them."""
+def scan_group(group: str, builtin: Mapping[str, str]) -> dict[str, Registered]:
+    """Every name registered in the entry-point ``group``, without importing any of them;
+    ``builtin`` (name → "module:Class") stands in for iqa's own entries when iqa runs from
+    a source tree whose installed metadata lacks the group."""
     found: dict[str, Registered] = {}
-    for ep in entry_points(group=GROUP):
+    for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
         package = dist.metadata["Name"] if dist is not None else "?"
         found.setdefault(ep.name, Registered(ep.name, ep.value, package))
     if not any(r.package == "iqa" for r in found.values()):
-        for name, target in _BUILTIN.items():
+        for name, target in builtin.items():
             found.setdefault(name, Registered(name, target, "iqa"))
     return found
+
+
+def load_target(kind: str, entry: Registered, group: str) -> Any:
+    """Import what ``entry`` names; a failure is one :class:`PluginError` naming the
+    ``kind`` of plugin ("metric", "extractor"), its target and its package."""
+    try:
+        return EntryPoint(name=entry.name, value=entry.target, group=group).load()
+    except Exception as exc:  # a broken plugin must not crash other commands
+        raise PluginError(
+            f"{kind} plugin {entry.name!r} ({entry.target}, from package {entry.package}) "
+            f"failed to load: {type(exc).__name__}: {exc}"
+        ) from None
+
+
+@lru_cache(maxsize=1)
+def registered() -> dict[str, Registered]:
+    """Every registered metric name, without importing any of them."""
+    return scan_group(GROUP, _BUILTIN)
 
 
 def load(name: str):
@@ -64,13 +83,7 @@ def load(name: str):
     if entry is None:
         known = ", ".join(sorted(registered())) or "none"
         raise UsageError(f"unknown metric {name!r} (installed: {known}); see `iqa metrics`")
-    try:
-        cls = EntryPoint(name=name, value=entry.target, group=GROUP).load()
-    except Exception as exc:  # a broken plugin must not crash other commands
-        raise PluginError(
-            f"metric plugin {name!r} ({entry.target}, from package {entry.package}) "
-            f"failed to load: {type(exc).__name__}: {exc}"
-        ) from None
+    cls = load_target("metric", entry, GROUP)
     info = getattr(cls, "info", None)
     if info is None or getattr(info, "name", None) != name or info.kind not in (
         "pair",

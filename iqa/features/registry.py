@@ -10,11 +10,10 @@ that fails to import, or does not implement the contract, raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import EntryPoint, entry_points
 
 from iqa.errors import PluginError, UsageError
+from iqa.registry import Registered, load_target, scan_group
 
 GROUP = "iqa.extractors"
 
@@ -25,25 +24,10 @@ _BUILTIN = {
 }
 
 
-@dataclass(frozen=True)
-class Registered:
-    name: str
-    target: str  # "module:Class"
-    package: str  # distribution that registered it
-
-
 @lru_cache(maxsize=1)
 def registered() -> dict[str, Registered]:
     """Every registered extractor name, without importing any of them."""
-    found: dict[str, Registered] = {}
-    for ep in entry_points(group=GROUP):
-        dist = getattr(ep, "dist", None)
-        package = dist.metadata["Name"] if dist is not None else "?"
-        found.setdefault(ep.name, Registered(ep.name, ep.value, package))
-    if not any(r.package == "iqa" for r in found.values()):
-        for name, target in _BUILTIN.items():
-            found.setdefault(name, Registered(name, target, "iqa"))
-    return found
+    return scan_group(GROUP, _BUILTIN)
 
 
 def load(name: str) -> type:
@@ -54,11 +38,7 @@ def load(name: str) -> type:
         raise UsageError(f"unknown feature extractor {name!r} (installed: {known}); "
                          "see `iqa metrics`")
     where = f"({entry.target}, from package {entry.package})"
-    try:
-        cls = EntryPoint(name=name, value=entry.target, group=GROUP).load()
-    except Exception as exc:  # a broken plugin must not crash other commands
-        raise PluginError(f"extractor plugin {name!r} {where} failed to load: "
-                          f"{type(exc).__name__}: {exc}") from None
+    cls = load_target("extractor", entry, GROUP)
     from iqa.features.extractor import ExtractorInfo, FeatureExtractor
 
     info = getattr(cls, "info", None)
