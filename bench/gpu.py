@@ -35,7 +35,9 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -149,6 +151,57 @@ def network_rate(device: str, weights: Path, batch: int, iters: int) -> float:
     return batch * iters / (time.perf_counter() - start)
 
 
+def network_variants(device: str, weights: Path, batch: int, iters: int) -> dict[str, float]:
+    """The Inception alone with cuDNN's autotuner and/or channels-last tensors, to choose
+    the defaults (both change only the order of float32 sums, ~1e-7 relative)."""
+    import torch
+
+    from iqa.distribution.network import inception, resolve_weights
+
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    rates = {}
+    for tuned in (False, True):
+        for nhwc in (False, True):
+            torch.backends.cudnn.benchmark = tuned
+            net = inception(resolve_weights(weights), device)
+            if nhwc and not net.channels_last:
+                net.channels_last = True
+
+                def nhwc_conv(c: Any) -> Any:
+                    return replace(c, weight=c.weight.contiguous(memory_format=torch.channels_last))
+
+                net.convs = {k: nhwc_conv(c) for k, c in net.convs.items()}
+                net.heads = {k: (nhwc_conv(c), s) for k, (c, s) in net.heads.items()}
+            x = torch.rand(batch, 3, 299, 299, device=device) * 2 - 1
+            with torch.inference_mode():
+                for _ in range(2):
+                    net(x)
+                sync()
+                start = time.perf_counter()
+                for _ in range(iters):
+                    net(x)
+                sync()
+            rates[f"benchmark={tuned},channels_last={nhwc}"] = (
+                batch * iters / (time.perf_counter() - start))
+    torch.backends.cudnn.benchmark = False
+    return rates
+
+
+def profile_cli(args: list[str], env: dict[str, str], target: Path) -> str:
+    """Run ``iqa ARGS`` under cProfile; save the profile and return the top of it."""
+    subprocess.run([sys.executable, "-m", "cProfile", "-o", str(target), "-m", "iqa", *args],
+                   capture_output=True, text=True, env=env, check=True)
+    import io
+    import pstats
+
+    text = io.StringIO()
+    pstats.Stats(str(target), stream=text).sort_stats("cumulative").print_stats(45)
+    return text.getvalue()
+
+
 def lpips_rate(device: str, batch: int, iters: int) -> float:
     import torch
 
@@ -164,7 +217,22 @@ def lpips_rate(device: str, batch: int, iters: int) -> float:
     return batch * iters / (time.perf_counter() - start)
 
 
+def nccl_probe(argv: list[str]) -> None:
+    """``iqa ARGV`` through the distributed code path even with one rank (torchrun
+    --nproc-per-node 1), so that its NCCL collectives run on a single GPU: NCCL refuses
+    two ranks on one device, and iqa runs one rank as a plain process."""
+    from iqa.cli import main as cli
+    from iqa.distribution import ranks
+
+    ranks.under_torchrun = lambda: True
+    sys.argv = ["iqa", *argv]
+    cli()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--nccl-probe"]:
+        nccl_probe(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=2500, help="images per folder")
     parser.add_argument("--pairs", type=int, default=2000, help="LPIPS pairs")
@@ -176,6 +244,10 @@ def main() -> None:
     parser.add_argument("--weights", default=os.environ.get("IQA_TEST_FID_WEIGHTS"))
     parser.add_argument("--alexnet", default=None)
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--variants", action="store_true",
+                        help="also time the Inception with cuDNN autotuning / channels-last")
+    parser.add_argument("--profile-dir", default=None,
+                        help="also write cProfile files of the small runs (fixed costs) here")
     args = parser.parse_args()
 
     import warnings
@@ -245,6 +317,44 @@ def main() -> None:
         fixed = min(fixed, run_cli(["fid", str(tiny_a), str(tiny_b), *common], env)[0])
         print(f"\niqa fid fixed cost ({2 * tiny} images): {fixed:.2f} s", flush=True)
         results["fid_fixed_s"] = fixed
+        if args.profile_dir:
+            prof = Path(args.profile_dir)
+            prof.mkdir(parents=True, exist_ok=True)
+            top = profile_cli(["fid", str(tiny_a), str(tiny_b), *common], env,
+                              prof / "fid_tiny.prof")
+            (prof / "fid_tiny.txt").write_text(top)
+        if device == "cuda":
+            # NCCL: one rank under torchrun, through the distributed code path (all_reduce
+            # of the sums, gather of the KID features, broadcasts), must give the
+            # single-process FID and KID.
+            single = json.loads(run_cli(["fid", str(tiny_a), str(tiny_b), *common, "--kid"],
+                                        env)[1])
+            start = time.perf_counter()
+            done = subprocess.run(
+                [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "1",
+                 str(Path(__file__).resolve()), "--nccl-probe", "fid", str(tiny_a),
+                 str(tiny_b), *common, "--kid"],
+                capture_output=True, text=True, check=False,
+                env={**env, "NCCL_DEBUG": "INFO", "NCCL_DEBUG_FILE": str(work / "nccl.log")})
+            log = work / "nccl.log"  # NCCL's log goes to stdout unless given a file
+            nccl = {"rc": done.returncode, "seconds": time.perf_counter() - start,
+                    "nccl_lines": log.read_text().count("NCCL INFO") if log.is_file() else 0,
+                    "stderr_tail": done.stderr.strip()[-600:]}
+            try:
+                got = json.loads(done.stdout)
+            except ValueError:
+                nccl["stdout"] = done.stdout[-300:]
+                got = None
+            if got is not None:
+                nccl["fid"], nccl["kid"] = got["fid"], got["kid"]["mean"]
+                nccl["abs_diff_vs_single"] = abs(got["fid"] - single["fid"])
+                nccl["kid_abs_diff_vs_single"] = abs(got["kid"]["mean"] - single["kid"]["mean"])
+            results["nccl_one_rank"] = nccl
+            print(f"torchrun 1 rank (NCCL): rc {nccl['rc']}, {nccl['nccl_lines']} NCCL lines, "
+                  f"|FID - single| {nccl.get('abs_diff_vs_single')}, |KID - single| "
+                  f"{nccl.get('kid_abs_diff_vs_single')}", flush=True)
+            if nccl["rc"] != 0 or got is None:
+                print(nccl["stderr_tail"], flush=True)
         sweeps = []
         configs = [(None, None)] + [(int(b), int(w)) for b in args.batch_sizes.split(",")
                                     for w in args.workers.split(",")]
@@ -272,6 +382,11 @@ def main() -> None:
             rate = network_rate(device, weights, b, 10 if device == "cuda" else 1)
             results["inception_only_images_per_s"] = rate
             print(f"Inception alone, batch {b}: {rate:.0f} images/s", flush=True)
+        if device == "cuda" and args.variants:
+            variants = network_variants(device, weights, 200, 10)
+            results["inception_variants_images_per_s"] = variants
+            for name, rate in variants.items():
+                print(f"  Inception alone, {name}: {rate:.0f} images/s", flush=True)
 
         import iqa
 
@@ -299,6 +414,13 @@ def main() -> None:
         lp_fixed, _ = run_cli(["compare", str(lp_tiny_ref), str(lp_tiny_out), "-m", "lpips",
                                "--device", device, "--format", "csv",
                                "-o", str(work / "lpt.csv")], env)
+        if args.profile_dir:
+            (work / "lpt.csv").unlink(missing_ok=True)
+            top = profile_cli(["compare", str(lp_tiny_ref), str(lp_tiny_out), "-m", "lpips",
+                               "--device", device, "--format", "csv",
+                               "-o", str(work / "lpt.csv")], env,
+                              Path(args.profile_dir) / "lpips_tiny.prof")
+            (Path(args.profile_dir) / "lpips_tiny.txt").write_text(top)
         lp_rows = []
         for batch in (None, 256):
             extra = ["--batch-size", str(batch)] if batch else []

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from iqa.errors import ImageSizeError, InputError, UsageError
@@ -164,35 +165,66 @@ def _channels(image: Image, settings: LoadSettings) -> Image:
 
 
 def decode_threads() -> int:
-    """Threads that decode pairs ahead of the metrics: one per usable core, 2 to 8.
+    """Threads that decode pairs ahead of the metrics: one per usable core, 2 to 16.
 
     Decoders (libjpeg, zlib, libwebp) and the pixel metrics' numpy/OpenCV work release
-    the GIL, so threads scale until the metrics or the disk are the bottleneck.
+    the GIL, so threads scale until the metrics or the disk are the bottleneck (with
+    LPIPS on a GPU, decoding is the whole CPU side).
     """
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(2, min(8, cpus or 1))
+    return max(2, min(16, cpus or 1))
+
+
+def _load_job(pair: Pair, settings: LoadSettings) -> _Loaded | InputError:
+    """Decode one pair as the metrics see it, or the pair's error."""
+    try:
+        ref, dist = load_pair(pair, settings)
+        rate = pair_rate(pair, dist)
+        ref = crop_border(ref, settings.crop_border, pair.ref)
+        dist = crop_border(dist, settings.crop_border, pair.dist)
+        luma = (luma_image(ref), luma_image(dist)) if settings.luma else None
+    except InputError as exc:
+        return exc
+    return _Loaded(ref, dist, rate=rate, luma=luma)
+
+
+def _portable_job(pair: Pair, settings: LoadSettings) -> tuple[Any, ...]:
+    """:func:`_load_job` as plain data, to cross a process boundary."""
+    loaded = _load_job(pair, settings)
+    if isinstance(loaded, InputError):
+        return ("error", type(loaded).__name__, str(loaded), loaded.path)
+    return ("ok", loaded[0], loaded[1], loaded.rate, loaded.luma)
+
+
+def _from_portable(item: tuple[Any, ...]) -> _Loaded | InputError:
+    if item[0] == "error":
+        _, kind, message, path = item
+        return (ImageSizeError if kind == "ImageSizeError" else InputError)(message, path)
+    _, ref, dist, rate, luma = item
+    return _Loaded(ref, dist, rate=rate, luma=luma)
 
 
 def _prefetched(
-    pairs: Sequence[Pair], settings: LoadSettings, ahead: int
+    pairs: Sequence[Pair], settings: LoadSettings, ahead: int, processes: bool = False
 ) -> Iterator[tuple[Pair, tuple[Image, Image] | InputError]]:
+    """The pairs with their decoded images (or errors), in order, decoded ``ahead``.
+
+    Threads by default; with ``processes`` (when a metric runs on a GPU and decoding is
+    all the CPU does) worker processes, which the interpreter lock does not limit.
+    """
     threads = decode_threads()
     ahead = max(ahead, 2 * threads)
-    def job(pair: Pair):
-        try:
-            ref, dist = load_pair(pair, settings)
-            rate = pair_rate(pair, dist)
-            ref = crop_border(ref, settings.crop_border, pair.ref)
-            dist = crop_border(dist, settings.crop_border, pair.dist)
-            luma = (luma_image(ref), luma_image(dist)) if settings.luma else None
-        except InputError as exc:
-            return exc
-        return _Loaded(ref, dist, rate=rate, luma=luma)
+    if processes:
+        from iqa.decode_workers import prefetch_in_processes
 
+        for pair, item in prefetch_in_processes(
+                pairs, partial(_portable_job, settings=settings), ahead=ahead, workers=threads):
+            yield pair, _from_portable(item)
+        return
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="iqa-decode") as pool:
         futures = []
         for index, pair in enumerate(pairs):
-            futures.append((pair, pool.submit(job, pair)))
+            futures.append((pair, pool.submit(_load_job, pair, settings)))
             if index >= ahead:
                 done_pair, future = futures.pop(0)
                 yield done_pair, future.result()
@@ -224,7 +256,9 @@ def score_pairs(
     """
     batch = max([1, *(m.preferred_batch for m in metrics)])
     pending: list[tuple[Pair, tuple[Image, Image] | InputError]] = []
-    for item in _prefetched(pairs, settings, ahead=max(2, batch)):
+    # Two batches ahead: the next batch decodes while this one is scored.
+    on_gpu = any(str(getattr(m, "device", "cpu")).startswith("cuda") for m in metrics)
+    for item in _prefetched(pairs, settings, ahead=max(2, 2 * batch), processes=on_gpu):
         pending.append(item)
         if len(pending) >= batch:
             yield from _score_batch(pending, metrics, optional, on_map)

@@ -102,7 +102,7 @@ def lpips(
     check_size(ref.shape, net)
     _rgb(ref)
     runner = _runner(net, device)
-    x, y = to_tensor([ref], data_range), to_tensor([dist], data_range)
+    x, y = (to_tensor([a], data_range, runner.device) for a in (ref, dist))
     if not full:
         return check_finite(runner.distances(x, y)[0], runner)
     values, maps = runner.distances(x, y, spatial=True)
@@ -173,14 +173,38 @@ def _weights_present(catalog_name: str) -> bool:
             or official_path(known(catalog_name)).is_file())
 
 
-def to_tensor(images: Sequence[np.ndarray], data_range: float) -> Any:
-    """N×3×H×W float32 in [-1, 1] from H×W×C arrays (C = 1 is repeated to 3)."""
+def to_tensor(images: Sequence[np.ndarray], data_range: float, device: Any = None) -> Any:
+    """N×3×H×W float32 in [-1, 1] from H×W×C arrays (C = 1 is repeated to 3).
+
+    Each value is ``float32(v) / float32(data_range / 2) − 1``. 8-bit images travel as
+    bytes (4× less to copy to a GPU) and become floats where the network runs, through
+    a 256-entry table computed by exactly that numpy expression, so the input is the
+    same bit for bit on every device. Other types are converted here.
+    """
     import torch
 
-    batch = np.stack([_rgb(a) for a in images]).astype(np.float32)
+    batch = np.stack([_rgb(a) for a in images])
+    if batch.dtype == np.uint8:
+        pixels = torch.from_numpy(batch)
+        if device is not None:
+            pixels = pixels.to(device, non_blocking=True)
+        table = _table(float(data_range), pixels.device)
+        return table[pixels.to(torch.int64)].permute(0, 3, 1, 2)
+    batch = batch.astype(np.float32)
     batch /= np.float32(data_range / 2.0)
     batch -= np.float32(1.0)
     return torch.from_numpy(batch).permute(0, 3, 1, 2)
+
+
+@lru_cache(maxsize=8)
+def _table(data_range: float, device: Any) -> Any:
+    """float32 [-1, 1] value of each byte code, as :func:`to_tensor` defines it."""
+    import torch
+
+    codes = np.arange(256, dtype=np.float32)
+    codes /= np.float32(data_range / 2.0)
+    codes -= np.float32(1.0)
+    return torch.from_numpy(codes).to(device)
 
 
 def _rgb(a: np.ndarray) -> np.ndarray:
@@ -315,6 +339,7 @@ class LPIPS(PairMetric):
     def _score(self, pairs: Sequence[tuple[Image, Image]], spatial: bool) -> list[Any]:
         import torch
 
+        device = self.runner.device
         results: list[Any] = [(None, None)] * len(pairs)
         groups: dict[tuple, list[int]] = {}
         for i, (ref, _) in enumerate(pairs):
@@ -322,12 +347,13 @@ class LPIPS(PairMetric):
         with torch.inference_mode():
             for (_, data_range), index in groups.items():
                 refs = [pairs[i][0] for i in index]
-                dists = to_tensor([pairs[i][1].pixels for i in index], data_range)
+                dists = to_tensor([pairs[i][1].pixels for i in index], data_range, device)
                 if all(r.path and r.path == refs[0].path for r in refs):
                     f_ref = self._shared_ref(refs[0], len(refs), data_range)
                     f_dist = self.runner.net.features(dists)
                 else:  # references and outputs in one forward pass
-                    both = torch.cat([to_tensor([r.pixels for r in refs], data_range), dists])
+                    both = torch.cat([to_tensor([r.pixels for r in refs], data_range, device),
+                                      dists])
                     features = self.runner.net.features(both)
                     f_ref = [f[: len(refs)] for f in features]
                     f_dist = [f[len(refs):] for f in features]
@@ -344,7 +370,8 @@ class LPIPS(PairMetric):
     def _shared_ref(self, ref: Image, count: int, data_range: float) -> list[Any]:
         """Features of one reference scored against many outputs: computed once."""
         if self._last_ref is None or self._last_ref[0] != ref.path:
-            features = self.runner.net.features(to_tensor([ref.pixels], data_range))
+            features = self.runner.net.features(
+                to_tensor([ref.pixels], data_range, self.runner.device))
             self._last_ref = (ref.path, features)
         return [f.expand(count, *f.shape[1:]) for f in self._last_ref[1]]
 
