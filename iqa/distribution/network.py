@@ -52,10 +52,25 @@ def inception(weights: Any, device: str) -> Any:
     with _lock:
         net = _built.get(key)
         if net is None:
-            from iqa.features.inception import build_inception
-            from iqa.weights import load_state_dict
-
-            net = build_inception(load_state_dict(weights), device=device)
+            net = _build(weights, device)
             _built.clear()  # one network at a time: each holds ~95 MB of weights
             _built[key] = net
     return net
+
+
+def _build(weights: Any, device: str) -> Any:
+    """Read and re-hash the weights file in a thread while torch is imported here (both
+    take a noticeable part of a short run's fixed cost; file reading and hashing release
+    the interpreter lock), then load and build."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from iqa.weights import load_state_dict, read_verified
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iqa-weights") as pool:
+        pending = pool.submit(read_verified, weights)
+        import torch  # noqa: F401 - imported now, while the weights are read
+
+        from iqa.features.inception import build_inception
+
+        data = pending.result()
+    return build_inception(load_state_dict(weights, data), device=device)
