@@ -174,7 +174,8 @@ def ssim_cs_means(
         means.append((s / n, cs / n))
     return means
 _SHARED_MAX = 64  # pairs remembered: more than any batch a run scores at once
-_shared: OrderedDict[tuple[int, int, float], tuple[weakref.ref, weakref.ref, list]] = OrderedDict()
+_Entry = tuple[weakref.ref, weakref.ref, list, "int | None"]
+_shared: OrderedDict[tuple[int, int, float], _Entry] = OrderedDict()
 _shared_lock = threading.Lock()
 
 
@@ -194,7 +195,8 @@ def shared_full_scale_means(
     channel (the contrast-structure map is a step of the SSIM map, so this costs one
     more sum) and the other reuses them. The means are bit-identical to those of
     ``want_cs=False`` and of ``want_ssim=False``, so each metric's value is exactly its
-    standalone value.
+    standalone value. For integer pixels the same strips also give the exact sum of
+    squared differences, which PSNR takes from :func:`shared_squared_error`.
 
     Results are remembered for the last few pairs, keyed by the identity of the two
     arrays in ``key`` (held by weak references, so an entry dies with its arrays and
@@ -205,16 +207,42 @@ def shared_full_scale_means(
     """
     ref, dist = key
     ident = (id(ref), id(dist), float(data_range))
+    entry = _lookup(ref, dist, ident)
+    if maps is None and entry is not None:
+        return entry[2]
+    pairs = channels()
+    sse: list[float] | None = [] if _exact_sse(pairs) else None
+    means = ssim_cs_means(pairs, data_range, want_cs=True, maps=maps, sse=sse)
+    total = None if sse is None else sum(int(e) for e in sse)
     with _shared_lock:
-        entry = _shared.get(ident)
-        if maps is None and entry is not None and entry[0]() is ref and entry[1]() is dist:
-            _shared.move_to_end(ident)
-            return entry[2]
-    means = ssim_cs_means(channels(), data_range, want_cs=True, maps=maps)
-    with _shared_lock:
-        _shared[ident] = (weakref.ref(ref), weakref.ref(dist), means)
+        _shared[ident] = (weakref.ref(ref), weakref.ref(dist), means, total)
         while len(_shared) > _SHARED_MAX:
             _shared.popitem(last=False)
     return means
 
 
+def shared_squared_error(ref: np.ndarray, dist: np.ndarray, data_range: float) -> int | None:
+    """The exact integer sum of (ref − dist)² over all pixels and channels, if SSIM or
+    MS-SSIM has already filtered these two arrays (see :func:`shared_full_scale_means`)
+    and their pixels are integers; else None."""
+    entry = _lookup(ref, dist, (id(ref), id(dist), float(data_range)))
+    return None if entry is None else entry[3]
+
+
+def _lookup(ref: np.ndarray, dist: np.ndarray, ident: tuple[int, int, float]) -> _Entry | None:
+    with _shared_lock:
+        entry = _shared.get(ident)
+        if entry is not None and entry[0]() is ref and entry[1]() is dist:
+            _shared.move_to_end(ident)
+            return entry
+    return None
+
+
+def _exact_sse(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> bool:
+    """Whether each channel's float64 sum of squared differences is an exact integer:
+    integer pixels of at most 16 bits whose largest possible sum stays below 2**53."""
+    x = pairs[0][0]
+    if x.dtype.kind not in "ui" or x.dtype.itemsize > 2:
+        return False
+    info = np.iinfo(x.dtype)
+    return (int(info.max) - int(info.min)) ** 2 * x.size < 2**53
