@@ -36,7 +36,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 
 from iqa.metrics._ssim_filter import (
@@ -82,6 +81,8 @@ def _strip_sums(
     ``out`` (rows r0..r1-1 of the channel's map) receives the SSIM map strip; its sum
     is the returned one up to rounding (the returned sum never depends on ``out``).
     """
+    import cv2
+
     rows = r1 - r0
     n_in = min(rows + WIN - 1, x.shape[0] - r0)
     xs, ys, xy, dd = (m[:n_in] for m in ws.src)
