@@ -278,7 +278,7 @@ def _score_batch(
     for i, (_, loaded) in enumerate(items):
         if isinstance(loaded, InputError):
             errors[i].append(str(loaded))
-    for metric in metrics:
+    for metric in sorted(metrics, key=lambda m: getattr(m, "run_late", False)):
         name = metric.info.name
         ready = []
         view = _view(items, name)

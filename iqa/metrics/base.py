@@ -78,6 +78,9 @@ class PairMetric(ABC):
     """A full-reference metric: one number per (reference, distorted) pair."""
 
     info: ClassVar[MetricInfo]
+    #: Score after the other metrics of a batch (to reuse what they computed, as PSNR
+    #: takes SSIM's squared error); the order of the report does not change.
+    run_late: ClassVar[bool] = False
 
     def __init__(self, options: MetricOptions | None = None) -> None:
         self.options = options or MetricOptions()

@@ -174,8 +174,24 @@ class PSNR(PairMetric):
     def luma(self) -> bool:
         return bool(self.options.params.get("psnr.luma", False))
 
+    #: Scored after SSIM and MS-SSIM in a batch, to take their squared error.
+    run_late = True
+
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
-        return [psnr(r.pixels, d.pixels, data_range=r.data_range, luma=self.luma) for r, d in pairs]
+        return [self._one(r, d) for r, d in pairs]
+
+    def _one(self, r: Image, d: Image) -> float:
+        """:func:`psnr` of a decoded pair; for integer pixels that SSIM or MS-SSIM has
+        already filtered, the exact sum of squared errors of that pass (the same integer,
+        so the same value)."""
+        if not self.luma:
+            from iqa.metrics._ssim_core import shared_squared_error
+
+            _, _, data_range = as_pair(r.pixels, d.pixels, r.data_range, metric="psnr")
+            total = shared_squared_error(r.pixels, d.pixels, data_range)
+            if total is not None:
+                return from_mse(total / r.pixels.size, data_range)
+        return psnr(r.pixels, d.pixels, data_range=r.data_range, luma=self.luma)
 
     def score_maps(self, pairs: Sequence[tuple[Image, Image]]) -> list[tuple[float, np.ndarray]]:
         """Each pair's PSNR and its H×W squared-error map, from the same pass."""

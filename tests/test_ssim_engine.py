@@ -1,0 +1,153 @@
+"""The SSIM engine against its arithmetic written out plainly, and the pass it shares.
+
+``plain_ssim_cs`` is the engine's definition in direct float64 NumPy: the valid
+11×11 Gaussian (σ = 1.5) of x, y, x·y and (x − y)², then the four terms as the module
+docstring of ``iqa.metrics._ssim_core`` writes them (P = 2 μx μy, D = (μx − μy)²). The
+engine (banded BLAS products, strips, threads, fused steps) must equal it to rounding:
+1e-12 on the means and the maps, for odd sizes, the 11×11 minimum, gray, 16-bit and
+float images.
+"""
+
+import numpy as np
+import pytest
+
+import iqa
+from iqa.io.images import Image
+from iqa.metrics import _ssim_core
+from iqa.metrics._ssim_core import shared_squared_error, split_channels, ssim_cs_means
+from iqa.metrics._ssim_filter import gaussian_kernel
+from iqa.metrics.ms_ssim import MSSSIM
+from iqa.metrics.psnr import PSNR
+from iqa.metrics.ssim import SSIM
+from tests.images import noisy, random_image
+
+
+def valid_gaussian(a: np.ndarray) -> np.ndarray:
+    g = gaussian_kernel()
+    windows = np.lib.stride_tricks.sliding_window_view
+    rows = windows(a, 11, axis=0) @ g
+    return windows(rows, 11, axis=1) @ g
+
+
+def plain_ssim_cs(x: np.ndarray, y: np.ndarray, data_range: float):
+    """(SSIM map, contrast-structure map) of one channel, float64 throughout."""
+    x, y = x.astype(np.float64), y.astype(np.float64)
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mx, my = valid_gaussian(x), valid_gaussian(y)
+    sxy, dd = 2 * valid_gaussian(x * y), valid_gaussian((x - y) ** 2)
+    p, d = 2 * mx * my, (mx - my) ** 2
+    cs = (sxy - p + c2) / (sxy - p + c2 + dd - d)
+    return (p + c1) / (p + d + c1) * cs, cs
+
+
+CASES = {
+    "11x11": ((11, 11), np.uint8),
+    "12x13": ((12, 13), np.uint8),
+    "odd-rgb": ((67, 131, 3), np.uint8),
+    "wide-odd": ((29, 2003), np.uint8),
+    "gray-tall": ((301, 45), np.uint8),
+    "16-bit": ((53, 77, 3), np.uint16),
+    "float": ((40, 57), np.float64),
+}
+
+
+def case(name):
+    shape, dtype = CASES[name]
+    if dtype is np.float64:
+        ref = random_image(shape, seed=1) / 255.0
+        dist = np.clip(ref + np.random.default_rng(2).normal(0, 0.05, shape), 0, 1)
+        return ref, dist, 1.0
+    ref = random_image(shape, dtype, seed=1)
+    sigma = np.iinfo(dtype).max / 25
+    return ref, noisy(ref, sigma, seed=2), float(np.iinfo(dtype).max)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_engine_equals_its_plain_arithmetic(name):
+    ref, dist, data_range = case(name)
+    if ref.ndim == 2:
+        ref, dist = ref[:, :, None], dist[:, :, None]
+    channels = list(zip(split_channels(ref), split_channels(dist)))
+    maps = [np.empty((ref.shape[0] - 10, ref.shape[1] - 10)) for _ in channels]
+    means = ssim_cs_means(channels, data_range, want_cs=True, maps=maps)
+    for (x, y), (s, cs), engine_map in zip(channels, means, maps):
+        plain_map, plain_cs = plain_ssim_cs(x, y, data_range)
+        assert abs(s - plain_map.mean()) < 1e-12
+        assert abs(cs - plain_cs.mean()) < 1e-12
+        assert np.abs(engine_map - plain_map).max() < 1e-12
+
+
+@pytest.mark.parametrize("name", ["odd-rgb", "16-bit", "float"])
+def test_public_ssim_equals_the_plain_arithmetic(name):
+    ref, dist, data_range = case(name)
+    kwargs = {"data_range": data_range} if ref.dtype.kind == "f" else {}
+    channels = zip(split_channels(ref[..., None] if ref.ndim == 2 else ref),
+                   split_channels(dist[..., None] if dist.ndim == 2 else dist))
+    expected = np.mean([plain_ssim_cs(x, y, data_range)[0].mean() for x, y in channels])
+    assert abs(iqa.ssim(ref, dist, **kwargs) - expected) < 1e-12
+
+
+def metric_values(metrics, ref, dist):
+    """Values of the metric classes on one decoded pair, in the order compare runs them."""
+    pair = [(Image(ref), Image(dist))]
+    return {m.info.name: m.score(pair)[0]
+            for m in sorted(metrics, key=lambda m: m.run_late)}
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("shape", [(170, 181, 3), (171, 200)], ids=str)
+def test_psnr_ssim_ms_ssim_together_equal_each_alone(dtype, shape, monkeypatch):
+    ref = random_image(shape, dtype, seed=3)
+    dist = noisy(ref, np.iinfo(dtype).max / 20, seed=4)
+    alone = {"psnr": iqa.psnr(ref, dist), "ssim": iqa.ssim(ref, dist),
+             "ms_ssim": iqa.ms_ssim(ref, dist)}
+    own_passes = []
+    real = iqa.metrics.psnr.mean_squared_error
+    monkeypatch.setattr(iqa.metrics.psnr, "mean_squared_error",
+                        lambda *a, **k: own_passes.append(1) or real(*a, **k))
+    together = metric_values([PSNR(), SSIM(), MSSSIM()], ref.copy(), dist.copy())
+    assert together == alone  # exactly: the shared squared error is the same integer
+    assert own_passes == []  # PSNR took the squared error of SSIM's strips
+    assert metric_values([PSNR()], ref.copy(), dist.copy()) == {"psnr": alone["psnr"]}
+    assert len(own_passes) == 1
+
+
+def test_identical_images_share_a_zero_squared_error():
+    img = random_image((40, 41, 3), seed=5)
+    assert metric_values([SSIM(), PSNR()], img.copy(), img.copy()) == {
+        "ssim": 1.0, "psnr": float("inf")}
+
+
+def test_squared_error_is_shared_only_when_exact():
+    # float pixels: not integers; 16-bit beyond 2**53 / 65535**2 pixels a channel: may
+    # round. Neither is shared; PSNR then computes its own exact sum.
+    for ref in (random_image((60, 70), seed=6) / 255.0, random_image((60, 70), seed=6)):
+        pair = Image(ref), Image(np.clip(ref + 1, 0, 255).astype(ref.dtype))
+        SSIM().score([pair])
+        shared = shared_squared_error(pair[0].pixels, pair[1].pixels, pair[0].data_range)
+        assert (shared is None) == (ref.dtype.kind == "f")
+    big = np.zeros((2**53 // 65535**2 + 1, 1), np.uint16)
+    assert not _ssim_core._exact_sse([(big, big)])
+    assert _ssim_core._exact_sse([(big[1:], big[1:])])
+
+
+def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = []
+    real = _ssim_core._strip_sums
+
+    def recording(*args, **kwargs):
+        seen.append(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_ssim_core, "_strip_sums", recording)
+    ref = random_image((300, 400, 3), seed=7)
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert blas_threads() == {2}
+        iqa.ssim(ref, noisy(ref, 10, seed=8))
+        assert blas_threads() == {2}
+    assert seen and all(threads == {1} for threads in seen)
