@@ -143,6 +143,6 @@ def test_bad_sets_raise_input_errors(tmp_path, fid_weights):
                           (tmp_path / "texts", "holds no images"),
                           (one / "real", "holds 1 image"),
                           (tmp_path / "missing", "no such file or folder"),
-                          (tmp_path / "x.png.txt", "expected a folder of images or a statistics file")]:
+                          (tmp_path / "x.png.txt", "expected a folder of images or a statistics")]:
         with pytest.raises(InputError, match=message):
             _run(path, path, fid_weights)

@@ -1,0 +1,201 @@
+"""Statistics files of other tools: each written by that tool's own code (or built as its
+code builds it) from fixed features, read by ``iqa fid``, giving the FID of iqa's own
+statistics of the same features (1e-9 relative).
+
+The features are random, 320 × 2048, in float32 as Inception pool3 features come out of
+every tool. Where a tool keeps ``mu`` in float32 (clean-fid, torch-fidelity: ``np.mean``
+of float32 features), the features are multiples of 1/64 below 4, so every partial sum is
+exact in float32 and the stored mean is the exact mean: the comparison is of the file
+format, not of float32 rounding.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+
+from iqa.distribution.run import FIDOptions, compare_sets
+from iqa.distribution.stats import FeatureStats
+from iqa.distribution.statsfile import read_stats, write_stats
+from iqa.errors import InputError, UsageError
+
+N = 320
+
+
+def _features(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.integers(0, 256, size=(N, 2048)) / 64).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def own(tmp_path_factory):
+    """iqa's own statistics files of the real and the fake features."""
+    root = tmp_path_factory.mktemp("own")
+    files = {}
+    for name, seed in (("real", 1), ("fake", 2)):
+        path = root / f"{name}.npz"
+        write_stats(path, FeatureStats.from_features(_features(seed)), {"resize": "tf"})
+        files[name] = path
+    return files
+
+
+def _fid(real, fake, **options) -> float:
+    return compare_sets(real, fake, FIDOptions(**options)).fid
+
+
+@pytest.fixture(scope="module")
+def reference_fid(own):
+    return _fid(own["real"], own["fake"])
+
+
+def test_pytorch_fid_npz_written_by_pytorch_fid(own, reference_fid, tmp_path, monkeypatch):
+    import pytorch_fid.fid_score as pf
+
+    class Network:  # pytorch-fid builds its InceptionV3; the features are given instead
+        BLOCK_INDEX_BY_DIM = {2048: 3}
+
+        def __init__(self, blocks):
+            pass
+
+        def to(self, device):
+            return self
+
+    monkeypatch.setattr(pf, "InceptionV3", Network)
+    monkeypatch.setattr(pf, "get_activations", lambda files, *a, **k: _features(1)
+                        .astype(np.float64))  # pytorch-fid's pred_arr is float64
+    (tmp_path / "images").mkdir()
+    target = tmp_path / "ref.npz"
+    pf.save_fid_stats([str(tmp_path / "images"), str(target)], 50, "cpu", 2048)
+    with np.load(target) as data:
+        assert sorted(data.files) == ["mu", "sigma"]
+    result = compare_sets(target, own["fake"], FIDOptions())
+    assert result.fid == pytest.approx(reference_fid, rel=1e-9)
+    described = result.record()["stats_files"]["real"]
+    assert described["resize"] is None and "unknown" in described["resize_basis"]
+    assert described["tool"] == "pytorch-fid or clean-fid"
+
+
+def test_clean_fid_npz_written_by_clean_fid(own, reference_fid, tmp_path, monkeypatch):
+    import cleanfid
+    import cleanfid.fid as cf
+
+    package = tmp_path / "cleanfid"
+    package.mkdir()
+    monkeypatch.setattr(cleanfid, "__file__", str(package / "__init__.py"))
+    monkeypatch.setattr(cf, "build_feature_extractor", lambda *a, **k: None)
+    monkeypatch.setattr(cf, "get_folder_features", lambda *a, **k: _features(1))
+    cf.make_custom_stats("ref", str(tmp_path), mode="clean", device="cpu", verbose=False)
+    target = package / "stats" / "ref_clean_custom_na.npz"
+    with np.load(target) as data:
+        assert data["mu"].dtype == np.float32 and data["sigma"].dtype == np.float64
+    fake = tmp_path / "fake-clean.npz"  # iqa's statistics, made with --resize clean
+    write_stats(fake, FeatureStats.from_features(_features(2)), {"resize": "clean"})
+    result = compare_sets(target, fake, FIDOptions(resize="clean"))
+    assert result.fid == pytest.approx(reference_fid, rel=1e-9)
+    described = result.record()["stats_files"]["real"]
+    assert described["resize"] == "clean" and "mode=clean" in described["resize_basis"]
+    # The name says clean: with two statistics files whose modes differ, refused.
+    with pytest.raises(InputError, match="preprocessed differently"):
+        _fid(target, own["fake"])
+    # A mode stated with --stats-resize that the name contradicts: refused.
+    with pytest.raises(InputError, match="--stats-resize says tf"):
+        _fid(target, own["fake"], stats_resize="tf")
+
+
+def test_adm_reference_batch(own, reference_fid, tmp_path):
+    # As the ADM evaluator's compute_statistics: np.mean and np.cov of the activations.
+    pool, spatial = _features(1), _features(3)[:, :2023]
+    images = np.zeros((N, 8, 8, 3), np.uint8)
+    target = tmp_path / "VIRTUAL_ref.npz"
+    np.savez(target, arr_0=images, mu=pool.mean(0), sigma=np.cov(pool, rowvar=False),
+             mu_s=spatial.mean(0), sigma_s=np.cov(spatial, rowvar=False))
+    result = compare_sets(target, own["fake"], FIDOptions())
+    assert result.fid == pytest.approx(reference_fid, rel=1e-9)
+    assert result.record()["stats_files"]["real"]["resize"] == "tf"
+    images_only = tmp_path / "samples.npz"
+    np.savez(images_only, arr_0=images)
+    with pytest.raises(InputError, match="holds images .arr_0. but no mu and sigma"):
+        read_stats(images_only)
+
+
+def _edm2_stats(features: np.ndarray) -> dict:
+    """As EDM2's calculate_stats_for_iterable: float64 sums, then mu and sigma."""
+    import torch
+
+    x = torch.from_numpy(features).to(torch.float64)
+    n = x.shape[0]
+    cum_mu, cum_sigma = x.sum(0), x.T @ x
+    mu = cum_mu / n
+    sigma = (cum_sigma - mu.ger(mu) * n) / (n - 1)
+    return dict(mu=mu.numpy(), sigma=sigma.numpy())
+
+
+def test_edm2_pickle(own, reference_fid, tmp_path):
+    stats = dict(num_images=N, fid=_edm2_stats(_features(1)),
+                 fd_dinov2=_edm2_stats(_features(4)[:, :1024]))
+    target = tmp_path / "img64.pkl"
+    with open(target, "wb") as f:
+        pickle.dump(stats, f)
+    loaded = read_stats(target)
+    assert loaded.n == N and loaded.meta["foreign"]["entry"] == "fid"
+    assert loaded.meta["foreign"]["entries"] == ["fid", "fd_dinov2"]
+    result = compare_sets(target, own["fake"], FIDOptions())
+    assert result.fid == pytest.approx(reference_fid, rel=1e-9)
+    assert result.real.n == N
+    # The DINOv2 entry is picked for DINOv2 features, and is 1024-d.
+    assert read_stats.__kwdefaults__["extractor"] == "inception"
+    only_dino = tmp_path / "dino.pkl"
+    with open(only_dino, "wb") as f:
+        pickle.dump({"num_images": N, "fd_dinov2": stats["fd_dinov2"]}, f)
+    with pytest.raises(InputError, match="fd_dinov2 only.*inception"):
+        read_stats(only_dino)
+
+
+def test_torch_fidelity_cache_written_by_torch_fidelity(own, reference_fid, tmp_path):
+    import torch
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+    from torch_fidelity.utils import cache_lookup_one_recompute_on_miss
+
+    name = "cifar10-train-inception-v3-compat-stat-fid-2048"
+    cache_lookup_one_recompute_on_miss(
+        name, lambda: fid_features_to_statistics(torch.from_numpy(_features(1))),
+        cache=True, cache_root=str(tmp_path), verbose=False)
+    target = tmp_path / f"{name}.pt"
+    result = compare_sets(target, own["fake"], FIDOptions())
+    assert result.fid == pytest.approx(reference_fid, rel=1e-9)
+    assert result.record()["stats_files"]["real"]["entry"] == "stat-fid-2048"
+    # Another extractor's or layer's statistics are not the FID Inception's.
+    for other, message in (("x-dinov2-vit-l-14-stat-fid-1024", "dinov2-vit-l-14 extractor"),
+                           ("x-inception-v3-compat-stat-fid-768", "layer 768")):
+        path = tmp_path / f"{other}.pt"
+        path.write_bytes(target.read_bytes())
+        with pytest.raises(InputError, match=message):
+            read_stats(path)
+
+
+def test_stats_resize_states_what_a_file_does_not_record(own, tmp_path):
+    target = tmp_path / "pf.npz"
+    with np.load(own["real"]) as data:
+        np.savez(target, mu=data["mu"], sigma=data["sigma"])
+    stated = compare_sets(target, own["fake"], FIDOptions(stats_resize="tf"))
+    assert stated.record()["stats_files"]["real"]["resize_basis"] == "stated with --stats-resize"
+    # Stated otherwise than the other file records: refused.
+    with pytest.raises(InputError, match="records it.*--stats-resize says clean"):
+        _fid(target, own["fake"], stats_resize="clean")
+    with pytest.raises(UsageError, match="stats_resize"):
+        _fid(target, own["fake"], stats_resize="bicubic")
+
+
+def test_other_networks_and_weights_are_refused(own, tmp_path):
+    stats = FeatureStats.from_features(_features(1))
+    other = tmp_path / "other-net.npz"
+    write_stats(other, stats, {"resize": "tf", "network": "vgg16:fc2"})
+    with pytest.raises(InputError, match="holds statistics of vgg16:fc2"):
+        _fid(other, own["fake"])
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    write_stats(a, stats, {"resize": "tf", "weights": {"sha256": "1" * 64}})
+    write_stats(b, stats, {"resize": "tf", "weights": {"sha256": "2" * 64}})
+    with pytest.raises(InputError, match="other weights"):
+        _fid(a, b)
