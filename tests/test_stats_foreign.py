@@ -199,3 +199,45 @@ def test_other_networks_and_weights_are_refused(own, tmp_path):
     write_stats(b, stats, {"resize": "tf", "weights": {"sha256": "2" * 64}})
     with pytest.raises(InputError, match="other weights"):
         _fid(a, b)
+
+
+def test_a_foreign_file_against_a_folder(tmp_path, fid_weights):
+    from tests.cli_helpers import run_iqa, strict_json
+    from tests.fid_helpers import natural_crops, write_set
+
+    folder = tmp_path / "samples"
+    write_set(folder, natural_crops(4, seed=5, square=64))
+    clean = tmp_path / "ref_clean_custom_na.npz"  # clean-fid's name: mode clean
+    unknown = tmp_path / "ref.npz"  # pytorch-fid's: the mode is not recorded
+    for path in (clean, unknown):
+        np.savez(path, **{k: v for k, v in np.load(own_file(tmp_path)).items()
+                          if k in ("mu", "sigma")})
+    base = ("--weights", fid_weights, "--no-cache", "--format", "json")
+
+    # Refused before any image is decoded: the file says clean, the run resizes with tf.
+    refused = run_iqa("fid", clean, folder, *base)
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines() == [
+        f"iqa: {clean}: was computed with --resize clean (clean-fid's file name records "
+        "mode=clean), and this run resizes images with --resize tf; give --resize clean, or "
+        "statistics made with --resize tf"]
+    stated = run_iqa("fid", unknown, folder, *base, "--stats-resize", "pytorch-fid")
+    assert stated.returncode == 2 and "--resize pytorch-fid (stated with --stats-resize)" \
+        in stated.stderr
+
+    # Unknown and unstated: computed, with a warning saying what was assumed.
+    ok = run_iqa("fid", unknown, folder, *base)
+    assert ok.returncode == 0, ok.stderr
+    doc = strict_json(ok.stdout)
+    assert any("does not record how its images were resized; taken as --resize tf" in w
+               for w in doc["warnings"])
+    assert doc["stats_files"]["real"]["resize"] is None
+    same = run_iqa("fid", clean, folder, *base, "--resize", "clean")
+    assert same.returncode == 0, same.stderr
+    assert strict_json(same.stdout)["stats_files"]["real"]["resize"] == "clean"
+
+
+def own_file(root) -> str:
+    path = root / "own-real.npz"
+    write_stats(path, FeatureStats.from_features(_features(1)[:64]), {"resize": "tf"})
+    return str(path)
