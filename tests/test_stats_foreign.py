@@ -116,7 +116,7 @@ def test_adm_reference_batch(own, reference_fid, tmp_path):
     assert result.record()["stats_files"]["real"]["resize"] == "tf"
     images_only = tmp_path / "samples.npz"
     np.savez(images_only, arr_0=images)
-    with pytest.raises(InputError, match="holds images .arr_0. but no mu and sigma"):
+    with pytest.raises(InputError, match="no mu and sigma.*iqa fid. reads its images"):
         read_stats(images_only)
 
 
@@ -241,3 +241,33 @@ def own_file(root) -> str:
     path = root / "own-real.npz"
     write_stats(path, FeatureStats.from_features(_features(1)[:64]), {"resize": "tf"})
     return str(path)
+
+
+def test_an_adm_sample_batch_is_a_set_of_images(tmp_path, fid_weights):
+    """``arr_0`` only (as the ADM evaluator's sample batches): the images, streamed from the
+    archive (compressed or not), give the FID of the same images as PNG files."""
+    from tests.fid_helpers import natural_crops, write_set
+
+    crops = natural_crops(6, seed=7, square=48)
+    folder = tmp_path / "samples"
+    write_set(folder, crops)
+    reference = tmp_path / "ref"
+    write_set(reference, natural_crops(6, seed=8, square=48))
+    batch = tmp_path / "samples_6x48x48x3.npz"
+    np.savez_compressed(batch, arr_0=np.stack(crops))
+    options = FIDOptions(weights=str(fid_weights), cache=False, workers=0)
+    from_files = compare_sets(reference, folder, options)
+    from_batch = compare_sets(reference, batch, options)
+    assert from_batch.fake.n == 6
+    np.testing.assert_allclose(from_batch.fake.mean, from_files.fake.mean, rtol=1e-5, atol=1e-6)
+    assert from_batch.fid == pytest.approx(from_files.fid, rel=1e-5)
+    wrong = tmp_path / "float.npz"
+    np.savez(wrong, arr_0=np.zeros((2, 8, 8, 3), np.float32))
+    with pytest.raises(InputError, match="arr_0 is float32 of shape .2, 8, 8, 3.; images"):
+        compare_sets(reference, wrong, options)
+    truncated = tmp_path / "truncated.npz"
+    np.savez(truncated, arr_0=np.stack(crops))
+    data = truncated.read_bytes()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=str(truncated)):
+        compare_sets(reference, truncated, options)

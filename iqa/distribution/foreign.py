@@ -12,7 +12,8 @@ pytorch-fid / clean-fid    ``mu`` (pytorch-fid: float64; clean-fid: float32) and
 ADM evaluator reference    ``mu``, ``sigma`` (pool3, 2048-d) beside ``mu_s``/``sigma_s``
 batch (``.npz``)           (sFID's spatial features, not used) and ``arr_0`` (the images,
                            never loaded). Resize: tf (the evaluator's TF graph resizes
-                           bilinearly, as TF1 does).
+                           bilinearly, as TF1 does). A *sample* batch (``arr_0`` only) is
+                           a set of images (:mod:`iqa.distribution.npzimages`).
 torch-fidelity cache       ``NAME-EXTRACTOR-stat-fid-LAYER.pt``: a ``torch.save`` archive of
 (``.pt``)                  ``{"mu", "sigma"}``. ``inception-v3-compat`` with layer ``2048`` is
                            the FID Inception, resize tf (torch-fidelity's own); other
@@ -85,8 +86,7 @@ def classify_npz(name: str, keys: set[str]) -> dict[str, Any]:
 
 def refuse_images_only(name: str) -> InputError:
     return InputError(f"{name}: holds images (arr_0) but no mu and sigma, like an ADM sample "
-                      "batch; give its reference batch with mu and sigma, or the images as "
-                      "a folder", name)
+                      "batch: no statistics to show (`iqa fid` reads its images)", name)
 
 
 def read_pickled(name: str, extractor: str) -> tuple[np.ndarray, np.ndarray, int | None,

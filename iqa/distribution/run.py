@@ -160,6 +160,11 @@ def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
         return SetPlan(p, files=limit_files(files, limit, limit_seed), available=len(files))
     if p.is_file():
         if p.suffix.lower() in STATS_SUFFIXES:
+            from iqa.distribution.npzimages import NpzImages, images_only
+
+            if p.suffix.lower() == ".npz" and images_only(p):  # an ADM sample batch
+                images = NpzImages(p)
+                return SetPlan(p, memory=images, available=images.shape[0])
             return SetPlan(p, summary=_stats_file(p, need_features))
         raise InputError(f"{path}: expected a folder of images or a statistics file (.npz; "
                          "torch-fidelity's .pt, EDM2's .pkl)", str(path))
@@ -290,7 +295,8 @@ def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
         plan.memory, name, engine.network, resize_mode(engine.options.resize).fn,
         device=engine.device, keep_features=need_features,
         batch_size=engine.options.batch_size or _default_batch(engine.device))
-    return _summary(plan.path, "memory", stats, features, [], time.perf_counter() - start)
+    source = getattr(plan.memory, "source", "memory")  # an .npz of images: "images"
+    return _summary(plan.path, source, stats, features, [], time.perf_counter() - start)
 
 
 def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarray | None,

@@ -7,6 +7,11 @@ network, resize mode, weights digest, decoding policies) and, when saved with ``
 ``features`` (float32, n×2048). Any ``.npz`` with ``mu`` and ``sigma`` can stand in for
 a folder, including pytorch-fid's own.
 
+Other tools' reference statistics (pytorch-fid, clean-fid and ADM ``.npz``,
+torch-fidelity ``.pt``, EDM2 ``.pkl``) are read by :func:`read_stats` too, through
+:mod:`iqa.distribution.foreign`; their ``meta`` is ``{"foreign": ...}``: what the format
+says and what iqa assumes.
+
 The automatic per-folder cache is :mod:`iqa.distribution.statscache`.
 """
 
