@@ -2,11 +2,11 @@
 code builds it) from fixed features, read by ``iqa fid``, giving the FID of iqa's own
 statistics of the same features (1e-9 relative).
 
-The features are random, 320 × 2048, in float32 as Inception pool3 features come out of
+The features are random, 256 × 2048, in float32 as Inception pool3 features come out of
 every tool. Where a tool keeps ``mu`` in float32 (clean-fid, torch-fidelity: ``np.mean``
-of float32 features), the features are multiples of 1/64 below 4, so every partial sum is
-exact in float32 and the stored mean is the exact mean: the comparison is of the file
-format, not of float32 rounding.
+of float32 features), the features are multiples of 1/64 below 4, so every partial sum
+is exact in float32 and, with N a power of two, so is the stored mean: the comparison is
+of the file format, not of float32 rounding.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from iqa.distribution.stats import FeatureStats
 from iqa.distribution.statsfile import read_stats, write_stats
 from iqa.errors import InputError, UsageError
 
-N = 320
+N = 256  # a power of two: the float32 mean of exact sums is exact
 
 
 def _features(seed: int) -> np.ndarray:
@@ -173,6 +173,30 @@ def test_torch_fidelity_cache_written_by_torch_fidelity(own, reference_fid, tmp_
         path.write_bytes(target.read_bytes())
         with pytest.raises(InputError, match=message):
             read_stats(path)
+
+
+def test_the_entry_is_picked_by_the_runs_extractor(own, tmp_path):
+    """torch-fidelity's VGG-16 fc2_relu statistics are iqa's vgg16 features, not FID's."""
+    import torch
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+    from torch_fidelity.utils import cache_lookup_one_recompute_on_miss
+
+    features = np.concatenate([_features(5), _features(6)], axis=1)[:, :4096]
+    name = "ref-vgg16-stat-fid-fc2_relu"
+    cache_lookup_one_recompute_on_miss(
+        name, lambda: fid_features_to_statistics(torch.from_numpy(features)),
+        cache=True, cache_root=str(tmp_path), verbose=False)
+    path = tmp_path / f"{name}.pt"
+    loaded = read_stats(path, extractor="vgg16")
+    ours = FeatureStats.from_features(features)
+    np.testing.assert_array_equal(loaded.mean, ours.mean)
+    np.testing.assert_allclose(loaded.cov, ours.cov, rtol=1e-12, atol=1e-12)
+    assert loaded.meta["foreign"]["resize"] == "tf" and "network" not in loaded.meta
+    with pytest.raises(InputError, match="statistics of the vgg16 extractor, and this run "
+                       "needs inception"):
+        read_stats(path)
+    with pytest.raises(InputError, match="iqa's FID Inception statistics.*needs vgg16"):
+        read_stats(own["real"], extractor="vgg16")
 
 
 def test_stats_resize_states_what_a_file_does_not_record(own, tmp_path):

@@ -16,8 +16,10 @@ batch (``.npz``)           (sFID's spatial features, not used) and ``arr_0`` (th
                            a set of images (:mod:`iqa.distribution.npzimages`).
 torch-fidelity cache       ``NAME-EXTRACTOR-stat-fid-LAYER.pt``: a ``torch.save`` archive of
 (``.pt``)                  ``{"mu", "sigma"}``. ``inception-v3-compat`` with layer ``2048`` is
-                           the FID Inception, resize tf (torch-fidelity's own); other
-                           extractors or layers are refused for FID.
+                           the FID Inception, resize tf (torch-fidelity's own);
+                           ``vgg16`` with ``fc2_relu`` is iqa's ``vgg16`` (read when the
+                           run asks for its features); other extractors or layers are
+                           refused.
 EDM2 ``dataset-refs``      a pickle of ``{"num_images": n, "fid": {"mu", "sigma"},
 (``.pkl``)                 "fd_dinov2": {"mu", "sigma"}}``; the entry is chosen by the
                            run's extractor (``fid`` for the Inception). The Inception is
@@ -43,8 +45,10 @@ from iqa.errors import InputError
 
 #: Extractor name -> EDM2 pickle entry.
 EDM2_ENTRIES = {"inception": "fid", "dinov2-vit-l-14": "fd_dinov2"}
-#: torch-fidelity extractor name -> iqa extractor name, and the layer FID uses.
-TORCH_FIDELITY = {"inception-v3-compat": ("inception", "2048")}
+#: torch-fidelity extractor name -> (iqa extractor, the layer its FID uses, iqa's
+#: preprocessing mode that reproduces torch-fidelity's).
+TORCH_FIDELITY = {"inception-v3-compat": ("inception", "2048", "tf"),
+                  "vgg16": ("vgg16", "fc2_relu", "tf")}
 _CLEAN_FID_MODES = {"clean": "clean", "legacy_tensorflow": "tf", "legacy_pytorch": "pytorch-fid"}
 _CLEAN_FID_NAME = re.compile(
     r"^.+_(?P<mode>clean|legacy_tensorflow|legacy_pytorch)(?P<model>_[a-z0-9_]+?)?"
@@ -150,18 +154,18 @@ def _array(name: str, value: Any, key: str) -> np.ndarray:
 def _torch_fidelity(name: str, value: Any, extractor: str
                     ) -> tuple[np.ndarray, np.ndarray, int | None, dict[str, Any]]:
     match = _TORCH_FIDELITY_NAME.match(Path(name).name)
+    resize = None
     if match is None:
         found, layer, basis = "inception", None, "the file name does not follow torch-fidelity's"
     else:
         theirs, layer = match["extractor"], match["layer"]
-        found, want_layer = TORCH_FIDELITY.get(theirs, (theirs, None))
-        if found == "inception" and layer != want_layer:
-            raise InputError(f"{name}: holds torch-fidelity statistics of layer {layer}; FID "
-                             f"uses layer {want_layer} of inception-v3-compat", name)
-        basis = "torch-fidelity resizes inside inception-v3-compat as TF1 does"
+        found, want_layer, resize = TORCH_FIDELITY.get(theirs, (theirs, None, None))
+        if want_layer is not None and layer != want_layer:
+            raise InputError(f"{name}: holds torch-fidelity statistics of layer {layer}; its "
+                             f"FID uses layer {want_layer} of {theirs}", name)
+        basis = f"torch-fidelity's {theirs} preprocessing, which iqa's {resize} mode reproduces"
     _same_extractor(name, found, extractor, "torch-fidelity")
     mean, cov = _moments(name, value, "a torch-fidelity statistics file")
-    resize = "tf" if match is not None and found == "inception" else None
     meta = origin("torch-fidelity", "cached statistics .pt", extractor=found, resize=resize,
                   basis=basis if resize else f"{basis}; state it with --stats-resize",
                   entry=None if layer is None else f"stat-fid-{layer}")

@@ -89,7 +89,7 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
         from iqa.distribution.foreign import read_pickled
 
         mean, cov, n, found = read_pickled(name, extractor)
-        _check_moments(name, mean, cov)
+        _check_moments(name, mean, cov, extractor)
         return StatsFile(mean, cov, n, None, _foreign_meta(found))
     try:
         if not zipfile.is_zipfile(name):
@@ -130,7 +130,11 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
     except Exception as exc:  # zip, CRC or format errors: a damaged file
         raise InputError(f"{name}: is a damaged .npz file ({type(exc).__name__}); write it "
                          "again", name) from None
-    if not str(meta.get("format", "")).startswith("iqa-fid-stats/"):
+    if str(meta.get("format", "")).startswith("iqa-fid-stats/"):
+        if extractor != "inception":
+            raise InputError(f"{name}: holds iqa's FID Inception statistics, and this run "
+                             f"needs {extractor} features", name)
+    else:
         from iqa.distribution.foreign import classify_npz
 
         found = classify_npz(name, keys)
@@ -139,7 +143,7 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
                              f"{found['extractor']} extractor, and this run needs {extractor} "
                              "features", name)
         meta = _foreign_meta(found)
-    _check_moments(name, mean, cov)
+    _check_moments(name, mean, cov, extractor)
     if features is not None:
         _check_features(name, features, n)
     return StatsFile(mean, cov, n, features, meta)
@@ -174,11 +178,17 @@ def _count(value: np.ndarray, name: str) -> int:
     return int(value)
 
 
-def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray) -> None:
-    if mean.shape != (_DIM,) or cov.shape != (_DIM, _DIM):
+def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray,
+                   extractor: str = "inception") -> None:
+    dim, what = _DIM, "FID Inception pool3 statistics"
+    if extractor != "inception":
+        from iqa.features.registry import load
+
+        dim, what = load(extractor).info.dim, f"{extractor} statistics"
+    if mean.shape != (dim,) or cov.shape != (dim, dim):
         raise InputError(
-            f"{name}: mu has shape {mean.shape} and sigma {cov.shape}; FID Inception pool3 "
-            f"statistics have ({_DIM},) and ({_DIM}, {_DIM})",
+            f"{name}: mu has shape {mean.shape} and sigma {cov.shape}; {what} have "
+            f"({dim},) and ({dim}, {dim})",
             name,
         )
     if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
@@ -193,7 +203,7 @@ def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray) -> None:
         if top < 0:
             raise np.linalg.LinAlgError
         shift = 1e-4 * top + np.finfo(np.float64).tiny
-        np.linalg.cholesky(cov + shift * np.eye(_DIM))
+        np.linalg.cholesky(cov + shift * np.eye(len(cov)))
     except np.linalg.LinAlgError:
         raise InputError(f"{name}: sigma is not positive semi-definite (it has negative "
                          "variances along some direction); it is not a covariance", name) from None
