@@ -63,6 +63,9 @@ BAD = {
     "truncated.npz": (lambda p: _truncated(p, _npz(**_moments())), "damaged|not a NumPy"),
     "text_mu.npz": (_npz(mu=np.array(["a"] * 2048), sigma=_moments()["sigma"]),
                     "mu is an array of <U1, not of numbers"),
+    "cifar10_clean_clip_vit_b_32_train_32.npz": (_npz(**_moments(512)),
+                                                 "clean-fid statistics of the clip-vit-b-32 "
+                                                 "extractor, and this run needs inception"),
     # EDM2 .pkl
     "missing.pkl": (lambda p: _pickle(p, {"fid": {"mu": _moments()["mu"]}}),
                     "needs 'mu' and 'sigma'"),
