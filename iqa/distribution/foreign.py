@@ -145,9 +145,9 @@ def _moments(name: str, value: Any, where: str) -> tuple[Any, Any]:
 
 def _array(name: str, value: Any, key: str) -> np.ndarray:
     if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
-        raise InputError(f"{name}: {key} is {type(value).__name__}"
-                         f"{'' if not isinstance(value, np.ndarray) else ' of ' + str(value.dtype)}"
-                         ", not an array of numbers", name)
+        what = (f"an array of {value.dtype}" if isinstance(value, np.ndarray) else
+                f"a {type(value).__name__}")
+        raise InputError(f"{name}: {key} is {what}, not an array of numbers", name)
     return np.asarray(value, np.float64)
 
 
