@@ -103,11 +103,10 @@ def test_stats_files_stand_in_for_folders(sets, fid_weights, tmp_path):
     assert via_file.fid == pytest.approx(direct.fid, rel=1e-9)
     assert via_file.kid == pytest.approx(direct.kid, rel=1e-9)
 
-    # Written with another resize mode: the comparison says so.
+    # Written with another resize mode: refused, not warned.
     write_stats(path, direct.real.stats, {"resize": "clean"})
-    hooks = Recorder()
-    mixed = _run(path, fake, fid_weights, hooks)
-    assert "--resize clean" in hooks.text() and mixed.warnings
+    with pytest.raises(InputError, match="--resize clean.*--resize tf"):
+        _run(path, fake, fid_weights, Recorder())
     with pytest.raises(UsageError, match="KID needs the features"):
         _run(path, fake, fid_weights, kid=True)
 
@@ -144,6 +143,6 @@ def test_bad_sets_raise_input_errors(tmp_path, fid_weights):
                           (tmp_path / "texts", "holds no images"),
                           (one / "real", "holds 1 image"),
                           (tmp_path / "missing", "no such file or folder"),
-                          (tmp_path / "x.png.txt", "expected a folder of images or a .npz")]:
+                          (tmp_path / "x.png.txt", "expected a folder of images or a statistics")]:
         with pytest.raises(InputError, match=message):
             _run(path, path, fid_weights)

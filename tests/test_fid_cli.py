@@ -126,7 +126,7 @@ def test_corrupt_files_stop_the_run_or_are_skipped_and_counted(fid_weights, tmp_
         ("texts", "folder holds no images"),
         ("one", "holds 1 image"),
         ("missing", "no such file or folder"),
-        ("notstats", "expected a folder of images or a .npz statistics file"),
+        ("notstats", "expected a folder of images or a statistics file"),
         ("badnpz", "not a statistics file"),
     ],
 )

@@ -34,7 +34,7 @@ _KID_NAMES = {"kid", "kid_mean", "kid_std"}
 FLAGS = {name: "--" + name.replace("_", "-") for name in (
     "resize", "weights", "device", "batch_size", "workers", "cache_key", "alpha",
     "max_image_mb", "kid_subsets", "kid_subset_size", "seed", "limit", "limit_seed",
-    "features")}
+    "features", "stats_resize")}
 FLAGS["metrics"] = "--metric"
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
@@ -48,6 +48,9 @@ _RESIZE_HELP = (
 @click.argument("fake", type=click.Path(), required=False)
 @click.option("--resize", type=click.Choice(list(RESIZE_MODES)), default="tf",
               show_default=True, help=_RESIZE_HELP)
+@click.option("--stats-resize", type=click.Choice(list(RESIZE_MODES)), default=None,
+              help="How statistics files that do not record it were resized (pytorch-fid's "
+              ".npz): checked like a recorded mode, so a mismatch with --resize is refused.")
 @click.option("--kid", is_flag=True, help="Also compute KID (keeps features: 8 KiB per image).")
 @click.option("--kid-subsets", type=click.IntRange(min=1), default=DEFAULT_SUBSETS,
               show_default=True, help="Random subsets KID is averaged over.")
@@ -106,9 +109,9 @@ _RESIZE_HELP = (
 @gate_options
 @device_options
 @distributed
-def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
-        kid_subset_size: int, seed: int, weights: str | None, save_stats: str | None,
-        no_cache: bool, cache_key: str | None, limit: int | None,
+def fid(real: str, fake: str | None, resize: str, stats_resize: str | None, kid: bool,
+        kid_subsets: int, kid_subset_size: int, seed: int, weights: str | None,
+        save_stats: str | None, no_cache: bool, cache_key: str | None, limit: int | None,
         limit_seed: int | None, workers: int | None, skip_bad: bool, alpha: str, exif: bool,
         max_image_mb: float, accept_jpeg_warnings: bool, extra_metrics: tuple[str, ...],
         metric_options: tuple[str, ...], features: str | None, fmt: str, output: str | None,
@@ -117,13 +120,15 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         tolerance: tuple[str, ...], two_sided: bool, junit: str | None, device: str,
         batch_size: int | None) -> int:
     """FID between REAL and FAKE: folders of images (recursive, any size, PNG/JPEG/WebP/
-    TIFF/BMP) or .npz statistics files. rFID: originals as REAL, reconstructions as FAKE.
+    TIFF/BMP) or statistics files (iqa's, pytorch-fid's, clean-fid's or ADM's .npz,
+    torch-fidelity's .pt, EDM2's .pkl). rFID: originals as REAL, reconstructions as FAKE.
 
     \b
     iqa fid data/val/ samples/
     iqa fid data/val/ samples/ --kid --format json
     iqa fid data/val/ samples/ --html fid.html
     iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
+    iqa fid VIRTUAL_imagenet256_labeled.npz samples/   # ADM's reference batch
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
     from iqa.distribution.generative import selected
@@ -141,6 +146,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
             metrics=tuple(name.strip().lower() for item in extra_metrics
                           for name in item.split(",") if name.strip()),
             params=parse_metric_options(metric_options), features=features,
+            stats_resize=stats_resize,
         )
         options.check()
         plugins = [cls.info.name for cls in options.plugins()]

@@ -14,7 +14,8 @@ from iqa.cli._common import say
 
 @click.group()
 def stats() -> None:
-    """Statistics files (.npz of mu, sigma, n) written by `iqa fid FOLDER --save-stats`."""
+    """Statistics files (.npz of mu, sigma, n) written by `iqa fid FOLDER --save-stats`,
+    and other tools' reference statistics (`iqa stats show` only)."""
 
 
 _FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
@@ -27,8 +28,12 @@ _FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), 
 def show(file: str, fmt: str) -> None:
     """What a statistics file holds: image count, network, preprocessing, weights digest.
 
+    Other tools' files too (pytorch-fid, clean-fid, ADM .npz; torch-fidelity .pt; EDM2
+    .pkl): what the file says, and what iqa assumes where it says nothing.
+
     \b
     iqa stats show val.npz
+    iqa stats show img512.pkl
     """
     from iqa.distribution.statsmerge import describe
 
@@ -67,13 +72,20 @@ def _print(record: dict[str, Any], fmt: str) -> None:
             stream.write(dumps({"tool": "iqa", **record}, indent=2) + "\n")
             return
         weights = record["weights"]
-        rows = [("file", record["file"]),
-                ("images", "not recorded" if record["n"] is None else str(record["n"])),
-                ("network", record["network"] or "not recorded")]
+        rows = [("file", record["file"])]
+        if record["tool"] != "iqa":
+            entry = f", entry {record['entry']}" if record["entry"] else ""
+            others = (f" (holds {', '.join(record['entries'])})"
+                      if record["entries"] and len(record["entries"]) > 1 else "")
+            rows.append(("format", f"{record['tool']}: {record['format']}{entry}{others}"))
+        rows += [("images", "not recorded" if record["n"] is None else str(record["n"])),
+                 ("network", record["network"] or "not recorded")]
         rows += [(key, str(value)) for key, value in record["preprocessing"].items()]
         if weights:
             state = "verified" if weights["verified"] else "UNVERIFIED"
             rows.append(("weights", f"{weights['name']} ({state}, sha256 {weights['sha256']})"))
+        elif record["weights_assumed"]:
+            rows.append(("weights", f"assumed {record['weights_assumed']}"))
         else:
             rows.append(("weights", "not recorded"))
         rows.append(("features", "none (KID needs them)" if record["features"] is None
@@ -83,8 +95,10 @@ def _print(record: dict[str, Any], fmt: str) -> None:
         if record["parts"]:
             rows.append(("merged from", ", ".join(f"{p['file']} ({p['n']})"
                                                   for p in record["parts"])))
-        rows += [("trace(sigma)", f"{record['trace_sigma']:.6g}"),
-                 ("written by", f"iqa {record['iqa']}" if record["iqa"] else "not recorded")]
+        rows.append(("trace(sigma)", f"{record['trace_sigma']:.6g}"))
+        if record["tool"] == "iqa":
+            rows.append(("written by", f"iqa {record['iqa']}" if record["iqa"] else
+                         "not recorded"))
         width = max(len(key) for key, _ in rows)
         for key, value in rows:
             stream.write(f"{key:<{width}}  {value}\n")

@@ -47,6 +47,9 @@ class FIDOptions:
     params: Mapping[str, Any] = field(default_factory=dict)
     #: Extractor of fd, precision, recall, density, coverage (see iqa.distribution.generative).
     features: str | None = None
+    #: The resize mode statistics files were computed with, where they do not record it
+    #: (pytorch-fid's .npz); checked against --resize (iqa.distribution.provenance).
+    stats_resize: str | None = None
 
     def check(self) -> None:
         """Refuse a value that cannot work: :class:`~iqa.errors.InvalidArgument` naming
@@ -54,6 +57,12 @@ class FIDOptions:
         from iqa.distribution.statscache import key_mode
 
         resize_mode(self.resize)
+        if self.stats_resize is not None:
+            from iqa.distribution.preprocess import RESIZE_MODES
+
+            if self.stats_resize not in RESIZE_MODES:
+                raise invalid("stats_resize", f"{self.stats_resize!r}: must be one of "
+                              f"{', '.join(RESIZE_MODES)}")
         check_device(self.device)
         if self.cache:
             key_mode(self.cache_key)

@@ -29,6 +29,9 @@ __all__ = ["Comparison", "Engine", "FIDOptions", "FIDWarning", "Hooks", "SetPlan
            "SetSummary", "compare_sets", "plan_set", "summarize_set"]
 
 PathLike = str | os.PathLike[str]
+#: Statistics files: iqa's, pytorch-fid's, clean-fid's and ADM's .npz, torch-fidelity's
+#: .pt, EDM2's .pkl (iqa.distribution.foreign).
+STATS_SUFFIXES = (".npz", ".pt", ".pkl")
 
 
 @dataclass
@@ -156,10 +159,15 @@ def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
                              "set", str(path))
         return SetPlan(p, files=limit_files(files, limit, limit_seed), available=len(files))
     if p.is_file():
-        if p.suffix.lower() == ".npz":
+        if p.suffix.lower() in STATS_SUFFIXES:
+            from iqa.distribution.npzimages import NpzImages, images_only
+
+            if p.suffix.lower() == ".npz" and images_only(p):  # an ADM sample batch
+                images = NpzImages(p)
+                return SetPlan(p, memory=images, available=images.shape[0])
             return SetPlan(p, summary=_stats_file(p, need_features))
-        raise InputError(f"{path}: expected a folder of images or a .npz statistics file",
-                         str(path))
+        raise InputError(f"{path}: expected a folder of images or a statistics file (.npz; "
+                         "torch-fidelity's .pt, EDM2's .pkl)", str(path))
     raise InputError(f"{path}: no such file or folder", str(path))
 
 
@@ -287,7 +295,8 @@ def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
         plan.memory, name, engine.network, resize_mode(engine.options.resize).fn,
         device=engine.device, keep_features=need_features,
         batch_size=engine.options.batch_size or _default_batch(engine.device))
-    return _summary(plan.path, "memory", stats, features, [], time.perf_counter() - start)
+    source = getattr(plan.memory, "source", "memory")  # an .npz of images: "images"
+    return _summary(plan.path, source, stats, features, [], time.perf_counter() - start)
 
 
 def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarray | None,
@@ -363,6 +372,14 @@ class Comparison:
         limit = self.options.limit_record(self.available)
         if limit is not None:
             record["limit"] = limit
+        files = {label: side for label, side in (("real", self.real), ("fake", self.fake))
+                 if side.source == "stats file"}
+        if files:
+            from iqa.distribution.provenance import describe_file
+
+            record["stats_files"] = {label: describe_file(side.meta, self.options.stats_resize,
+                                                          side.path)
+                                     for label, side in files.items()}
         record["definitions"] = self.definitions()
         record["settings"] = self.options.decode.describe()
         record["warnings"] = list(self.warnings)
@@ -425,7 +442,9 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
              plan_set(path, need_features=need_features, limit=options.limit,
                       limit_seed=options.limit_seed) for path in (real, fake)]
     from iqa.distribution.generative import add_generative, precheck
+    from iqa.distribution.provenance import check_plans
 
+    check_plans(plans, engine, engine.hooks.warn)  # other ranks: no warnings
     precheck(plans, engine)
     sides = [summarize_set(plan, engine, label=label, need_features=need_features)
              for plan, label in zip(plans, ("real", "fake"))]
@@ -513,7 +532,8 @@ def _finite_result(name: str, value: float, sides: list[SetSummary]) -> None:
 
 def _check_consistency(sides: list[SetSummary], engine: Engine,
                        warn: Callable[[str], None]) -> None:
-    """Warn about what makes the number hard to compare: few images, mixed settings."""
+    """Warn about what makes the number hard to compare: few images (statistics files
+    computed otherwise are refused before: :mod:`iqa.distribution.provenance`)."""
     counts = [s.n for s in sides]
     if any(n is not None and n <= _DIM for n in counts):
         shown = " and ".join(f"{n} {label} images" if n is not None else
@@ -522,18 +542,3 @@ def _check_consistency(sides: list[SetSummary], engine: Engine,
         warn(f"FID from {shown}: with {_DIM} or fewer images a covariance is "
              "rank-deficient and FID is biased upward; compare values only at equal image "
              "counts (papers use 10,000-50,000)")
-    options = engine.options
-    for side in sides:
-        meta = side.meta
-        if side.source != "stats file" or not meta:
-            continue
-        if meta.get("resize") not in (None, options.resize):
-            warn(f"{side.path}: statistics computed with --resize {meta['resize']}, this run "
-                 f"uses --resize {options.resize}; the two sets were preprocessed differently")
-        digest = (meta.get("weights") or {}).get("sha256")
-        if digest and engine.resolved and digest != engine.weights.sha256:
-            warn(f"{side.path}: statistics computed with other weights (sha256 {digest[:16]}…) "
-                 f"than this run ({engine.weights.sha256[:16]}…)")
-    digests = {(s.meta.get("weights") or {}).get("sha256") for s in sides}
-    if all(s.source == "stats file" for s in sides) and len(digests - {None}) > 1:
-        warn("the two statistics files were computed with different weights")

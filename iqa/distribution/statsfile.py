@@ -7,6 +7,11 @@ network, resize mode, weights digest, decoding policies) and, when saved with ``
 ``features`` (float32, n×2048). Any ``.npz`` with ``mu`` and ``sigma`` can stand in for
 a folder, including pytorch-fid's own.
 
+Other tools' reference statistics (pytorch-fid, clean-fid and ADM ``.npz``,
+torch-fidelity ``.pt``, EDM2 ``.pkl``) are read by :func:`read_stats` too, through
+:mod:`iqa.distribution.foreign`; their ``meta`` is ``{"foreign": ...}``: what the format
+says and what iqa assumes.
+
 The automatic per-folder cache is :mod:`iqa.distribution.statscache`.
 """
 
@@ -64,11 +69,15 @@ def write_stats(
         np.savez(stream, **arrays)
 
 
-def read_stats(path: str | os.PathLike[str]) -> StatsFile:
+def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") -> StatsFile:
     """Read and check a statistics file; :class:`~iqa.errors.InputError` naming it if unusable.
 
-    Checks (each failure is refused, never repaired): the file is a NumPy ``.npz``
-    archive of plain numeric arrays; ``mu`` has shape (2048,) and ``sigma`` (2048, 2048);
+    ``path`` is iqa's ``.npz`` or another tool's file (:mod:`iqa.distribution.foreign`:
+    pytorch-fid / clean-fid / ADM ``.npz``, torch-fidelity ``.pt``, EDM2 ``.pkl``), read
+    for the features of ``extractor``. Checks (each failure is refused, never repaired):
+    the file is a NumPy ``.npz`` archive of plain numeric arrays (or a pickle of plain
+    data, :mod:`iqa.distribution.safepickle`); ``mu`` has shape (2048,) and ``sigma``
+    (2048, 2048);
     both are finite; ``sigma`` is symmetric (to 1e-6 of its largest entry) and positive
     semi-definite within a tolerance of 1e-4 of its largest variance (what float32
     storage of a covariance can cost; ``sigma = -I`` is refused); ``n``, when present,
@@ -76,6 +85,12 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
     N ≥ 2, and N equals ``n``.
     """
     name = str(path)
+    if Path(name).suffix.lower() in (".pkl", ".pt"):
+        from iqa.distribution.foreign import read_pickled
+
+        mean, cov, n, found = read_pickled(name, extractor)
+        _check_moments(name, mean, cov, extractor)
+        return StatsFile(mean, cov, n, None, _foreign_meta(found))
     try:
         if not zipfile.is_zipfile(name):
             if not Path(name).exists():
@@ -88,13 +103,17 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
         with np.load(name, allow_pickle=False) as data:
             keys = set(data.files)
             if not {"mu", "sigma"} <= keys:
+                from iqa.distribution.foreign import refuse_images_only
+
+                if "arr_0" in keys:
+                    raise refuse_images_only(name)
                 raise InputError(
                     f"{name}: not a statistics file (it needs arrays 'mu' and 'sigma'; it has "
                     f"{', '.join(sorted(keys)) or 'none'})",
                     name,
                 )
-            mean = np.asarray(data["mu"], np.float64)
-            cov = np.asarray(data["sigma"], np.float64)
+            mean = _numeric(data["mu"], "mu", name)
+            cov = _numeric(data["sigma"], "sigma", name)
             n = _count(data["n"], name) if "n" in keys else None
             features = np.asarray(data["features"], np.float32) if "features" in keys else None
             meta = _meta(data["meta"]) if "meta" in keys else {}
@@ -111,10 +130,41 @@ def read_stats(path: str | os.PathLike[str]) -> StatsFile:
     except Exception as exc:  # zip, CRC or format errors: a damaged file
         raise InputError(f"{name}: is a damaged .npz file ({type(exc).__name__}); write it "
                          "again", name) from None
-    _check_moments(name, mean, cov)
+    if str(meta.get("format", "")).startswith("iqa-fid-stats/"):
+        if extractor != "inception":
+            raise InputError(f"{name}: holds iqa's FID Inception statistics, and this run "
+                             f"needs {extractor} features", name)
+    else:
+        from iqa.distribution.foreign import classify_npz
+
+        found = classify_npz(name, keys)
+        if found["extractor"] != extractor:
+            raise InputError(f"{name}: holds {found['tool']} statistics of the "
+                             f"{found['extractor']} extractor, and this run needs {extractor} "
+                             "features", name)
+        meta = _foreign_meta(found)
+    _check_moments(name, mean, cov, extractor)
     if features is not None:
         _check_features(name, features, n)
     return StatsFile(mean, cov, n, features, meta)
+
+
+def _foreign_meta(found: dict[str, Any]) -> dict[str, Any]:
+    """The ``meta`` of another tool's file: what iqa takes it to be (``foreign``)."""
+    from iqa.features.inception import NETWORK_ID
+
+    meta: dict[str, Any] = {"foreign": found}
+    if found["extractor"] == "inception":
+        meta["network"] = NETWORK_ID
+    if found["resize"] is not None:
+        meta["resize"] = found["resize"]
+    return meta
+
+
+def _numeric(value: np.ndarray, key: str, name: str) -> np.ndarray:
+    if value.dtype.kind not in "fiu":
+        raise InputError(f"{name}: {key} is an array of {value.dtype}, not of numbers", name)
+    return np.asarray(value, np.float64)
 
 
 def _count(value: np.ndarray, name: str) -> int:
@@ -128,11 +178,17 @@ def _count(value: np.ndarray, name: str) -> int:
     return int(value)
 
 
-def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray) -> None:
-    if mean.shape != (_DIM,) or cov.shape != (_DIM, _DIM):
+def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray,
+                   extractor: str = "inception") -> None:
+    dim, what = _DIM, "FID Inception pool3 statistics"
+    if extractor != "inception":
+        from iqa.features.registry import load
+
+        dim, what = load(extractor).info.dim, f"{extractor} statistics"
+    if mean.shape != (dim,) or cov.shape != (dim, dim):
         raise InputError(
-            f"{name}: mu has shape {mean.shape} and sigma {cov.shape}; FID Inception pool3 "
-            f"statistics have ({_DIM},) and ({_DIM}, {_DIM})",
+            f"{name}: mu has shape {mean.shape} and sigma {cov.shape}; {what} have "
+            f"({dim},) and ({dim}, {dim})",
             name,
         )
     if not (np.isfinite(mean).all() and np.isfinite(cov).all()):
@@ -147,7 +203,7 @@ def _check_moments(name: str, mean: np.ndarray, cov: np.ndarray) -> None:
         if top < 0:
             raise np.linalg.LinAlgError
         shift = 1e-4 * top + np.finfo(np.float64).tiny
-        np.linalg.cholesky(cov + shift * np.eye(_DIM))
+        np.linalg.cholesky(cov + shift * np.eye(len(cov)))
     except np.linalg.LinAlgError:
         raise InputError(f"{name}: sigma is not positive semi-definite (it has negative "
                          "variances along some direction); it is not a covariance", name) from None

@@ -37,10 +37,19 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     sf = read_stats(path)
     meta = sf.meta
     weights = meta.get("weights") or {}
-    settings = {k: v for k, v in sorted(meta.items()) if k not in _PER_PART | {"network"}}
+    foreign = meta.get("foreign")
+    settings = {k: v for k, v in sorted(meta.items())
+                if k not in _PER_PART | {"network", "foreign"}}
+    if foreign is not None:  # another tool's file: what iqa could learn, and what it assumes
+        settings = {"resize": foreign["resize"] or "unknown",
+                    "resize_basis": foreign["resize_basis"]}
     return {
         "file": str(path),
-        "format": meta.get("format"),
+        "format": meta.get("format") if foreign is None else foreign["format"],
+        "tool": "iqa" if foreign is None else foreign["tool"],
+        "entry": None if foreign is None else foreign.get("entry"),
+        "entries": None if foreign is None else foreign.get("entries"),
+        "weights_assumed": None if foreign is None else foreign["weights"],
         "n": sf.n,
         "network": meta.get("network"),
         "preprocessing": settings,
