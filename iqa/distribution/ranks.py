@@ -8,7 +8,7 @@ rank r on GPU ``LOCAL_RANK mod count``, so several ranks may share one), with a
 timeout of ``$IQA_DIST_TIMEOUT`` seconds (default 1800) on every collective, so a rank
 that stops answering ends the run instead of hanging it.
 
-How one image folder is computed (:func:`iqa.distribution.run._folder`):
+How one image folder is computed (:func:`iqa.distribution.sets._folder`):
 
 1. Rank 0 alone looks up the statistics cache and tells the others whether the folder
    is cached.
