@@ -11,7 +11,8 @@ The reference reads each file with Pillow and, for this 336-px model:
 3. ``jax.image.resize(..., method="bicubic")`` to 336×336 — the identity here, since the
    image is already 336×336 (Keys cubic weights at integer offsets are 0, 1, 0, 0);
 4. scenic's ``clip.normalize_image``: (x − mean)/std with CLIP's constants, in float32
-   (JAX without x64);
+   (JAX without x64), which XLA compiles to (x − mean) · (1/std): that product is what is
+   computed here (it differs from a true division by one float32 ulp on some pixels);
 5. scenic's CLIP image tower with OpenAI's ``ViT-L-14-336px.pt`` (converted by scenic's
    ``load_model_vars``), and the embedding divided by its L2 norm (``normalize=True``).
 
@@ -42,7 +43,7 @@ def cmmd_pixels(images: Any) -> Any:
     from iqa.features.clip_openai import MEAN, STD
 
     mean = np.asarray(MEAN, np.float32)
-    std = np.asarray(STD, np.float32)
+    inverse_std = np.float32(1) / np.asarray(STD, np.float32)  # as XLA computes x / std
     out = []
     for pixels in images.permute(0, 2, 3, 1).cpu().numpy():
         im = Image.fromarray(pixels, "RGB")
@@ -52,7 +53,7 @@ def cmmd_pixels(images: Any) -> Any:
         im = im.crop((left, top, left + side, top + side)).resize((SIZE, SIZE),
                                                                  resample=Image.BICUBIC)
         x = np.asarray(im).astype(np.float32) / 255.0
-        x = (x - mean) / std
+        x = (x - mean) * inverse_std
         out.append(torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))))
     return torch.stack(out)
 
