@@ -86,12 +86,12 @@ _RESIZE_HELP = (
 @decode_limit_options
 @click.option("-m", "--metric", "extra_metrics", multiple=True, metavar="NAME[,NAME...]",
               help="Also compute these metrics: kid, is, fd, precision, recall, density, "
-              "coverage, or a registered distribution metric (see `iqa metrics`). "
+              "coverage, cmmd, or a registered distribution metric (see `iqa metrics`). "
               "Comma-separated, repeatable.")
 @click.option("--features", default=None, metavar="EXTRACTOR",
-              help="Feature extractor of fd, precision, recall, density and coverage "
-              "(default: vgg16 for the k-NN metrics as torch-fidelity, inception for fd; "
-              "`iqa metrics` lists extractors).")
+              help="Feature extractor of fd, kid, precision, recall, density and coverage "
+              "(default: vgg16 for the k-NN metrics as torch-fidelity, inception for fd and "
+              "kid; cmmd always uses clip-vit-l-14-336; `iqa metrics` lists extractors).")
 @click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
               help="An option of a metric given with --metric (see `iqa metrics`). Repeatable.")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",

@@ -69,8 +69,9 @@ def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], e
         if n < 2:
             raise InputError(f"{plan.path}: only {n} images could be read; the k-NN metrics "
                              "need at least 2 images per set", str(plan.path))
-        mib = sum(f.nbytes for f in result.features.values()) / 2**20
+        kept = sum(f.nbytes for f in result.features.values())
+        size = f"{kept / 2**20:.1f} MiB" if kept >= 2**20 else f"{kept / 1024:.1f} KiB"
         hooks.info(f"{plan.path}: {', '.join(names)} features of {n} images in "
-                   f"{result.seconds:.1f} s (kept in memory: {mib:.1f} MiB float32)")
+                   f"{result.seconds:.1f} s (kept in memory: {size} float32)")
         out.append(result.features)
     return {name: (out[0][name], out[1][name]) for name in names}, described

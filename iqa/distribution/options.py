@@ -97,8 +97,12 @@ class FIDOptions:
 
     @property
     def with_kid(self) -> bool:
-        """KID is computed: asked for with ``kid`` or named in :attr:`metrics`."""
-        return self.kid or "kid" in self.metrics
+        """The FID pipeline computes KID on the Inception: asked for with ``kid`` or named
+        in :attr:`metrics`, and :attr:`features` is not another extractor (then KID is one
+        of the generative metrics, :func:`iqa.distribution.generative.kid_moves`)."""
+        from iqa.distribution.generative import kid_moves
+
+        return (self.kid or "kid" in self.metrics) and not kid_moves(self.features)
 
     def need_features(self) -> bool:
         """Every image's features are kept: for KID or a plugin that takes features."""
