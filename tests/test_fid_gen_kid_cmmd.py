@@ -175,3 +175,38 @@ def test_cmmd_with_another_extractor_is_refused(folders):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "cmmd is defined on clip-vit-l-14-336 embeddings only" in lines[0]
+
+
+@pytest.mark.parametrize("features,message", [
+    ("dinov2-vit-l-14:bilinear", "'dinov2-vit-l-14:bilinear': extractor dinov2-vit-l-14 has "
+     "no preprocessing 'bilinear'; its modes: pil, torch, torch-fidelity"),
+    ("inception:clean", "preprocessing is chosen with --resize"),
+])
+def test_a_bad_preprocessing_mode_is_refused(folders, features, message):
+    done = run_iqa("fid", *folders, "-m", "fd", "--features", features)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], done.stderr
+
+
+def test_the_mode_after_the_colon_reaches_the_extractor(monkeypatch):
+    from iqa.distribution import genextract
+    from iqa.features import registry
+    from iqa.features.dinov2_vit_l_14 import DINOv2Extractor
+
+    built = []
+
+    class Probe:
+        info = DINOv2Extractor.info.__class__(**{**DINOv2Extractor.info.__dict__,
+                                                 "weights": (), "extra": None})
+
+        def __init__(self, states, device="cpu", preprocessing=None):
+            built.append(self.info.mode(preprocessing).name)
+
+    monkeypatch.setattr(registry, "load", lambda name: Probe)
+    for features, expected in (("dinov2-vit-l-14:torch", "torch"), ("dinov2-vit-l-14", "pil"),
+                               (None, "pil")):
+        engine, _ = _engine(features=features)
+        engine.hooks.download, engine.device = None, "cpu"
+        genextract.build("dinov2-vit-l-14", engine)
+        assert built.pop() == expected

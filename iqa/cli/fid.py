@@ -88,10 +88,11 @@ _RESIZE_HELP = (
               help="Also compute these metrics: kid, is, fd, precision, recall, density, "
               "coverage, cmmd, or a registered distribution metric (see `iqa metrics`). "
               "Comma-separated, repeatable.")
-@click.option("--features", default=None, metavar="EXTRACTOR",
+@click.option("--features", default=None, metavar="EXTRACTOR[:MODE]",
               help="Feature extractor of fd, kid, precision, recall, density and coverage "
               "(default: vgg16 for the k-NN metrics as torch-fidelity, inception for fd and "
-              "kid; cmmd always uses clip-vit-l-14-336; `iqa metrics` lists extractors).")
+              "kid; cmmd always uses clip-vit-l-14-336), optionally with one of its "
+              "preprocessing modes (e.g. dinov2-vit-l-14:torch); `iqa metrics` lists them.")
 @click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
               help="An option of a metric given with --metric (see `iqa metrics`). Repeatable.")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",

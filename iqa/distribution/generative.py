@@ -96,9 +96,19 @@ def selected(metrics: tuple[str, ...]) -> list[str]:
     return [m for m in dict.fromkeys(metrics) if m in METRICS]
 
 
+def split_features(features: str | None) -> tuple[str | None, str | None]:
+    """``--features NAME[:MODE]`` → (extractor name, preprocessing mode or None for the
+    extractor's default), e.g. ``dinov2-vit-l-14:torch``."""
+    if features is None:
+        return None, None
+    name, _, mode = features.partition(":")
+    return name, mode or None
+
+
 def extractors(metrics: tuple[str, ...], features: str | None) -> dict[str, str]:
     """Metric name -> extractor name for the generative metrics among ``metrics``. KID on
     the Inception is left out: the FID pipeline computes it (:func:`kid_moves`)."""
+    features, _ = split_features(features)
     out = {m: (features if features is not None and METRICS[m].follows_features
                else METRICS[m].extractor) for m in selected(metrics)}
     if out.get("kid") == "inception":
@@ -109,7 +119,8 @@ def extractors(metrics: tuple[str, ...], features: str | None) -> dict[str, str]
 def kid_moves(features: str | None) -> bool:
     """Whether KID (``-m kid`` or ``--kid``) is computed here, on ``features``, instead of
     by the FID pipeline on the Inception."""
-    return features is not None and features != "inception"
+    name, _ = split_features(features)
+    return name is not None and name != "inception"
 
 
 def run_metrics(options: Any) -> tuple[str, ...]:
@@ -146,8 +157,17 @@ def check(metrics: tuple[str, ...], features: str | None, params: dict[str, Any]
     from iqa.features.registry import load
 
     chosen = selected(metrics)
+    features, mode = split_features(features)
     if features is not None:
-        load(features)  # UsageError / PluginError naming it
+        cls = load(features)  # UsageError / PluginError naming it
+        if mode is not None:
+            if features == "inception":
+                raise invalid("features", f"'inception:{mode}': the Inception's "
+                              "preprocessing is chosen with --resize")
+            try:
+                cls.info.mode(mode)
+            except UsageError as exc:
+                raise invalid("features", f"'{features}:{mode}': {exc}") from None
         if not any(METRICS[m].follows_features for m in chosen):
             if "cmmd" in chosen and features != CMMD_EXTRACTOR:
                 raise invalid("features", f"{features!r}: cmmd is defined on "

@@ -36,7 +36,11 @@ def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
             hooks.warn(weights.warning)
         states[weights_name] = load_state_dict(weights)
         resolved.append(weights)
-    return cls(states, device=engine.device), resolved
+    from iqa.distribution.generative import split_features
+
+    chosen, mode = split_features(engine.options.features)
+    return cls(states, device=engine.device, preprocessing=mode if chosen == name else None
+               ), resolved
 
 
 def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], engine: Any

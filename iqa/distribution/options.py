@@ -45,7 +45,8 @@ class FIDOptions:
     metrics: tuple[str, ...] = ()
     #: Their options, ``{"<metric>.<option>": value}`` (see :func:`iqa.registry.validate_params`).
     params: Mapping[str, Any] = field(default_factory=dict)
-    #: Extractor of fd, precision, recall, density, coverage (see iqa.distribution.generative).
+    #: Extractor of fd, kid, precision, recall, density, coverage, ``NAME`` or ``NAME:MODE``
+    #: with one of its preprocessing modes (see iqa.distribution.generative).
     features: str | None = None
 
     def check(self) -> None:
