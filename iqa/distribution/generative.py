@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from iqa.errors import InputError, UsageError
+from iqa.features.registry import split_features
 from iqa.params import invalid
 
 
@@ -94,15 +95,6 @@ IS_OPTIONS: dict[str, tuple[type, Any, tuple[Any, ...] | None]] = {
 def selected(metrics: tuple[str, ...]) -> list[str]:
     """The generative metrics among ``metrics``, in order, without duplicates."""
     return [m for m in dict.fromkeys(metrics) if m in METRICS]
-
-
-def split_features(features: str | None) -> tuple[str | None, str | None]:
-    """``--features NAME[:MODE]`` → (extractor name, preprocessing mode or None for the
-    extractor's default), e.g. ``dinov2-vit-l-14:torch``."""
-    if features is None:
-        return None, None
-    name, _, mode = features.partition(":")
-    return name, mode or None
 
 
 def extractors(metrics: tuple[str, ...], features: str | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from iqa.errors import InputError
 def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
     """The extractor ``name`` on the run's device, and the weights it was built from."""
     from iqa.extras import require
-    from iqa.features.registry import load
+    from iqa.features.registry import load, split_features
     from iqa.weights import load_state_dict, resolve
 
     cls = load(name)
@@ -36,8 +36,6 @@ def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
             hooks.warn(weights.warning)
         states[weights_name] = load_state_dict(weights)
         resolved.append(weights)
-    from iqa.distribution.generative import split_features
-
     chosen, mode = split_features(engine.options.features)
     return cls(states, device=engine.device, preprocessing=mode if chosen == name else None
                ), resolved

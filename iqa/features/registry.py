@@ -66,3 +66,12 @@ def load_all() -> tuple[list[type], list[str]]:
         except PluginError as exc:
             errors.append(str(exc))
     return classes, errors
+
+
+def split_features(features: str | None) -> tuple[str | None, str | None]:
+    """``--features NAME[:MODE]`` → (extractor name, preprocessing mode or None for the
+    extractor's default), e.g. ``dinov2-vit-l-14:torch``."""
+    if features is None:
+        return None, None
+    name, _, mode = features.partition(":")
+    return name, mode or None
