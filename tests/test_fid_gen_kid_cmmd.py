@@ -210,3 +210,17 @@ def test_the_mode_after_the_colon_reaches_the_extractor(monkeypatch):
         engine.hooks.download, engine.device = None, "cpu"
         genextract.build("dinov2-vit-l-14", engine)
         assert built.pop() == expected
+
+
+def test_save_stats_with_kid_keeps_inception_features_and_refuses_kid_elsewhere(
+        folders, fid_weights, tmp_path):
+    real = folders[0]
+    done = run_iqa("fid", real, "--save-stats", tmp_path / "real.npz", "-m", "kid",
+                   "--weights", fid_weights, "--no-cache", "--device", "cpu")
+    assert done.returncode == 0, done.stderr
+    assert np.load(tmp_path / "real.npz")["features"].shape == (COUNT, 2048)
+    done = run_iqa("fid", real, "--save-stats", tmp_path / "other.npz", "-m", "kid",
+                   "--features", "vgg16", "--weights", fid_weights)
+    assert done.returncode == 2
+    assert "-m kid compare REAL and FAKE" in done.stderr
+    assert not (tmp_path / "other.npz").exists()

@@ -127,7 +127,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
     iqa fid data/val/ --save-stats val.npz     # then: iqa fid val.npz samples/
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
-    from iqa.distribution.generative import selected
+    from iqa.distribution.generative import extractors
     from iqa.distribution.run import FIDOptions, Hooks
     from iqa.output import check_output_targets
     from iqa.registry import parse_metric_options
@@ -145,7 +145,7 @@ def fid(real: str, fake: str | None, resize: str, kid: bool, kid_subsets: int,
         )
         options.check()
         plugins = [cls.info.name for cls in options.plugins()]
-        plugins += selected(options.metrics)
+        plugins += list(extractors(options.metrics, options.features))  # kid on inception: no
     gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit,
                           extra_names=("kid_mean", "kid_std", *plugins))
