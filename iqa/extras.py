@@ -16,6 +16,7 @@ from iqa.errors import UsageError
 #: extra name → the modules it provides.
 EXTRAS: dict[str, tuple[str, ...]] = {
     "torch": ("torch", "torchvision", "lpips"),
+    "gen": ("torch", "torchvision", "timm"),  # CLIP and DINOv2 extractors
     "jxl": ("pillow_jxl",),  # JPEG XL images (pillow-jxl-plugin)
     "heif": ("pillow_heif",),  # HEIC/HEIF images (pillow-heif)
     "video": ("av",),  # compressed video: mp4, mkv, webm, ivf ... (PyAV)

@@ -46,16 +46,15 @@ class Registered:
 
 def scan_group(group: str, builtin: Mapping[str, str]) -> dict[str, Registered]:
     """Every name registered in the entry-point ``group``, without importing any of them;
-    ``builtin`` (name → "module:Class") stands in for iqa's own entries when iqa runs from
-    a source tree whose installed metadata lacks the group."""
+    ``builtin`` (name → "module:Class") stands in for iqa's own entries that the installed
+    metadata lacks (iqa run from a source tree newer than its install)."""
     found: dict[str, Registered] = {}
     for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
         package = dist.metadata["Name"] if dist is not None else "?"
         found.setdefault(ep.name, Registered(ep.name, ep.value, package))
-    if not any(r.package == "iqa" for r in found.values()):
-        for name, target in builtin.items():
-            found.setdefault(name, Registered(name, target, "iqa"))
+    for name, target in builtin.items():
+        found.setdefault(name, Registered(name, target, "iqa"))
     return found
 
 

@@ -34,7 +34,8 @@ def test_builtins_listed_and_loaded_without_torch():
             "print(names, [c.info.name for c in classes], errors, 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT, check=True)
-    assert out.stdout.strip() == "['inception', 'vgg16'] ['inception', 'vgg16'] [] False"
+    names = "['clip-vit-b-32', 'clip-vit-l-14-336', 'dinov2-vit-l-14', 'inception', 'vgg16']"
+    assert out.stdout.strip() == f"{names} {names} [] False"
 
 
 def test_metrics_command_lists_extractors_and_names_broken_plugins(tmp_path):
@@ -44,7 +45,11 @@ def test_metrics_command_lists_extractors_and_names_broken_plugins(tmp_path):
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     by_name = {e["name"]: e for e in doc["extractors"]}
-    assert set(by_name) == {"inception", "vgg16"}
+    assert set(by_name) == {"inception", "vgg16", "clip-vit-b-32", "clip-vit-l-14-336",
+                            "dinov2-vit-l-14"}
+    assert [m["name"] for m in by_name["dinov2-vit-l-14"]["preprocessing"]] == [
+        "pil", "torch", "torch-fidelity"]
+    assert by_name["clip-vit-l-14-336"]["dim"] == 768
     assert by_name["inception"]["dim"] == 2048 and by_name["inception"]["input_size"] == 299
     assert [m["name"] for m in by_name["inception"]["preprocessing"]] == [
         "tf", "pytorch-fid", "clean"]

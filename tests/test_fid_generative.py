@@ -141,7 +141,7 @@ def test_every_metric_is_named_with_its_extractor(ours):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--features", "vgg16"], "--features 'vgg16': applies to fd, precision"),
+    (["--features", "vgg16"], "--features 'vgg16': applies to fd, kid, precision"),
     (["-m", "precision", "--features", "dinov9"], "unknown feature extractor 'dinov9'"),
     (["-m", "is", "--metric-option", "is.mode=tf"], "is.mode=tf: must be one of"),
     (["-m", "is", "--metric-option", "is.bins=3"], "is has no option 'bins'"),

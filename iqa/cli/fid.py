@@ -89,12 +89,13 @@ _RESIZE_HELP = (
 @decode_limit_options
 @click.option("-m", "--metric", "extra_metrics", multiple=True, metavar="NAME[,NAME...]",
               help="Also compute these metrics: kid, is, fd, precision, recall, density, "
-              "coverage, or a registered distribution metric (see `iqa metrics`). "
+              "coverage, cmmd, or a registered distribution metric (see `iqa metrics`). "
               "Comma-separated, repeatable.")
-@click.option("--features", default=None, metavar="EXTRACTOR",
-              help="Feature extractor of fd, precision, recall, density and coverage "
-              "(default: vgg16 for the k-NN metrics as torch-fidelity, inception for fd; "
-              "`iqa metrics` lists extractors).")
+@click.option("--features", default=None, metavar="EXTRACTOR[:MODE]",
+              help="Feature extractor of fd, kid, precision, recall, density and coverage "
+              "(default: vgg16 for the k-NN metrics as torch-fidelity, inception for fd and "
+              "kid; cmmd always uses clip-vit-l-14-336), optionally with one of its "
+              "preprocessing modes (e.g. dinov2-vit-l-14:torch); `iqa metrics` lists them.")
 @click.option("--metric-option", "metric_options", multiple=True, metavar="METRIC.OPTION=VALUE",
               help="An option of a metric given with --metric (see `iqa metrics`). Repeatable.")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table",
@@ -131,7 +132,7 @@ def fid(real: str, fake: str | None, resize: str, stats_resize: str | None, kid:
     iqa fid VIRTUAL_imagenet256_labeled.npz samples/   # ADM's reference batch
     iqa fid data/val/ samples/ --fail-if 'fid>5' --baseline fid.json --tolerance fid=2%
     """
-    from iqa.distribution.generative import selected
+    from iqa.distribution.generative import extractors
     from iqa.distribution.run import FIDOptions, Hooks
     from iqa.output import check_output_targets
     from iqa.registry import parse_metric_options
@@ -150,7 +151,7 @@ def fid(real: str, fake: str | None, resize: str, stats_resize: str | None, kid:
         )
         options.check()
         plugins = [cls.info.name for cls in options.plugins()]
-        plugins += selected(options.metrics)
+        plugins += list(extractors(options.metrics, options.features))  # kid on inception: no
     gates = prepare_gates("fid", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit,
                           extra_names=("kid_mean", "kid_std", *plugins))

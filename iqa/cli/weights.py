@@ -59,7 +59,8 @@ def list_(fmt: str) -> int:
     for r in rows:
         style = styles.get(r["status"], "")
         table.add_row(r["name"], f"[{style}]{r['status']}[/{style}]" if style else r["status"],
-                      f"{r['size_mib']:g} MiB", r["path"], r["used_by"])
+                      "size unknown" if r["size_mib"] is None else f"{r['size_mib']:g} MiB",
+                      r["path"], r["used_by"])
     import sys
 
     Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)

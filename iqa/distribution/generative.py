@@ -14,10 +14,17 @@ metric         extractor    reference
 ``density``    vgg16        the ``prdc`` package (Naeem et al. 2020, k = 5)
 ``coverage``
 ``fd``         inception    Fréchet distance on the ``--features`` extractor
+``kid``        inception    KID on the ``--features`` extractor (torch-fidelity ``kid``:
+                            kernel (x·y/d + 1)³, d its dimension); on the Inception it is
+                            the FID pipeline's KID
+``cmmd``       clip-vit-    google-research ``cmmd``: biased MMD², Gaussian RBF σ = 10,
+               l-14-336     ×1000, on L2-normalised CLIP ViT-L/14@336px embeddings
 =============  ===========  =========================================================
 
-``--features NAME`` moves ``fd``, ``precision``, ``recall``, ``density`` and ``coverage``
-to another extractor; ``fid``, ``kid`` and ``is`` stay on the FID Inception. Inception
+``--features NAME`` moves ``fd``, ``kid``, ``precision``, ``recall``, ``density`` and
+``coverage`` to another extractor; ``fid`` and ``is`` stay on the FID Inception and
+``cmmd`` on its CLIP (``-m cmmd --features X`` with another X is refused: CMMD is defined
+on those embeddings only). Inception
 features come from the FID pass (with its ``--resize`` and cache); every other extractor
 gets its features from one more decode pass over both folders
 (:mod:`iqa.distribution.feature_pass`), one decode per file for all of them. Each value
@@ -33,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from iqa.errors import InputError, UsageError
+from iqa.features.registry import split_features
 from iqa.params import invalid
 
 
@@ -64,7 +72,16 @@ METRICS: dict[str, GenMetric] = {m.name: m for m in (
     GenMetric("coverage", "vgg16", True, True,
               "coverage: share of REAL features whose k-NN ball (<) holds a FAKE feature "
               "(Naeem et al. 2020), as the prdc package"),
+    GenMetric("kid", "inception", True, False,
+              "KID = unbiased MMD^2 of the extractor's features, kernel (x.y/d + 1)^3, mean "
+              "over random subsets (Binkowski et al. 2018), as torch-fidelity kid"),
+    GenMetric("cmmd", "clip-vit-l-14-336", False, False,
+              "CMMD = 1000 * biased MMD^2 of L2-normalised CLIP ViT-L/14@336px embeddings, "
+              "Gaussian RBF kernel sigma = 10 (Jayasumana et al. 2024), as google-research "
+              "cmmd"),
 )}
+#: The only extractor CMMD is defined on.
+CMMD_EXTRACTOR = "clip-vit-l-14-336"
 #: k of each k-NN metric (the values of the papers and reference tools).
 NEAREST_K = {"precision": 3, "recall": 3, "density": 5, "coverage": 5}
 #: Options of ``is`` (``--metric-option is.mode=adm``): name -> (type, default, choices).
@@ -81,9 +98,26 @@ def selected(metrics: tuple[str, ...]) -> list[str]:
 
 
 def extractors(metrics: tuple[str, ...], features: str | None) -> dict[str, str]:
-    """Metric name -> extractor name for the generative metrics among ``metrics``."""
-    return {m: (features if features is not None and METRICS[m].follows_features
-                else METRICS[m].extractor) for m in selected(metrics)}
+    """Metric name -> extractor name for the generative metrics among ``metrics``. KID on
+    the Inception is left out: the FID pipeline computes it (:func:`kid_moves`)."""
+    features, _ = split_features(features)
+    out = {m: (features if features is not None and METRICS[m].follows_features
+               else METRICS[m].extractor) for m in selected(metrics)}
+    if out.get("kid") == "inception":
+        del out["kid"]
+    return out
+
+
+def kid_moves(features: str | None) -> bool:
+    """Whether KID (``-m kid`` or ``--kid``) is computed here, on ``features``, instead of
+    by the FID pipeline on the Inception."""
+    name, _ = split_features(features)
+    return name is not None and name != "inception"
+
+
+def run_metrics(options: Any) -> tuple[str, ...]:
+    """``options.metrics``, with ``kid`` when ``--kid`` asks for it."""
+    return options.metrics + (("kid",) if options.kid else ())
 
 
 def is_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -115,11 +149,26 @@ def check(metrics: tuple[str, ...], features: str | None, params: dict[str, Any]
     from iqa.features.registry import load
 
     chosen = selected(metrics)
+    features, mode = split_features(features)
     if features is not None:
-        load(features)  # UsageError / PluginError naming it
+        cls = load(features)  # UsageError / PluginError naming it
+        if mode is not None:
+            if features == "inception":
+                raise invalid("features", f"'inception:{mode}': the Inception's "
+                              "preprocessing is chosen with --resize")
+            try:
+                cls.info.mode(mode)
+            except UsageError as exc:
+                raise invalid("features", f"'{features}:{mode}': {exc}") from None
         if not any(METRICS[m].follows_features for m in chosen):
-            raise invalid("features", f"{features!r}: applies to fd, precision, recall, "
-                          "density and coverage; add one of them to --metric")
+            if "cmmd" in chosen and features != CMMD_EXTRACTOR:
+                raise invalid("features", f"{features!r}: cmmd is defined on "
+                              f"{CMMD_EXTRACTOR} embeddings only (google-research's "
+                              "reference); drop --features, or use fd or kid for a distance "
+                              f"on {features} features")
+            if not ("cmmd" in chosen and features == CMMD_EXTRACTOR):
+                raise invalid("features", f"{features!r}: applies to fd, kid, precision, "
+                              "recall, density and coverage; add one of them to --metric")
     if "is" in chosen:
         is_params(params)
     elif any(k.startswith("is.") for k in params):
@@ -135,7 +184,7 @@ def precheck(plans: list[Any], engine: Any) -> None:
     """Refuse before any image is decoded what would fail after: a non-Inception
     extractor on a set that is not a folder, IS with a zero logits layer."""
     options = engine.options
-    assigned = extractors(options.metrics, options.features)
+    assigned = extractors(run_metrics(options), options.features)
     others = sorted({e for e in assigned.values() if e != "inception"})
     for plan in plans if others else []:
         if plan.files is None:
@@ -167,7 +216,7 @@ def add_generative(result: Any, plans: list[Any], engine: Any) -> None:
     :class:`~iqa.distribution.run.Comparison`): its ``values`` and ``generative``
     definitions."""
     options = engine.options
-    assigned = extractors(options.metrics, options.features)
+    assigned = extractors(run_metrics(options), options.features)
     if not assigned:
         return
     sides = (result.real, result.fake)
@@ -208,6 +257,14 @@ def _compute(metric: str, real: np.ndarray, fake: np.ndarray, engine: Any,
         return _inception_score(fake, engine, result)
     if metric == "fd":
         return {"fd": genmetrics.frechet_distance_features(real, fake)}, {}
+    if metric == "kid":
+        return _kid(real, fake, engine)
+    if metric == "cmmd":
+        from iqa.genmetrics.cmmd import SCALE, SIGMA, cmmd
+
+        return {"cmmd": cmmd(real, fake)}, {
+            "sigma": SIGMA, "scale": SCALE, "kernel": "exp(-|x - y|^2 / (2 sigma^2))",
+            "estimator": "biased MMD^2 (all pairs, i = j included)"}
     k = NEAREST_K[metric]
     if metric in ("precision", "recall"):
         pr = genmetrics.precision_recall(real, fake, k=k)
@@ -242,3 +299,22 @@ def _inception_score(fake: np.ndarray, engine: Any, result: Any
                  "shuffle": "numpy RandomState(2020).permutation"}
     return {"is": score.mean, "is_std": score.std}, {"set": "fake", "logits": "fc without bias",
                                                      **extra}
+
+
+def _kid(real: np.ndarray, fake: np.ndarray, engine: Any
+         ) -> tuple[dict[str, float], dict[str, Any]]:
+    """KID on another extractor's features, with the run's subsets, size and seed."""
+    from iqa.metrics.kid import kid_from_features
+
+    options = engine.options
+    size = options.kid_subset_size
+    smaller = min(len(real), len(fake))
+    if size > smaller:
+        engine.hooks.warn(f"--kid-subset-size {size} is larger than the smaller set ({smaller} "
+                          f"images); using {smaller}")
+        size = smaller
+    value = kid_from_features(real, fake, subsets=options.kid_subsets, subset_size=size,
+                              seed=options.seed)
+    return {"kid_mean": value.mean, "kid_std": value.std}, {
+        "kernel": f"(x.y/{real.shape[1]} + 1)^3", "estimator": "unbiased MMD^2",
+        "subsets": options.kid_subsets, "subset_size": size, "seed": options.seed}

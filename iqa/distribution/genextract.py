@@ -19,7 +19,7 @@ from iqa.errors import InputError
 def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
     """The extractor ``name`` on the run's device, and the weights it was built from."""
     from iqa.extras import require
-    from iqa.features.registry import load
+    from iqa.features.registry import load, split_features
     from iqa.weights import load_state_dict, resolve
 
     cls = load(name)
@@ -36,7 +36,9 @@ def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
             hooks.warn(weights.warning)
         states[weights_name] = load_state_dict(weights)
         resolved.append(weights)
-    return cls(states, device=engine.device), resolved
+    chosen, mode = split_features(engine.options.features)
+    return cls(states, device=engine.device, preprocessing=mode if chosen == name else None
+               ), resolved
 
 
 def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], engine: Any
@@ -69,8 +71,9 @@ def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], e
         if n < 2:
             raise InputError(f"{plan.path}: only {n} images could be read; the k-NN metrics "
                              "need at least 2 images per set", str(plan.path))
-        mib = sum(f.nbytes for f in result.features.values()) / 2**20
+        kept = sum(f.nbytes for f in result.features.values())
+        size = f"{kept / 2**20:.1f} MiB" if kept >= 2**20 else f"{kept / 1024:.1f} KiB"
         hooks.info(f"{plan.path}: {', '.join(names)} features of {n} images in "
-                   f"{result.seconds:.1f} s (kept in memory: {mib:.1f} MiB float32)")
+                   f"{result.seconds:.1f} s (kept in memory: {size} float32)")
         out.append(result.features)
     return {name: (out[0][name], out[1][name]) for name in names}, described

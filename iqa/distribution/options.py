@@ -45,7 +45,8 @@ class FIDOptions:
     metrics: tuple[str, ...] = ()
     #: Their options, ``{"<metric>.<option>": value}`` (see :func:`iqa.registry.validate_params`).
     params: Mapping[str, Any] = field(default_factory=dict)
-    #: Extractor of fd, precision, recall, density, coverage (see iqa.distribution.generative).
+    #: Extractor of fd, kid, precision, recall, density, coverage, ``NAME`` or ``NAME:MODE``
+    #: with one of its preprocessing modes (see iqa.distribution.generative).
     features: str | None = None
     #: The resize mode statistics files were computed with, where they do not record it
     #: (pytorch-fid's .npz); checked against --resize (iqa.distribution.provenance).
@@ -106,8 +107,12 @@ class FIDOptions:
 
     @property
     def with_kid(self) -> bool:
-        """KID is computed: asked for with ``kid`` or named in :attr:`metrics`."""
-        return self.kid or "kid" in self.metrics
+        """The FID pipeline computes KID on the Inception: asked for with ``kid`` or named
+        in :attr:`metrics`, and :attr:`features` is not another extractor (then KID is one
+        of the generative metrics, :func:`iqa.distribution.generative.kid_moves`)."""
+        from iqa.distribution.generative import kid_moves
+
+        return (self.kid or "kid" in self.metrics) and not kid_moves(self.features)
 
     def need_features(self) -> bool:
         """Every image's features are kept: for KID or a plugin that takes features."""

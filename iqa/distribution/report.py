@@ -67,6 +67,10 @@ def quantities(comparison: Any) -> list[Any]:
         found.append(Quantity.from_info(cls.info, key=_value_key(cls.info.name,
                                                                  comparison.values)))
     for name, definition in comparison.generative.items():
+        if name == "kid":  # KID on another extractor: the same keys as the Inception's
+            found += [Quantity.from_info(load("kid").info, key="kid_mean"),
+                      Quantity("kid_std", higher_is_better=False)]
+            continue
         found.append(Quantity(name, higher_is_better=definition["higher_is_better"]))
     return found
 

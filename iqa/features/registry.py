@@ -1,6 +1,7 @@
 """Feature-extractor plugins: the entry-point group ``iqa.extractors``.
 
-Built-in extractors (``inception``, ``vgg16``) are registered through the same group as
+Built-in extractors (``inception``, ``vgg16``, ``clip-vit-b-32``, ``clip-vit-l-14-336``,
+``dinov2-vit-l-14``) are registered through the same group as
 third-party ones (see ``pyproject.toml``), as metrics are in :mod:`iqa.registry`. Names
 are listed without importing anything; an extractor's module is imported when it is
 used, and importing it imports no torch (see :mod:`iqa.features.extractor`). A plugin
@@ -21,6 +22,9 @@ GROUP = "iqa.extractors"
 _BUILTIN = {
     "inception": "iqa.features.fid_inception:InceptionExtractor",
     "vgg16": "iqa.features.vgg16_pr:VGG16Extractor",
+    "clip-vit-b-32": "iqa.features.clip_vit_b_32:ClipViTB32Extractor",
+    "clip-vit-l-14-336": "iqa.features.clip_vit_l_14_336:ClipViTL14336Extractor",
+    "dinov2-vit-l-14": "iqa.features.dinov2_vit_l_14:DINOv2Extractor",
 }
 
 
@@ -62,3 +66,12 @@ def load_all() -> tuple[list[type], list[str]]:
         except PluginError as exc:
             errors.append(str(exc))
     return classes, errors
+
+
+def split_features(features: str | None) -> tuple[str | None, str | None]:
+    """``--features NAME[:MODE]`` → (extractor name, preprocessing mode or None for the
+    extractor's default), e.g. ``dinov2-vit-l-14:torch``."""
+    if features is None:
+        return None, None
+    name, _, mode = features.partition(":")
+    return name, mode or None

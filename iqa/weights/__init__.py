@@ -21,7 +21,10 @@
   every run that uses it, and it takes precedence over the official file until a
   verified import or download of the same name replaces it.
 * **Loading** is always ``torch.load(..., weights_only=True)`` on bytes whose digest
-  was just checked; the state dict is checked (keys, shapes, finite floating-point
+  was just checked — or, for OpenAI's CLIP files (TorchScript archives, which
+  ``weights_only`` refuses), the restricted reader of :mod:`iqa.weights._torchscript`,
+  which admits tensors and inert module records only and never runs the archive; the
+  state dict is checked (keys, shapes, finite floating-point
   values) on import and again on every load, see :mod:`iqa.weights._verify`.
 * Files placed in the caches get the mode the umask asks for (0644 under umask 022).
 """
@@ -39,6 +42,7 @@ from iqa.errors import UsageError, WeightsError
 from iqa.weights import _store
 from iqa.weights._download import Progress, cancel_downloads, fetch
 from iqa.weights._files import place
+from iqa.weights._torchscript import is_torchscript, read_torchscript
 from iqa.weights._verify import (
     as_float32,
     check_shapes,
@@ -121,7 +125,7 @@ def official_path(entry: KnownFile) -> Path:
 def _manual_hint(entry: KnownFile) -> str:
     """How to install the file by hand: always from its official origin."""
     return (
-        f"fetch {entry.url} ({entry.size_mib:g} MiB) on a machine with internet, "
+        f"fetch {entry.url} ({entry.size_text}) on a machine with internet, "
         f"then run: iqa weights import {entry.name} /path/to/{entry.filename}"
     )
 
@@ -132,8 +136,9 @@ def _official_digest(entry: KnownFile, path: Path) -> tuple[str | None, str]:
     The size is compared first: a file of another size is not hashed.
     """
     size = file_size(path)
-    if size != entry.size:
-        return None, f"{size:,} bytes, expected {entry.size:,}"
+    if not entry.size_ok(size):
+        expected = f"{entry.size:,}" if entry.size is not None else "at most 2 GiB"
+        return None, f"{size:,} bytes, expected {expected}"
     digest = sha256_file(path)
     if not entry.matches(digest):
         return None, f"sha256 {digest[:16]}…, expected {entry.sha256[:16]}…"
@@ -213,7 +218,7 @@ def from_file(path: str | os.PathLike[str], *, name: str) -> ResolvedWeights:
     if not file.is_file():
         raise WeightsError(f"{file}: no such weights file")
     digest = sha256_file(file)
-    official = file_size(file) == entry.size and entry.matches(digest)
+    official = entry.size_ok(file_size(file)) and entry.matches(digest)
     return ResolvedWeights(name, file, digest, official, "file")
 
 
@@ -237,8 +242,15 @@ def load_state_dict(weights: ResolvedWeights, data: bytes | None = None) -> dict
 
 
 def _checked_state(data: bytes, name: str, source: str) -> dict[str, Any]:
-    state = safe_load(data, source)
-    required, optional = known(name).expected_shapes()
+    entry = known(name)
+    if entry.format == "torchscript" and is_torchscript(data):
+        state = read_torchscript(data, source)
+    else:
+        state = safe_load(data, source)
+    prefix = entry.keep_prefix
+    if prefix and any(k.startswith(prefix) for k in state):  # the image tower only
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    required, optional = entry.expected_shapes()
     check_shapes(state, required, optional, source)
     check_values(state, source)
     return as_float32(state)
@@ -252,7 +264,7 @@ def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = F
     if not source.is_file():
         raise WeightsError(f"{source}: no such file")
     data, digest = read_bytes(source)
-    if len(data) == entry.size and entry.matches(digest):
+    if entry.size_ok(len(data)) and entry.matches(digest):
         target = official_path(entry)
         if not (target.is_file() and _official_digest(entry, target)[0] == digest):
             with place(target) as stream:
@@ -262,7 +274,7 @@ def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = F
     if not unverified:
         raise WeightsError(
             f"{source}: {len(data):,} bytes with sha256 {digest[:16]}… is not the official "
-            f"{name} file ({entry.size:,} bytes, sha256 {entry.sha256}); if these are "
+            f"{name} file ({entry.size_text}, sha256 {entry.sha256}); if these are "
             "converted or fine-tuned weights, "
             f"import them with: iqa weights import {name} {source} --unverified"
         )

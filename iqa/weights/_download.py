@@ -40,7 +40,7 @@ from pathlib import Path
 from iqa import __version__
 from iqa.errors import UsageError, WeightsError
 from iqa.weights._files import place
-from iqa.weights.catalog import KnownFile
+from iqa.weights.catalog import UNKNOWN_SIZE_CAP, KnownFile
 
 Progress = Callable[[int, "int | None"], None]
 _CHUNK = 1 << 20
@@ -106,14 +106,17 @@ def fetch(entry: KnownFile, target: Path, progress: Progress | None = None) -> s
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             total = _content_length(response)
-            if total is not None and total != entry.size:
+            if total is not None and not entry.size_ok(total):
+                official = (f"{entry.size:,} bytes" if entry.size is not None else
+                            f"at most {UNKNOWN_SIZE_CAP:,} bytes (its size is not published)")
                 raise WeightsError(
                     f"download of {url} refused: the server announces {total:,} bytes, the "
-                    f"official {entry.filename} is {entry.size:,} bytes; nothing was saved"
+                    f"official {entry.filename} is {official}; nothing was saved"
                 )
+            cap = entry.size if entry.size is not None else UNKNOWN_SIZE_CAP
             with place(target) as stream:
-                digest = _Copy(url, entry.size, min_rate, cancelled).run(response, stream,
-                                                                          progress)
+                copy = _Copy(url, cap, min_rate, cancelled, exact=entry.size is not None)
+                digest = copy.run(response, stream, progress)
                 if not entry.matches(digest):
                     raise WeightsError(
                         f"download of {url} failed verification: sha256 {digest}, "
@@ -151,8 +154,10 @@ def _content_length(response) -> int | None:
 class _Copy:
     """Copy a response body to a file: at most ``size`` bytes, at least ``min_rate``."""
 
-    def __init__(self, url: str, size: int, min_rate: float, cancelled: threading.Event):
+    def __init__(self, url: str, size: int, min_rate: float, cancelled: threading.Event,
+                 exact: bool = True):
         self.url, self.size, self.min_rate, self.cancelled = url, size, min_rate, cancelled
+        self.exact = exact  # size is the official size (else only a cap)
 
     def run(self, response, stream, progress: Progress | None) -> str:
         # read1 returns what has arrived (at least one byte) instead of waiting for a
@@ -162,14 +167,15 @@ class _Copy:
         done = 0
         window_start, window_done = time.monotonic(), 0
         if progress:
-            progress(0, self.size)
+            progress(0, self.size if self.exact else None)
         while chunk := read(min(_CHUNK, self.size - done + 1)):
             if self.cancelled.is_set():
                 raise WeightsError(f"download of {self.url} cancelled; nothing was saved")
             if done + len(chunk) > self.size:
                 raise WeightsError(
                     f"download of {self.url} refused: the server sent more than the "
-                    f"{self.size:,} bytes of the official file; nothing was saved"
+                    f"{self.size:,} bytes {'of the official file' if self.exact else 'allowed'}"
+                    "; nothing was saved"
                 )
             stream.write(chunk)
             digest.update(chunk)
@@ -179,8 +185,8 @@ class _Copy:
                 self._check_rate(done - window_done, now - window_start)
                 window_start, window_done = now, done
             if progress:
-                progress(done, self.size)
-        if done != self.size:
+                progress(done, self.size if self.exact else None)
+        if self.exact and done != self.size:
             raise WeightsError(
                 f"download of {self.url} was cut off: got {done:,} of {self.size:,} bytes; "
                 "nothing was saved, try again"

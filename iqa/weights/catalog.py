@@ -7,6 +7,17 @@ hub's convention) are *not* enough: they are 32 bits, and a file with a matching
 can be found in minutes; they are kept only to show that the name and the pinned digest
 agree. A download is refused as soon as the server announces or sends a length other than
 the pinned size, before the body is hashed.
+
+Where no independent source gives a file's size, :attr:`KnownFile.size` is ``None`` and
+the catalog says so (``iqa weights list`` shows "size unknown"): the full SHA-256 alone
+decides whether the file is official, and a download of it is capped at
+:data:`UNKNOWN_SIZE_CAP` bytes. An entry is never given a size or digest that was not
+published.
+
+``format`` says how the file is read: ``"state_dict"`` (``torch.save`` of a state dict,
+read with ``weights_only=True``) or ``"torchscript"`` (OpenAI's CLIP archives, read by
+:mod:`iqa.weights._torchscript` without running them; only the tensors under
+``keep_prefix`` are kept).
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from importlib import import_module
 from iqa.errors import UsageError
 
 Shapes = dict[str, tuple[int, ...]]
+#: The most bytes a download of a file of unknown size may bring (2 GiB).
+UNKNOWN_SIZE_CAP = 2 * 2**30
 
 
 @dataclass(frozen=True)
@@ -28,15 +41,27 @@ class KnownFile:
     name: str
     filename: str
     url: str
-    size: int  # bytes of the official file
+    size: int | None  # bytes of the official file; None: not published (see above)
     sha256: str  # full hex SHA-256 of the official file
     used_by: str
     shapes: str  # "module:function" returning (required, optional) key -> shape
+    format: str = "state_dict"  # or "torchscript"
+    keep_prefix: str = ""  # torchscript: the tensors kept (e.g. "visual.")
+    digest_source: str = ""  # where the digest and size were learned, for the README
 
     @property
-    def size_mib(self) -> float:
+    def size_mib(self) -> float | None:
         """The official size in MiB (one decimal), shown to users before a download."""
-        return round(self.size / 2**20, 1)
+        return None if self.size is None else round(self.size / 2**20, 1)
+
+    @property
+    def size_text(self) -> str:
+        """The size for messages: "337.6 MiB" or "size unknown"."""
+        return "size unknown" if self.size is None else f"{self.size_mib:g} MiB"
+
+    def size_ok(self, size: int) -> bool:
+        """Whether a file of ``size`` bytes may be the official one."""
+        return size == self.size if self.size is not None else 0 < size <= UNKNOWN_SIZE_CAP
 
     @property
     def sha256_prefix(self) -> str:
@@ -64,6 +89,7 @@ class KnownFile:
 
 
 _TORCHVISION = "https://download.pytorch.org/models/"
+_OPENAI_CLIP = "https://openaipublic.azureedge.net/clip/models/"
 
 KNOWN: dict[str, KnownFile] = {
     f.name: f
@@ -104,6 +130,47 @@ KNOWN: dict[str, KnownFile] = {
             sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2",
             used_by="fid, kid (Inception-v3 pool3, TF 2015-12-05 graph as ported by pytorch-fid)",
             shapes="iqa.features.inception:expected_shapes",
+        ),
+        # OpenAI's CLIP archives: the URL path is the file's full SHA-256 (openai/CLIP
+        # clip/clip.py _MODELS, checked by its _download; the same URLs in torch-fidelity
+        # and scenic). Sizes: Git LFS pointers of independent re-uploads of the same digest.
+        KnownFile(
+            name="clip-vit-b-32",
+            filename="ViT-B-32.pt",
+            url=_OPENAI_CLIP + "40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af/"
+            "ViT-B-32.pt",
+            size=353_976_522,
+            sha256="40d365715913c9da98579312b702a82c18be219cc2a73407c4526f58eba950af",
+            used_by="--features clip-vit-b-32 (CLIP-FID: clean-fid clip_vit_b_32, "
+            "torch-fidelity clip-vit-b-32)",
+            shapes="iqa.features.clip_openai:vit_b_32_shapes",
+            format="torchscript",
+            keep_prefix="visual.",
+        ),
+        KnownFile(
+            name="clip-vit-l-14-336",
+            filename="ViT-L-14-336px.pt",
+            url=_OPENAI_CLIP + "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/"
+            "ViT-L-14-336px.pt",
+            size=None,  # not published where it could be checked: the digest decides
+            sha256="3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02",
+            used_by="cmmd, --features clip-vit-l-14-336 (google-research cmmd, via scenic's "
+            "CLIP loader)",
+            shapes="iqa.features.clip_openai:vit_l_14_336_shapes",
+            format="torchscript",
+            keep_prefix="visual.",
+        ),
+        # DINOv2 ViT-L/14 backbone as facebookresearch/dinov2's hubconf loads it. Meta
+        # publishes no digest; size and SHA-256 agree across several independent Git LFS
+        # re-uploads of the file.
+        KnownFile(
+            name="dinov2-vit-l-14",
+            filename="dinov2_vitl14_pretrain.pth",
+            url="https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+            size=1_217_586_395,
+            sha256="d5383ea8f4877b2472eb973e0fd72d557c7da5d3611bd527ceeb1d7162cbf428",
+            used_by="--features dinov2-vit-l-14 (FD-DINOv2: dgm-eval, EDM2)",
+            shapes="iqa.features.dinov2_vit_l_14:expected_shapes",
         ),
     )
 }
