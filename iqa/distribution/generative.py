@@ -27,7 +27,9 @@ metric         extractor    reference
 on those embeddings only). Inception
 features come from the FID pass (with its ``--resize`` and cache); every other extractor
 gets its features from one more decode pass over both folders
-(:mod:`iqa.distribution.feature_pass`), one decode per file for all of them. Each value
+(:mod:`iqa.distribution.feature_pass`), one decode per file for all of them. ``fd``
+takes a statistics file that holds the extractor's mu and sigma (EDM2's ``fd_dinov2``)
+in place of a folder (:mod:`iqa.distribution.genstats`); the other metrics need folders. Each value
 is a top-level key of the result (``is`` with ``is_std``), and the ``definitions`` block
 names its extractor, layer, preprocessing, weights digest and parameters.
 """
@@ -188,11 +190,20 @@ def precheck(plans: list[Any], engine: Any) -> None:
     others = sorted({e for e in assigned.values() if e != "inception"})
     for plan in plans if others else []:
         if plan.files is None:
-            users = ", ".join(m for m, e in assigned.items() if e in others)
+            # fd needs only mu and sigma, which a statistics file may hold (genstats)
+            users = ", ".join(m for m, e in assigned.items() if e in others
+                              and not (m == "fd" and plan.summary is not None))
+            if not users:
+                continue
             kind = "a statistics file" if plan.summary is not None else "images in memory"
             raise UsageError(f"{plan.path}: {users} need the features of the "
                              f"{'/'.join(others)} extractor, and this set is {kind}; give "
                              "the folder of images")
+    if assigned.get("fd", "inception") != "inception" and any(
+            plan.summary is not None for plan in plans):
+        from iqa.distribution import genstats
+
+        genstats.check(plans, engine, assigned["fd"])
     if "is" in assigned and any(plan.summary is None for plan in plans):
         _logits_weight(engine)
 
@@ -229,7 +240,12 @@ def add_generative(result: Any, plans: list[Any], engine: Any) -> None:
         described["inception"] = {**InceptionExtractor.info.describe(options.resize),
                                   "weights_sha256": result.weights_sha256()}
     others = sorted({e for e in assigned.values() if e != "inception"})
-    if others:
+    if others and all(plan.summary is not None for plan in plans):  # fd of two files
+        from iqa.distribution.genstats import describe
+
+        described.update({name: describe(name, engine) for name in others})
+        features.update({name: (None, None) for name in others})
+    elif others:
         from iqa.distribution.genextract import extract_sets
 
         got, info = extract_sets(others, assigned, plans, engine)
@@ -237,7 +253,13 @@ def add_generative(result: Any, plans: list[Any], engine: Any) -> None:
         described.update(info)
     for metric, name in assigned.items():
         real, fake = features[name]
-        values, extra = _compute(metric, real, fake, engine, result)
+        if metric == "fd" and name != "inception" and any(
+                plan.summary is not None for plan in plans):
+            from iqa.distribution.genstats import frechet
+
+            values, extra = frechet((real, fake), plans, engine, name)
+        else:
+            values, extra = _compute(metric, real, fake, engine, result)
         for key, value in values.items():
             if not np.isfinite(value):
                 raise InputError(f"{key} of {sides[0].path} and {sides[1].path} is not a "

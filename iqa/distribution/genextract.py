@@ -44,7 +44,8 @@ def build(name: str, engine: Any) -> tuple[Any, list[Any]]:
 def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], engine: Any
                  ) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict[str, dict[str, Any]]]:
     """Features of the two sets (``plans``: folders) from each extractor in ``names``, and
-    what each is (for the definitions block). Both plans are folders (checked by
+    what each is (for the definitions block). Each plan is a folder, or a statistics file
+    whose side is ``None`` (only ``fd`` takes one, checked by
     :func:`iqa.distribution.generative.precheck`)."""
     from iqa.device import default_batch_size, default_workers
     from iqa.distribution.feature_pass import extract_features
@@ -63,6 +64,9 @@ def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], e
     progress = hooks.progress or (lambda label, total: nullcontext(None))
     out: list[dict[str, np.ndarray]] = []
     for plan, label in zip(plans, ("real", "fake")):
+        if plan.files is None:  # a statistics file: fd reads its mu and sigma (genstats)
+            out.append({})
+            continue
         with progress(f"{label} ({', '.join(names)}): {plan.path}", len(plan.files)) as advance:
             result = extract_features([str(f) for f in plan.files], built, options.decode,
                                       batch_size=batch, workers=workers,
@@ -76,4 +80,4 @@ def extract_sets(names: list[str], assigned: dict[str, str], plans: list[Any], e
         hooks.info(f"{plan.path}: {', '.join(names)} features of {n} images in "
                    f"{result.seconds:.1f} s (kept in memory: {size} float32)")
         out.append(result.features)
-    return {name: (out[0][name], out[1][name]) for name in names}, described
+    return {name: (out[0].get(name), out[1].get(name)) for name in names}, described

@@ -36,6 +36,13 @@ def frechet_distance_features(real: object, fake: object) -> float:
     return frechet_distance(sx.mean, sx.cov, sy.mean, sy.cov)
 
 
+def feature_stats(features: object, what: str) -> FeatureStats:
+    """Mean and unbiased covariance (denominator N − 1) of an N×d feature array, as
+    :func:`frechet_distance_features` takes them: for a Fréchet distance against a
+    statistics file's mu and sigma."""
+    return _stats(feature_array(features, what, min_rows=2))
+
+
 def _stats(x: np.ndarray) -> FeatureStats:
     """Float64 sums of ``x`` fed 4,096 rows at a time (no N×d float64 copy)."""
     from iqa.distribution.stats import FeatureStats
