@@ -65,3 +65,14 @@ def backbones(tmp_path_factory):
             assert not result.verified
             states[net] = state
     return states
+
+
+@pytest.fixture
+def caches(tmp_path, monkeypatch):
+    """Fresh, empty weights caches for one test, downloads allowed (a test module that
+    needs them off defines its own ``caches``)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("IQA_CACHE_DIR", str(tmp_path / "iqa"))
+    monkeypatch.delenv("IQA_OFFLINE", raising=False)
+    monkeypatch.setenv("IQA_DOWNLOAD_TIMEOUT", "2")
+    return tmp_path

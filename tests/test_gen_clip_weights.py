@@ -83,15 +83,6 @@ def test_import_checks_the_image_tower_against_the_architecture(archive, tmp_pat
         weights.import_file("clip-vit-b-32", path, unverified=True)
 
 
-@pytest.fixture
-def caches(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("IQA_CACHE_DIR", str(tmp_path / "iqa"))
-    monkeypatch.delenv("IQA_OFFLINE", raising=False)
-    monkeypatch.setenv("IQA_DOWNLOAD_TIMEOUT", "2")
-    return tmp_path
-
-
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 
 

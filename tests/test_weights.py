@@ -23,16 +23,6 @@ from tests.http_server import refused_url, serve
 NAME = "squeezenet1_1"
 
 
-@pytest.fixture
-def caches(tmp_path, monkeypatch):
-    """Fresh, empty caches for one test; downloads allowed."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("IQA_CACHE_DIR", str(tmp_path / "iqa"))
-    monkeypatch.delenv("IQA_OFFLINE", raising=False)
-    monkeypatch.setenv("IQA_DOWNLOAD_TIMEOUT", "2")
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def squeeze_bytes() -> bytes:
     import torch

@@ -28,16 +28,6 @@ BODY = bytes(range(256)) * 40  # 10,240 bytes
 
 
 @pytest.fixture
-def caches(tmp_path, monkeypatch):
-    """Fresh, empty caches for one test; downloads allowed."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("IQA_CACHE_DIR", str(tmp_path / "iqa"))
-    monkeypatch.delenv("IQA_OFFLINE", raising=False)
-    monkeypatch.setenv("IQA_DOWNLOAD_TIMEOUT", "2")
-    return tmp_path
-
-
-@pytest.fixture
 def small(monkeypatch) -> catalog.KnownFile:
     """The squeezenet entry pinned to BODY's digest and size."""
     entry = dataclasses.replace(catalog.KNOWN[NAME], sha256=hashlib.sha256(BODY).hexdigest(),
