@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from iqa.errors import UsageError
+from iqa.tempfiles import part_file, signals_held
 
 _DIRECT_PREFIXES = ("/dev/", "/proc/")
 #: Errors of writing a report that the user can fix (space, quota, permissions, mounts).
@@ -137,15 +138,17 @@ def _check_writable(option: str, path: str) -> None:
     if target.exists() and not os.access(target, os.W_OK):
         raise UsageError(f"{where}: cannot be written (permission denied)")
     try:  # the one test that tells the truth (read-only mounts, /sys, ACLs, quotas)
-        fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        with signals_held():  # Ctrl-C or SIGTERM never leaves the probe behind
+            fd, probe = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part",
+                                         dir=folder)
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UsageError(
             f"{where}: cannot write in folder {_shown(str(folder))} ({reason}); "
             "choose a writable place"
         ) from None
-    os.close(fd)
-    os.unlink(probe)
 
 
 def _shown(path: str) -> str:
@@ -230,7 +233,8 @@ def _atomic(path: str) -> Iterator[IO[str]]:
     except FileNotFoundError:
         mode = 0o666 & ~_umask()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        part = part_file(folder, target.name)
+        fd, tmp = next(part)
     except OSError as exc:
         raise UsageError(f"{_shown(path)}: cannot be written ({exc.strerror or exc})") from None
     try:
@@ -256,7 +260,7 @@ def write_file_bytes(path: str, data: bytes, protected: set[tuple[int, int]] = f
                          "it. Choose another folder for the maps")
     with _write_errors(path):
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        fd, tmp = next(part_file(target.parent, target.name))
         try:
             os.fchmod(fd, 0o666 & ~_umask())
             with os.fdopen(fd, "wb") as stream:

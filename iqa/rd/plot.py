@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +45,12 @@ def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str])
         mask = os.umask(0o022)
         os.umask(mask)
         mode = 0o666 & ~mask  # a new file follows the umask, as any program's would
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix, dir=folder)
-    os.fchmod(fd, mode)
-    os.close(fd)
+    from iqa.tempfiles import part_file
+
+    fd, tmp = next(part_file(folder, target.name, suffix=target.suffix))
     try:
+        os.fchmod(fd, mode)
+        os.close(fd)
         fig.savefig(tmp, format=target.suffix.lower()[1:], dpi=120)
         os.replace(tmp, target)
     except BaseException:
