@@ -66,16 +66,10 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    from iqa.compare import (
-        LoadSettings,
-        _prefetched,
-        _score_batch,
-        build_metrics,
-        decode_threads,
-        score_pairs,
-    )
+    from iqa.compare import _score_batch, build_metrics, score_pairs
     from iqa.io.images import Image
     from iqa.metrics.base import MetricOptions
+    from iqa.pair_loading import LoadSettings, _prefetched, decode_threads
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     settings = LoadSettings()

@@ -35,10 +35,10 @@ def prefetch_in_processes(pairs: Sequence[Any], job: Callable[[Any], Any], *, ah
 
     # A fork server where there is one: workers start from a clean single-threaded
     # process (forking this one, which may hold a CUDA context and running threads,
-    # could deadlock a child); the server imports iqa.compare once for all of them.
+    # could deadlock a child); the server imports iqa.pair_loading once for all of them.
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["iqa.compare"])
+        context.set_forkserver_preload(["iqa.pair_loading"])
     else:
         context = multiprocessing.get_context("spawn")
     chunks = [pairs[i:i + CHUNK] for i in range(0, len(pairs), CHUNK)]

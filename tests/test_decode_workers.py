@@ -4,9 +4,9 @@ same pairs, pixels, rates and errors, in the same order, as its decoding threads
 import numpy as np
 from PIL import Image
 
-from iqa.compare import LoadSettings, _prefetched
 from iqa.errors import InputError
 from iqa.io.pairing import pair_inputs
+from iqa.pair_loading import LoadSettings, _prefetched
 
 
 def _folders(tmp_path):
