@@ -97,10 +97,16 @@ def load(name: str):
 
 def load_all() -> tuple[list, list[str]]:
     """All metric classes that load, and one error line for each that does not."""
+    return load_each(registered(), load)
+
+
+def load_each(names: Iterable[str], loader: Callable[[str], type]) -> tuple[list, list[str]]:
+    """``loader(name)`` for each name in sorted order: the classes that load, and one
+    error line for each plugin that does not (metrics and feature extractors alike)."""
     classes, errors = [], []
-    for name in sorted(registered()):
+    for name in sorted(names):
         try:
-            classes.append(load(name))
+            classes.append(loader(name))
         except PluginError as exc:
             errors.append(str(exc))
     return classes, errors

@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from iqa.errors import PluginError, UsageError
-from iqa.registry import Registered, load_target, scan_group
+from iqa.registry import Registered, load_each, load_target, scan_group
 
 GROUP = "iqa.extractors"
 
@@ -59,13 +59,7 @@ def load(name: str) -> type:
 
 def load_all() -> tuple[list[type], list[str]]:
     """All extractor classes that load, and one error line for each that does not."""
-    classes, errors = [], []
-    for name in sorted(registered()):
-        try:
-            classes.append(load(name))
-        except PluginError as exc:
-            errors.append(str(exc))
-    return classes, errors
+    return load_each(registered(), load)
 
 
 def split_features(features: str | None) -> tuple[str | None, str | None]:
