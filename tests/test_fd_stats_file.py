@@ -109,6 +109,65 @@ def test_fd_against_an_edm2_pickle_equals_fd_against_the_folder(dino_caches, fid
     assert not any("preprocessed for" in w for w in files.warnings)
 
 
+def _torch_fidelity_cache(root, name, compute) -> None:
+    """``NAME.pt`` written by torch-fidelity's own cache function, as its runs do."""
+    from torch_fidelity.utils import cache_lookup_one_recompute_on_miss
+
+    cache_lookup_one_recompute_on_miss(name, compute, cache=True, cache_root=str(root),
+                                       verbose=False)
+
+
+def test_fd_against_torch_fidelity_cached_dinov2_statistics(dino_caches, fid_weights, tmp_path,
+                                                            monkeypatch):
+    """torch-fidelity keeps one file per extractor: given its DINOv2 file, FID reads the
+    Inception file beside it; FD equals that of the two folders, in torch-fidelity's
+    preprocessing, which the run must use."""
+    import torch
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+
+    import iqa.genmetrics
+    from iqa.distribution.run import FIDOptions, compare_sets
+    from iqa.errors import InputError, UsageError
+
+    for key, value in dino_caches.items():
+        monkeypatch.setenv(key, value)
+    real, fake = make_pair(tmp_path, COUNT, seed=33, square=64)
+    seen = []
+    original = iqa.genmetrics.frechet_distance_features
+    monkeypatch.setattr(iqa.genmetrics, "frechet_distance_features",
+                        lambda x, y: seen.append((x, y)) or original(x, y))
+    options = FIDOptions(metrics=("fd",), features=f"{NAME}:torch-fidelity",
+                         weights=str(fid_weights), cache=False, device="cpu", workers=0)
+    folders = compare_sets(str(real), str(fake), options)
+    (_, y), = seen
+    cache = tmp_path / "torch-fidelity"
+    _torch_fidelity_cache(cache, f"fakes-{NAME}-stat-fid-dinov2",
+                          lambda: fid_features_to_statistics(torch.from_numpy(y)))
+    dino = cache / f"fakes-{NAME}-stat-fid-dinov2.pt"
+    from iqa.distribution.statsmerge import describe
+
+    shown = describe(dino)  # `iqa stats show`: the file's own extractor, alone
+    assert (shown["tool"], shown["network"], shown["preprocessing"]["resize"]) == (
+        "torch-fidelity", NAME, "torch-fidelity")
+    with pytest.raises(InputError, match="also needs inception's, which torch-fidelity keeps "
+                       "beside it as fakes-inception-v3-compat-stat-fid-2048.pt: not found"):
+        compare_sets(str(real), str(dino), options)
+    inception = folders.fake
+    _torch_fidelity_cache(cache, "fakes-inception-v3-compat-stat-fid-2048",
+                          lambda: {"mu": inception.mean, "sigma": inception.cov})
+    for given in (dino, cache / "fakes-inception-v3-compat-stat-fid-2048.pt"):
+        mixed = compare_sets(str(real), str(given), options)
+        assert mixed.fid == pytest.approx(folders.fid, rel=1e-9)
+        assert mixed.values["fd"] == pytest.approx(folders.values["fd"], rel=1e-6)
+        side = mixed.record()["definitions"]["fd"]["stats_files"]["fake"]
+        assert (side["tool"], side["preprocessing"]) == ("torch-fidelity", "torch-fidelity")
+    with pytest.raises(UsageError, match="computed with the torch-fidelity preprocessing, and "
+                       "this run uses pil; use --features dinov2-vit-l-14:torch-fidelity"):
+        compare_sets(str(real), str(dino), FIDOptions(
+            metrics=("fd",), features=NAME, weights=str(fid_weights), cache=False,
+            device="cpu", workers=0))
+
+
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     return make_pair(tmp_path_factory.mktemp("fdrefuse"), 2, seed=32, square=32)[0]

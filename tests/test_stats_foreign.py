@@ -167,7 +167,10 @@ def test_torch_fidelity_cache_written_by_torch_fidelity(own, reference_fid, tmp_
     assert result.fid == pytest.approx(reference_fid, rel=1e-9)
     assert result.record()["stats_files"]["real"]["entry"] == "stat-fid-2048"
     # Another extractor's or layer's statistics are not the FID Inception's.
-    for other, message in (("x-dinov2-vit-l-14-stat-fid-1024", "dinov2-vit-l-14 extractor"),
+    for other, message in (("x-dinov2-vit-l-14-stat-fid-dinov2", "of dinov2-vit-l-14, and this "
+                            "run also needs inception's.*x-inception-v3-compat-stat-fid-2048.pt: "
+                            "not found"),
+                           ("x-clip-vit-b-16-stat-fid-clip", "clip-vit-b-16 extractor"),
                            ("x-inception-v3-compat-stat-fid-768", "layer 768")):
         path = tmp_path / f"{other}.pt"
         path.write_bytes(target.read_bytes())
@@ -192,8 +195,10 @@ def test_the_entry_is_picked_by_the_runs_extractor(own, tmp_path):
     np.testing.assert_array_equal(loaded.mean, ours.mean)
     np.testing.assert_allclose(loaded.cov, ours.cov, rtol=1e-12, atol=1e-12)
     assert loaded.meta["foreign"]["resize"] == "tf" and "network" not in loaded.meta
-    with pytest.raises(InputError, match="statistics of the vgg16 extractor, and this run "
-                       "needs inception"):
+    # torch-fidelity keeps the Inception's statistics of the same input beside it.
+    with pytest.raises(InputError, match="statistics of vgg16, and this run also needs "
+                       "inception's, which torch-fidelity keeps beside it as "
+                       "ref-inception-v3-compat-stat-fid-2048.pt: not found"):
         read_stats(path)
     with pytest.raises(InputError, match="iqa's FID Inception statistics.*needs vgg16"):
         read_stats(own["real"], extractor="vgg16")

@@ -22,6 +22,8 @@ shadows the public function :func:`iqa.fid`.)
 * :mod:`iqa.distribution.statsmerge` — ``iqa stats``: statistics files of parts merged.
 * :mod:`iqa.distribution.generative` — IS, precision/recall, density/coverage and FD in
   the same run, each on its reference's extractor;
-* :mod:`iqa.distribution.genextract`, :mod:`iqa.distribution.feature_pass` — extractors
-  other than the FID Inception, built once and fed by one decode pass per folder.
+* :mod:`iqa.distribution.genextract`, :mod:`iqa.distribution.companions`,
+  :mod:`iqa.distribution.feature_pass` — extractors other than the FID Inception, built
+  once per run and fed by the FID pass's decode (or by one more pass when the Inception
+  statistics come from the cache).
 """

@@ -53,20 +53,26 @@ class Extraction:
     features: np.ndarray | None = None  # N×2048 float32, only when asked for
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     seconds: float = 0.0
+    #: Features of the same images from the companion extractors, by name (N×dim float32).
+    companions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class ImageFiles:
     """A map-style dataset of image files: item i is (i, 3×299×299 tensor or None, error).
 
+    With ``raw`` the tensor is the decoded uint8 3×H×W pixels (resized later, where the
+    network runs); with ``also_raw`` it is the pair (3×299×299 input, uint8 pixels), for
+    extractors that embed the same decoded image (:mod:`iqa.distribution.companions`).
     A plain class (DataLoader needs only ``__len__`` and ``__getitem__``), so importing
     this module does not import torch; it pickles for spawned worker processes.
     """
 
     def __init__(self, paths: Sequence[str], settings: DecodeSettings, *,
-                 raw: bool = False) -> None:
+                 raw: bool = False, also_raw: bool = False) -> None:
         self.paths = [str(p) for p in paths]
         self.settings = settings
         self.raw = raw  # items are uint8 3×H×W tensors, resized later on the device
+        self.also_raw = also_raw and not raw
         resize_mode(settings.resize)  # unknown modes fail here, not in a worker
 
     def __len__(self) -> int:
@@ -80,11 +86,13 @@ class ImageFiles:
             return index, None, str(exc)
         except ValueError as exc:  # a channel layout the network cannot take
             return index, None, f"{path}: {exc}"
-        if self.raw:
-            import torch
+        resized = None if self.raw else resize_mode(self.settings.resize).fn(pixels)
+        if not (self.raw or self.also_raw):
+            return index, resized, None
+        import torch
 
-            return index, torch.from_numpy(pixels.transpose(2, 0, 1).copy()), None
-        return index, resize_mode(self.settings.resize).fn(pixels), None
+        chw = torch.from_numpy(pixels.transpose(2, 0, 1).copy())
+        return index, chw if self.raw else (resized, chw), None
 
 
 def _decode(path: str, settings: DecodeSettings) -> np.ndarray:
@@ -121,17 +129,25 @@ def collate(items: list[tuple[int, Any, str | None]]) -> tuple[Any, list[tuple[i
     """(the good items' tensors or None, [(index, error)], number of items).
 
     Tensors of one shape are stacked; images of several sizes (sent undecimated, to be
-    resized on the device) stay a list, in order.
+    resized on the device) stay a list, in order. Items that are tuples of tensors
+    (``also_raw``) give a tuple of such batches.
     """
-    import torch
-
     good = [tensor for _, tensor, error in items if error is None]
     errors = [(index, error) for index, _, error in items if error is not None]
     if not good:
         return None, errors, len(items)
-    if all(t.shape == good[0].shape for t in good):
-        return torch.stack(good), errors, len(items)
-    return good, errors, len(items)
+    if isinstance(good[0], tuple):
+        return tuple(_stack([g[i] for g in good]) for i in range(len(good[0]))), errors, len(
+            items)
+    return _stack(good), errors, len(items)
+
+
+def _stack(tensors: list[Any]) -> Any:
+    import torch
+
+    if all(t.shape == tensors[0].shape for t in tensors):
+        return torch.stack(tensors)
+    return tensors
 
 
 class _Sums:
@@ -212,6 +228,7 @@ def extract(
     advance: Callable[[int], None] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
     resize_on_device: bool | None = None,
+    companions: Any = None,
 ) -> Extraction:
     """Run ``network`` over ``paths`` and return the statistics of the features.
 
@@ -219,7 +236,10 @@ def extract(
     each file left out (only with ``skip_bad``; otherwise the first bad file raises
     :class:`~iqa.errors.InputError`). ``resize_on_device`` (default: on any device but
     the CPU) sends uint8 pixels from the workers and resizes batches where the network
-    runs; the numbers are the same either way.
+    runs; the numbers are the same either way. ``companions``
+    (:class:`~iqa.distribution.companions.Companions`) embed the same decoded pixels of
+    each batch, so their features come from this one decode pass
+    (:attr:`Extraction.companions`).
     """
     import torch
     from torch.utils.data import DataLoader
@@ -230,7 +250,8 @@ def extract(
     if resize_on_device is None:
         resize_on_device = device != "cpu"
     on_device = resize_mode(settings.resize).batch_fn if resize_on_device else None
-    dataset = ImageFiles(paths, settings, raw=on_device is not None)
+    dataset = ImageFiles(paths, settings, raw=on_device is not None,
+                         also_raw=bool(companions))
     loader = DataLoader(
         dataset,  # type: ignore[arg-type]
         batch_size=batch_size,
@@ -255,6 +276,11 @@ def extract(
             if on_skip is not None:
                 on_skip(dataset.paths[index], error)
         if batch is not None:
+            if dataset.also_raw:
+                batch, pixels = batch
+                companions.add(pixels)
+            elif companions:
+                companions.add(batch)
             if on_device is not None:
                 if isinstance(batch, list):  # mixed sizes: each image resized on its own
                     batch = torch.cat([on_device(t[None].to(device)) for t in batch])
@@ -267,5 +293,7 @@ def extract(
         if advance is not None:
             advance(count)
     result.stats, result.features = sums.result()
+    if companions:
+        result.companions = companions.features()
     result.seconds = time.perf_counter() - start
     return result

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from iqa.distribution.companions import Companions
 from iqa.distribution.data import DecodeSettings, ImageFiles, collate
 from iqa.errors import InputError
 
@@ -45,13 +46,12 @@ def extract_features(
     A file that cannot be decoded raises :class:`~iqa.errors.InputError`, or with
     ``skip_bad`` is left out of every extractor's features alike.
     """
-    import torch
     from torch.utils.data import DataLoader
 
     dataset = ImageFiles(paths, settings, raw=True)
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,  # type: ignore[arg-type]
                         num_workers=workers, collate_fn=collate)
-    kept: dict[str, list[Any]] = {name: [] for name in extractors}
+    companions = Companions(extractors, chunk=batch_size)
     result = FeaturePass({})
     start = time.perf_counter()
     for batch, errors, count in loader:
@@ -61,17 +61,9 @@ def extract_features(
                                  "files out with --skip-bad", dataset.paths[index])
             result.skipped.append((dataset.paths[index], error))
         if batch is not None:
-            for name, extractor in extractors.items():
-                if isinstance(batch, list):  # mixed sizes: each image on its own
-                    out = torch.cat([extractor.features(t[None]) for t in batch])
-                else:
-                    out = extractor.features(batch)
-                kept[name].append(out.float().cpu())
+            companions.add(batch)
         if advance is not None:
             advance(count)
-    for name, extractor in extractors.items():
-        parts = kept[name]
-        result.features[name] = (torch.cat(parts).numpy() if parts else
-                                 np.zeros((0, extractor.info.dim), np.float32))
+    result.features = companions.features()
     result.seconds = time.perf_counter() - start
     return result

@@ -17,9 +17,15 @@ batch (``.npz``)           (sFID's spatial features, not used) and ``arr_0`` (th
 torch-fidelity cache       ``NAME-EXTRACTOR-stat-fid-LAYER.pt``: a ``torch.save`` archive of
 (``.pt``)                  ``{"mu", "sigma"}``. ``inception-v3-compat`` with layer ``2048`` is
                            the FID Inception, resize tf (torch-fidelity's own);
-                           ``vgg16`` with ``fc2_relu`` is iqa's ``vgg16`` (read when the
-                           run asks for its features); other extractors or layers are
-                           refused.
+                           ``vgg16`` (``fc2_relu``), ``dinov2-vit-l-14`` (``dinov2``) and
+                           ``clip-vit-b-32`` (``clip``) are iqa's extractors of those
+                           names with their ``torch-fidelity`` preprocessing (read when
+                           the run asks for their features); other extractors or layers
+                           are refused. torch-fidelity keeps one file per extractor, all
+                           named after the input: given one of them, the statistics of
+                           another extractor of the run (the Inception's for FID, DINOv2's
+                           for ``fd``) are read from the file beside it with the same
+                           NAME, and a missing one is refused naming it.
 EDM2 ``dataset-refs``      a pickle of ``{"num_images": n, "fid": {"mu", "sigma"},
 (``.pkl``)                 "fd_dinov2": {"mu", "sigma"}}``; the entry is chosen by the
                            run's extractor (``fid`` for the Inception). The Inception is
@@ -48,7 +54,9 @@ EDM2_ENTRIES = {"inception": "fid", "dinov2-vit-l-14": "fd_dinov2"}
 #: torch-fidelity extractor name -> (iqa extractor, the layer its FID uses, iqa's
 #: preprocessing mode that reproduces torch-fidelity's).
 TORCH_FIDELITY = {"inception-v3-compat": ("inception", "2048", "tf"),
-                  "vgg16": ("vgg16", "fc2_relu", "tf")}
+                  "vgg16": ("vgg16", "fc2_relu", "tf"),
+                  "dinov2-vit-l-14": ("dinov2-vit-l-14", "dinov2", "torch-fidelity"),
+                  "clip-vit-b-32": ("clip-vit-b-32", "clip", "torch-fidelity")}
 _CLEAN_FID_MODES = {"clean": "clean", "legacy_tensorflow": "tf", "legacy_pytorch": "pytorch-fid"}
 _CLEAN_FID_NAME = re.compile(
     r"^.+_(?P<mode>clean|legacy_tensorflow|legacy_pytorch)(?P<model>_[a-z0-9_]+?)?"
@@ -106,9 +114,53 @@ def read_pickled(name: str, extractor: str) -> tuple[np.ndarray, np.ndarray, int
     except OSError as exc:
         raise InputError(f"{name}: cannot be read ({exc.strerror or exc})", name) from None
     if path.suffix.lower() == ".pt":
+        sibling = torch_fidelity_sibling(path, extractor)
+        if sibling is not None:
+            name, raw = str(sibling), _read(sibling)
         value = load_restricted(_torch_archive_pickle(raw, name), name)
         return _torch_fidelity(name, value, extractor)
     return _edm2(name, load_restricted(raw, name), extractor)
+
+
+def torch_fidelity_extractor(path: Path) -> str | None:
+    """The iqa extractor whose statistics a torch-fidelity cache file holds, by its name;
+    None when the name is not torch-fidelity's or names an extractor iqa does not have."""
+    match = _TORCH_FIDELITY_NAME.match(path.name)
+    found = None if match is None else TORCH_FIDELITY.get(match["extractor"])
+    return None if found is None else found[0]
+
+
+def torch_fidelity_sibling(path: Path, extractor: str) -> Path | None:
+    """The file of ``extractor``'s statistics that torch-fidelity keeps beside ``path``
+    (same input name, same cache folder) when ``path`` holds another extractor's; None
+    when ``path`` is already ``extractor``'s, or does not follow torch-fidelity's names.
+    InputError when the sibling should exist and does not."""
+    match = _TORCH_FIDELITY_NAME.match(path.name)
+    if match is None:
+        return None
+    theirs = match["extractor"]
+    if theirs not in TORCH_FIDELITY or TORCH_FIDELITY[theirs][0] == extractor:
+        return None  # one iqa does not read is refused by _same_extractor, naming it
+    wanted = [(name, layer) for name, (ours, layer, _) in TORCH_FIDELITY.items()
+              if ours == extractor]
+    if not wanted:
+        return None  # refused by _same_extractor, naming both extractors
+    name, layer = wanted[0]
+    prefix = path.name[:match.start("extractor") - 1]
+    sibling = path.with_name(f"{prefix}-{name}-stat-fid-{layer}.pt")
+    if not sibling.is_file():
+        raise InputError(f"{path}: holds torch-fidelity statistics of {theirs}, and this run "
+                         f"also needs {extractor}'s, which torch-fidelity keeps beside it as "
+                         f"{sibling.name}: not found; compute them with torch-fidelity "
+                         f"(feature_extractor={name!r}) or give the image folder", str(path))
+    return sibling
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})", str(path)) from None
 
 
 def _torch_archive_pickle(raw: bytes, name: str) -> bytes:

@@ -25,9 +25,11 @@ metric         extractor    reference
 ``coverage`` to another extractor; ``fid`` and ``is`` stay on the FID Inception and
 ``cmmd`` on its CLIP (``-m cmmd --features X`` with another X is refused: CMMD is defined
 on those embeddings only). Inception
-features come from the FID pass (with its ``--resize`` and cache); every other extractor
-gets its features from one more decode pass over both folders
-(:mod:`iqa.distribution.feature_pass`), one decode per file for all of them. ``fd``
+features come from the FID pass (with its ``--resize`` and cache). Every other extractor
+embeds the same decoded pixels in that pass (:mod:`iqa.distribution.companions`), so
+each file is decoded once for all of them; only a folder whose Inception statistics
+come from the cache is decoded again, once, for the others
+(:mod:`iqa.distribution.feature_pass`). ``fd``
 takes a statistics file that holds the extractor's mu and sigma (EDM2's ``fd_dinov2``)
 in place of a folder (:mod:`iqa.distribution.genstats`); the other metrics need folders. Each value
 is a top-level key of the result (``is`` with ``is_std``), and the ``definitions`` block
@@ -177,6 +179,13 @@ def check(metrics: tuple[str, ...], features: str | None, params: dict[str, Any]
         raise invalid("metrics", "is options given without the is metric")
 
 
+def other_extractors(options: Any) -> tuple[str, ...]:
+    """The extractors other than the FID Inception that the run's metrics use, sorted:
+    each folder's decode pass feeds them too."""
+    assigned = extractors(run_metrics(options), options.features)
+    return tuple(sorted({e for e in assigned.values() if e != "inception"}))
+
+
 def needs_inception_features(metrics: tuple[str, ...], features: str | None) -> bool:
     """Whether a generative metric reads the FID pass's Inception features."""
     return "inception" in extractors(metrics, features).values()
@@ -248,7 +257,7 @@ def add_generative(result: Any, plans: list[Any], engine: Any) -> None:
     elif others:
         from iqa.distribution.genextract import extract_sets
 
-        got, info = extract_sets(others, assigned, plans, engine)
+        got, info = extract_sets(others, plans, [result.real, result.fake], engine)
         features.update(got)
         described.update(info)
     for metric, name in assigned.items():

@@ -18,8 +18,11 @@ Inception's resize mode: EDM2 does not record how it resized images for DINOv2 (
 by default, ``pil`` on request), so the mode is unknown, reported as ``null`` with its
 reason, and taken as the run's (``--features NAME:MODE``, else the extractor's default
 ``pil``). Naming the mode in ``--features NAME:MODE`` states it; otherwise a folder
-compared with such a file gets a warning saying what was assumed. (A run always computes
-FID too, so the file must also hold the Inception's statistics, EDM2's ``fid`` entry.)
+compared with such a file gets a warning saying what was assumed. torch-fidelity's cached
+statistics name their extractor, whose preprocessing is torch-fidelity's own (iqa's
+``torch-fidelity`` mode): a run with another mode is refused. (A run always computes FID
+too, so the file must also hold the Inception's statistics, EDM2's ``fid`` entry, or
+torch-fidelity's Inception file must lie beside it: :mod:`iqa.distribution.foreign`.)
 """
 
 from __future__ import annotations
@@ -41,8 +44,17 @@ def check(plans: list[Any], engine: Any, extractor: str) -> None:
     """Refuse, before any image is decoded, a statistics file without ``extractor``'s mu
     and sigma; warn when a folder is compared with a file whose preprocessing is unknown
     and the run does not state it."""
+    from iqa.errors import UsageError
+
     files = read_sides(plans, extractor)
     run_mode, stated = _run_mode(engine, extractor)
+    for plan, found in zip(plans, files):
+        mode = None if found is None else (found.meta.get("foreign") or {}).get("resize")
+        if mode is not None and mode != run_mode:
+            raise UsageError(f"{plan.path}: its {extractor} statistics were computed with the "
+                             f"{mode} preprocessing, and this run uses {run_mode}; use "
+                             f"--features {extractor}:{mode} so that both sets are "
+                             "preprocessed alike")
     if stated or all(f is not None for f in files):
         return
     for plan, found in zip(plans, files):

@@ -20,8 +20,9 @@ How one image folder is computed (:func:`iqa.distribution.sets._folder`):
    naming that rank and the file (exit 2, or 3 for a bug) instead of waiting for data
    that will not come.
 4. The float64 sums (n, Σx, XᵀX) of each rank are gathered on rank 0 and added there in
-   rank order; features (for KID) and skipped files are gathered in rank order, which is
-   the global file order (:meth:`Ranks.combine`). No ``all_reduce``: its order of
+   rank order; features (for KID, and those of the other extractors a run needs, which
+   each rank computes from the same decode pass) and skipped files are gathered in rank
+   order, which is the global file order (:meth:`Ranks.combine`). No ``all_reduce``: its order of
    additions depends on the number of ranks and the topology, and results would too.
 5. Rank 0 alone checks the result, stores it in the cache, computes FID, KID and the
    rest, prints and writes files. The other ranks leave once the data is gathered
@@ -158,8 +159,12 @@ class Ranks(Solo):
         dist.gather(packed, parts, dst=0)
         shapes: list[Any] = [None] * self.world
         rows = None if result.features is None else len(result.features)
-        dist.all_gather_object(shapes, (rows, result.skipped, result.seconds))
+        kept = {name: len(f) for name, f in result.companions.items()}
+        dist.all_gather_object(shapes, (rows, result.skipped, result.seconds, kept))
         features = self._gather_rows(result.features, [s[0] for s in shapes])
+        companions = {name: self._gather_rows(result.companions[name],
+                                              [s[3][name] for s in shapes])
+                      for name in sorted(kept)}  # the same names, in the same order, on all
         if not self.main:
             return None
         d = stats.dim
@@ -167,10 +172,10 @@ class Ranks(Solo):
         total = merge(FeatureStats(int(s[0]), s[1:1 + d].copy(), s[1 + d:].reshape(d, d).copy())
                       for s in sums)
         skipped = [item for s in shapes for item in s[1]]
-        return Extraction(total, features, skipped, max(s[2] for s in shapes))
+        return Extraction(total, features, skipped, max(s[2] for s in shapes), companions)
 
     def _gather_rows(self, array: Any, counts: list[int | None]) -> Any:
-        """N×2048 float32 arrays of every rank, concatenated in rank order on rank 0."""
+        """N×dim float32 arrays of every rank, concatenated in rank order on rank 0."""
         import numpy as np
         import torch
         import torch.distributed as dist

@@ -40,6 +40,8 @@ class SetSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
     seconds: float | None = None
+    #: Features of the run's other extractors, when the same decode pass made them.
+    companions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 class Engine:
@@ -51,6 +53,10 @@ class Engine:
         self._device: str | None = None
         self._weights: Any = None
         self._network: Any = None
+        #: Extractors other than the Inception that the run's metrics need: a folder's
+        #: decode pass feeds them too (:mod:`iqa.distribution.companions`).
+        self.companion_names: tuple[str, ...] = ()
+        self._companions: Any = None
 
     @property
     def device(self) -> str:
@@ -87,6 +93,15 @@ class Engine:
 
             self._network = inception(self.weights, self.device)
         return self._network
+
+    def companions(self) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+        """The companion extractors, built once, and what each is
+        (:func:`iqa.distribution.genextract.build_all`)."""
+        if self._companions is None:
+            from iqa.distribution.genextract import build_all
+
+            self._companions = build_all(self.companion_names, self)
+        return self._companions
 
     def cache_settings(self) -> dict[str, Any]:
         from iqa.features.inception import NETWORK_ID
@@ -212,12 +227,15 @@ def _folder(folder: Path, files: list[Path], engine: Engine, label: str,
     start, stop = group.span(len(files), batch)
     progress = hooks.progress or (lambda label, total: nullcontext(None))
     alone = group.world == 1  # several ranks: rank 0 names skipped files once gathered
-    with progress(f"{label}: {folder}", stop - start) as advance:
+    names = "".join(f", {name}" for name in engine.companion_names)
+    with progress(f"{label} (inception{names}): {folder}" if names else f"{label}: {folder}",
+                  stop - start) as advance:
         result = group.collect(lambda: extract(
             [str(f) for f in files[start:stop]], engine.network, options.decode,
             device=engine.device, batch_size=batch, workers=_workers(options, engine.device),
             keep_features=need_features, skip_bad=options.skip_bad, advance=advance,
             on_skip=(lambda file, reason: hooks.warn(f"skipped: {reason}")) if alone else None,
+            companions=_companions(engine),
         ))
     result = group.combine(result)
     if not group.main:
@@ -266,8 +284,21 @@ def _computed(folder: Path, files: list[Path], engine: Engine, cache: Any, resul
             cache.store(result.stats, result.features, result.skipped)
         except OSError as exc:
             hooks.warn(f"could not write the statistics cache {cache.path} ({exc.strerror or exc})")
-    return _summary(folder, "images", result.stats, result.features, result.skipped,
-                    result.seconds)
+    summary = _summary(folder, "images", result.stats, result.features, result.skipped,
+                       result.seconds)
+    summary.companions = result.companions
+    return summary
+
+
+def _companions(engine: Engine) -> Any:
+    """A fresh :class:`~iqa.distribution.companions.Companions` of the run's other
+    extractors, or None when it has none."""
+    if not engine.companion_names:
+        return None
+    from iqa.distribution.companions import Companions
+    from iqa.distribution.genextract import batch_size
+
+    return Companions(engine.companions()[0], chunk=batch_size(engine))
 
 
 def _placeholder(folder: Path) -> SetSummary:

@@ -32,9 +32,10 @@ _PER_PART = frozenset({"format", "iqa", "skipped", "limit", "weights", "parts", 
 
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What ``iqa stats show`` prints: a statistics file's count and provenance."""
+    from iqa.distribution.foreign import torch_fidelity_extractor
     from iqa.distribution.statsfile import read_stats
 
-    sf = read_stats(path)
+    sf = read_stats(path, extractor=torch_fidelity_extractor(Path(path)) or "inception")
     meta = sf.meta
     weights = meta.get("weights") or {}
     foreign = meta.get("foreign")
@@ -51,7 +52,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "entries": None if foreign is None else foreign.get("entries"),
         "weights_assumed": None if foreign is None else foreign["weights"],
         "n": sf.n,
-        "network": meta.get("network"),
+        "network": meta.get("network") or (foreign or {}).get("extractor"),
         "preprocessing": settings,
         "weights": ({"name": weights.get("name"), "sha256": weights.get("sha256"),
                      "verified": weights.get("verified")} if weights else None),
