@@ -174,29 +174,38 @@ def test_full_rank_shortcut_equals_the_eigendecomposition_route(monkeypatch):
     assert stats._full_rank_cholesky(s1) is not None
     assert stats._full_rank_cholesky(np.cov(x[:50], rowvar=False)) is None  # rank 49 < 96
     fast = stats.trace_sqrt_product(s1, s2)
-    monkeypatch.setattr(stats, "_full_rank_cholesky", lambda sigma: None)
-    monkeypatch.setattr(stats, "_pivoted_cholesky", lambda sigma: None)
+    for route in ("_full_rank_cholesky", "_pivoted_cholesky", "_pivoted_cholesky_blocked"):
+        monkeypatch.setattr(stats, route, lambda *args: None)
     slow = stats.trace_sqrt_product(s1, s2)
     assert fast == pytest.approx(slow, rel=1e-12)
 
 
-@pytest.mark.parametrize("n", [2, 9, 60])
-def test_rank_deficient_pivoted_cholesky_equals_the_eigendecomposition_route(monkeypatch, n):
-    """Fewer samples than dimensions: Σ1 = F Fᵀ with F d×(n − 1) from pivoted Cholesky,
-    and the trace equals the route through Σ1's eigendecomposition."""
+@pytest.mark.parametrize(("n", "d"), [(2, 128), (9, 128), (60, 128), (300, 384)])
+def test_rank_deficient_pivoted_cholesky_equals_the_eigendecomposition_route(monkeypatch, n, d):
+    """Fewer samples than dimensions: Σ1 = F Fᵀ with F d×(n − 1) from pivoted Cholesky
+    (column by column up to rank 256, LAPACK's blocked dpstrf above), and the trace
+    equals the route through Σ1's eigendecomposition."""
     from iqa.distribution import stats
 
     rng = np.random.default_rng(n)
-    d = 128
     x = rng.normal(size=(n, d)) * np.linspace(0.05, 4, d)
     y = rng.normal(size=(n + 7, d))
     s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
     assert stats._full_rank_cholesky(s1) is None
-    factor = stats._pivoted_cholesky(s1)
-    assert factor.shape == (d, n - 1)
-    np.testing.assert_allclose(factor @ factor.T, s1, rtol=0, atol=1e-12 * np.abs(s1).max())
+    unblocked = n - 1 <= stats._UNBLOCKED_MAX_RANK
+    assert (stats._pivoted_cholesky(s1, stats._UNBLOCKED_MAX_RANK) is None) is not unblocked
+    factors = [stats._pivoted_cholesky(s1), stats._pivoted_cholesky_blocked(s1)]
+    for factor in factors:
+        assert factor.shape == (d, n - 1)
+        np.testing.assert_allclose(factor @ factor.T, s1, rtol=0,
+                                   atol=1e-12 * np.abs(s1).max())
+    traces = [np.linalg.eigvalsh(f.T @ s2 @ f) for f in factors]
+    np.testing.assert_allclose(*traces, rtol=1e-10, atol=1e-12 * traces[1].max())
     fast = stats.trace_sqrt_product(s1, s2)
-    monkeypatch.setattr(stats, "_pivoted_cholesky", lambda sigma: None)
+    for route in ("_pivoted_cholesky", "_pivoted_cholesky_blocked"):
+        monkeypatch.setattr(stats, route, lambda *args: None)
     slow = stats.trace_sqrt_product(s1, s2)
     assert fast == pytest.approx(slow, rel=1e-12)
+    monkeypatch.undo()
     assert stats._pivoted_cholesky(np.zeros((4, 4))) is None
+    assert stats._pivoted_cholesky_blocked(np.zeros((4, 4))) is None
