@@ -23,6 +23,9 @@ from iqa.distribution.run import FIDOptions, compare_sets
 from iqa.features import registry
 from tests.cli_helpers import ROOT
 from tests.fid_helpers import make_pair
+from tests.test_fid_gen_kid_cmmd import _cmmd_float64, clip_l  # noqa: F401
+from tests.test_fid_generative import random_fc  # noqa: F401
+from tests.test_gen_dinov2 import state  # noqa: F401
 from tests.tiny_extractor import moments
 
 TINY = registry.Registered("tiny", "tests.tiny_extractor:TinyExtractor", "iqa-tests")
@@ -120,3 +123,56 @@ def test_under_two_ranks_the_features_are_those_of_one_process(folders, fid_weig
     doc = json.loads(result.stdout)
     assert doc["fd"] == pytest.approx(_fd_by_hand(real, fake), rel=1e-5)
     assert doc["counts"]["real"] == doc["counts"]["fake"] == 8
+
+
+@pytest.fixture(scope="module")
+def dino_and_clip(clip_l, state, tmp_path_factory):  # noqa: F811
+    """One cache holding seeded random DINOv2 ViT-L/14 and CLIP ViT-L/14@336px weights
+    (imported --unverified, as converted weights are)."""
+    import torch
+
+    from iqa.weights import import_file
+
+    env, _ = clip_l
+    path = tmp_path_factory.mktemp("dino") / "dinov2-converted.pth"
+    torch.save(state, path)
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        assert not import_file("dinov2-vit-l-14", path, unverified=True).verified
+    return env
+
+
+def test_the_papers_line_decodes_once_for_three_networks(dino_and_clip, random_fc, decodes,  # noqa: F811
+                                                         tmp_path, monkeypatch):
+    """FID, IS, FD-DINOv2, precision/recall (DINOv2) and CMMD in one run: each file is
+    decoded once for the Inception, DINOv2 and CLIP, and each value is the one its
+    extractor gives alone."""
+    import importlib
+
+    cmmd_module = importlib.import_module("iqa.genmetrics.cmmd")
+    for key, value in dino_and_clip.items():
+        monkeypatch.setenv(key, value)
+    real, fake = make_pair(tmp_path, 4, seed=23, square=48)
+    seen = []
+    original = cmmd_module.cmmd
+    monkeypatch.setattr(cmmd_module, "cmmd", lambda x, y: seen.append((x, y)) or original(x, y))
+    common = dict(weights=str(random_fc), device="cpu", workers=0, cache=False,
+                  features="dinov2-vit-l-14")
+    result = compare_sets(real, fake, FIDOptions(
+        metrics=("is", "fd", "precision", "recall", "cmmd"), params={"is.splits": 2}, **common))
+    files = {str(p) for p in real.iterdir()} | {str(p) for p in fake.iterdir()}
+    assert set(decodes) == files and set(decodes.values()) == {1}
+    record = result.record()
+    extractors = {m: record["definitions"][m]["extractor"] for m in
+                  ("fid", "is", "fd", "precision", "recall", "cmmd") if m != "fid"}
+    assert extractors == {"is": "inception", "fd": "dinov2-vit-l-14",
+                          "precision": "dinov2-vit-l-14", "recall": "dinov2-vit-l-14",
+                          "cmmd": "clip-vit-l-14-336"}
+    (x, y), = seen
+    assert record["cmmd"] == pytest.approx(_cmmd_float64(x, y), rel=1e-9)
+    alone = compare_sets(real, fake, FIDOptions(metrics=("fd", "precision", "recall"),
+                                                **common))
+    for key in ("fd", "precision", "recall"):
+        assert record[key] == pytest.approx(alone.values[key], rel=1e-9), key
+    assert record["fid"] == alone.fid and record["is"] > 1
