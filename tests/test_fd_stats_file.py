@@ -54,18 +54,26 @@ def _pickle(path, **entries) -> None:
         pickle.dump(entries, f)
 
 
-def test_fd_against_an_edm2_pickle_equals_fd_against_the_folder(dino_caches, fid_weights,
-                                                                tmp_path, monkeypatch):
+def _folders_watching_fd(env, tmp_path, monkeypatch, *, seed):
+    """Two folders of COUNT images, the DINOv2 caches in the environment, and the list
+    that receives the (real, fake) features each FD from features is computed on."""
     import iqa.genmetrics
-    from iqa.distribution.run import FIDOptions, compare_sets
 
-    for key, value in dino_caches.items():
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
-    real, fake = make_pair(tmp_path, COUNT, seed=31, square=64)
+    real, fake = make_pair(tmp_path, COUNT, seed=seed, square=64)
     seen = []
     original = iqa.genmetrics.frechet_distance_features
     monkeypatch.setattr(iqa.genmetrics, "frechet_distance_features",
                         lambda x, y: seen.append((x, y)) or original(x, y))
+    return real, fake, seen
+
+
+def test_fd_against_an_edm2_pickle_equals_fd_against_the_folder(dino_caches, fid_weights,
+                                                                tmp_path, monkeypatch):
+    from iqa.distribution.run import FIDOptions, compare_sets
+
+    real, fake, seen = _folders_watching_fd(dino_caches, tmp_path, monkeypatch, seed=31)
     options = FIDOptions(metrics=("fd",), features=NAME, weights=str(fid_weights),
                          cache=False, device="cpu", workers=0)
     folders = compare_sets(str(real), str(fake), options)
@@ -125,17 +133,10 @@ def test_fd_against_torch_fidelity_cached_dinov2_statistics(dino_caches, fid_wei
     import torch
     from torch_fidelity.metric_fid import fid_features_to_statistics
 
-    import iqa.genmetrics
     from iqa.distribution.run import FIDOptions, compare_sets
     from iqa.errors import InputError, UsageError
 
-    for key, value in dino_caches.items():
-        monkeypatch.setenv(key, value)
-    real, fake = make_pair(tmp_path, COUNT, seed=33, square=64)
-    seen = []
-    original = iqa.genmetrics.frechet_distance_features
-    monkeypatch.setattr(iqa.genmetrics, "frechet_distance_features",
-                        lambda x, y: seen.append((x, y)) or original(x, y))
+    real, fake, seen = _folders_watching_fd(dino_caches, tmp_path, monkeypatch, seed=33)
     options = FIDOptions(metrics=("fd",), features=f"{NAME}:torch-fidelity",
                          weights=str(fid_weights), cache=False, device="cpu", workers=0)
     folders = compare_sets(str(real), str(fake), options)
