@@ -162,6 +162,15 @@ def test_fd_against_torch_fidelity_cached_dinov2_statistics(dino_caches, fid_wei
         assert mixed.values["fd"] == pytest.approx(folders.values["fd"], rel=1e-6)
         side = mixed.record()["definitions"]["fd"]["stats_files"]["fake"]
         assert (side["tool"], side["preprocessing"]) == ("torch-fidelity", "torch-fidelity")
+    from iqa.distribution.statsfile import read_stats
+
+    broken = cache / f"broken-{NAME}-stat-fid-dinov2.pt"  # truncated, beside an empty file
+    broken.write_bytes(dino.read_bytes()[:100])
+    (cache / "broken-inception-v3-compat-stat-fid-2048.pt").write_bytes(b"")
+    for extractor, damaged in (("inception", "broken-inception-v3-compat-stat-fid-2048.pt"),
+                               (NAME, broken.name)):
+        with pytest.raises(InputError, match=f"{damaged}: is not a torch.save zip archive"):
+            read_stats(broken, extractor=extractor)
     with pytest.raises(UsageError, match="computed with the torch-fidelity preprocessing, and "
                        "this run uses pil; use --features dinov2-vit-l-14:torch-fidelity"):
         compare_sets(str(real), str(dino), FIDOptions(

@@ -177,8 +177,9 @@ def _torch_archive_pickle(raw: bytes, name: str) -> bytes:
             return archive.read(members[0])
     except zipfile.BadZipFile:
         raise InputError(f"{name}: is not a torch.save zip archive (damaged, truncated, or "
-                         "written by torch older than 1.6); give torch-fidelity's "
-                         "NAME-inception-v3-compat-stat-fid-2048.pt", name) from None
+                         "written by torch older than 1.6); give the statistics file "
+                         "torch-fidelity wrote (NAME-EXTRACTOR-stat-fid-LAYER.pt)", name
+                         ) from None
     except InputError:
         raise
     except Exception as exc:  # CRC errors and other damage
