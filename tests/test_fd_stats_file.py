@@ -21,6 +21,7 @@ import pytest
 
 from tests.cli_helpers import run_iqa
 from tests.fid_helpers import make_pair
+from tests.test_gen_clip import b32_archive  # noqa: F401  (random CLIP ViT-B/32 archive)
 from tests.test_gen_dinov2 import state  # noqa: F401  (seeded random DINOv2 weights)
 from tests.test_stats_foreign import _edm2_stats
 
@@ -176,6 +177,44 @@ def test_fd_against_torch_fidelity_cached_dinov2_statistics(dino_caches, fid_wei
         compare_sets(str(real), str(dino), FIDOptions(
             metrics=("fd",), features=NAME, weights=str(fid_weights), cache=False,
             device="cpu", workers=0))
+
+
+def test_fd_against_clean_fid_clip_statistics(b32_archive, fid_weights, tmp_path,  # noqa: F811
+                                             monkeypatch):
+    """clean-fid's ``NAME_clean_clip_vit_b_32_SPLIT_RES.npz`` (mu in float32, as clean-fid
+    stores it) with its Inception file beside it (mode clean: the run says --resize
+    clean): FID and CLIP-FD equal those of the two folders; a run in torch-fidelity's
+    CLIP preprocessing is refused."""
+    from iqa.distribution.run import FIDOptions, compare_sets
+    from iqa.errors import UsageError
+    from iqa.weights import import_file
+
+    env = {"IQA_CACHE_DIR": str(tmp_path / "iqa"), "TORCH_HOME": str(tmp_path / "torch"),
+           "IQA_OFFLINE": "1"}
+    real, fake, seen = _folders_watching_fd(env, tmp_path, monkeypatch, seed=34)
+    assert not import_file("clip-vit-b-32", b32_archive, unverified=True).verified
+    options = FIDOptions(metrics=("fd",), features="clip-vit-b-32", weights=str(fid_weights),
+                         resize="clean", cache=False, device="cpu", workers=0)
+    folders = compare_sets(str(real), str(fake), options)
+    (_, y), = seen
+    assert y.shape == (COUNT, 512)
+    stats = tmp_path / "cleanfid-stats"
+    stats.mkdir()
+    clip = stats / "fakes_clean_clip_vit_b_32_custom_na.npz"
+    np.savez_compressed(clip, mu=np.mean(y, axis=0), sigma=np.cov(y, rowvar=False))
+    np.savez_compressed(stats / "fakes_clean_custom_na.npz", mu=folders.fake.mean.astype(
+        np.float32), sigma=folders.fake.cov)
+    for given in (clip, stats / "fakes_clean_custom_na.npz"):
+        mixed = compare_sets(str(real), str(given), options)
+        assert mixed.fid == pytest.approx(folders.fid, rel=1e-6)
+        assert mixed.values["fd"] == pytest.approx(folders.values["fd"], rel=1e-6)
+        side = mixed.record()["definitions"]["fd"]["stats_files"]["fake"]
+        assert (side["tool"], side["preprocessing"]) == ("clean-fid", "clean-fid")
+    with pytest.raises(UsageError, match="computed with the clean-fid preprocessing, and this "
+                       "run uses torch-fidelity; use --features clip-vit-b-32:clean-fid"):
+        compare_sets(str(real), str(clip), FIDOptions(
+            metrics=("fd",), features="clip-vit-b-32:torch-fidelity", resize="clean",
+            weights=str(fid_weights), cache=False, device="cpu", workers=0))
 
 
 @pytest.fixture(scope="module")

@@ -63,9 +63,13 @@ BAD = {
     "truncated.npz": (lambda p: _truncated(p, _npz(**_moments())), "damaged|not a NumPy"),
     "text_mu.npz": (_npz(mu=np.array(["a"] * 2048), sigma=_moments()["sigma"]),
                     "mu is an array of <U1, not of numbers"),
-    "cifar10_clean_clip_vit_b_32_train_32.npz": (_npz(**_moments(512)),
-                                                 "clean-fid statistics of the clip-vit-b-32 "
-                                                 "extractor, and this run needs inception"),
+    "cifar10_clean_clip_vit_b_32_train_32.npz": (_npz(**_moments(2048)),
+                                                 r"mu has shape \(2048,\) and sigma \(2048, "
+                                                 r"2048\); clip-vit-b-32 statistics have "
+                                                 r"\(512,\)"),
+    "cifar10_clean_dinov2_train_32.npz": (_npz(**_moments(512)),
+                                          "clean-fid statistics of the dinov2 extractor, and "
+                                          "this run needs inception"),
     # EDM2 .pkl
     "missing.pkl": (lambda p: _pickle(p, {"fid": {"mu": _moments()["mu"]}}),
                     "needs 'mu' and 'sigma'"),
@@ -105,6 +109,25 @@ def test_bad_foreign_files_are_one_line_and_exit_2(tmp_path, name):
     assert len(lines) == 1 and lines[0].startswith(f"iqa: {path}: "), result.stderr
     assert __import__("re").search(message, lines[0]), lines[0]
     assert result.stdout == ""
+
+
+def test_a_clean_fid_clip_file_is_shown_and_not_taken_for_fid(tmp_path):
+    """clean-fid's CLIP statistics are CLIP's: `iqa stats show` describes them; FID asks
+    for the Inception file clean-fid keeps beside them, naming it."""
+    from iqa.distribution.statsfile import read_stats
+    from iqa.errors import InputError
+
+    path = tmp_path / "cifar10_clean_clip_vit_b_32_train_32.npz"
+    _npz(**_moments(512))(path)
+    shown = run_iqa("stats", "show", path, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    doc = __import__("json").loads(shown.stdout)
+    assert (doc["tool"], doc["network"], doc["preprocessing"]["resize"]) == (
+        "clean-fid", "clip-vit-b-32", "clean-fid")
+    with pytest.raises(InputError, match="clean-fid statistics of clip-vit-b-32, and this run "
+                       "also needs inception's, which clean-fid names "
+                       "cifar10_clean_train_32.npz: not found beside it"):
+        read_stats(path)
 
 
 class _System:

@@ -9,6 +9,10 @@ pytorch-fid / clean-fid    ``mu`` (pytorch-fid: float64; clean-fid: float32) and
                            unknown, except in clean-fid's own file names
                            ``NAME_MODE[_clip_vit_b_32]_SPLIT_RES.npz`` (``clean`` → clean,
                            ``legacy_tensorflow`` → tf, ``legacy_pytorch`` → pytorch-fid).
+                           ``_clip_vit_b_32`` files hold iqa's ``clip-vit-b-32`` features
+                           (512-d; mode ``clean``: its ``clean-fid`` preprocessing), read
+                           for ``fd``; given one, FID reads the Inception's file of the same
+                           NAME, MODE, SPLIT and RES beside it (and the other way round).
 ADM evaluator reference    ``mu``, ``sigma`` (pool3, 2048-d) beside ``mu_s``/``sigma_s``
 batch (``.npz``)           (sFID's spatial features, not used) and ``arr_0`` (the images,
                            never loaded). Resize: tf (the evaluator's TF graph resizes
@@ -89,9 +93,18 @@ def classify_npz(name: str, keys: set[str]) -> dict[str, Any]:
     if match:
         model = (match["model"] or "").lstrip("_") or None
         extractor = "inception" if model is None else model.replace("_", "-")
+        if extractor == "inception":
+            return origin("clean-fid", ".npz (mu, sigma)", extractor=extractor,
+                          resize=_CLEAN_FID_MODES[match["mode"]],
+                          basis=f"clean-fid's file name records mode={match['mode']}")
+        # clean-fid's CLIP features: its own CLIP preprocessing (iqa's clean-fid mode of
+        # clip-vit-b-32) in the default mode=clean; other modes are not vouched for.
+        known = extractor == "clip-vit-b-32" and match["mode"] == "clean"
         return origin("clean-fid", ".npz (mu, sigma)", extractor=extractor,
-                      resize=_CLEAN_FID_MODES[match["mode"]],
-                      basis=f"clean-fid's file name records mode={match['mode']}")
+                      resize="clean-fid" if known else None,
+                      basis=(f"clean-fid's file name records model_name={model}, mode=clean"
+                             if known else f"clean-fid's file name records model_name={model}, "
+                             f"mode={match['mode']}, whose preprocessing iqa does not know"))
     return origin("pytorch-fid or clean-fid", ".npz (mu, sigma)", extractor="inception",
                   resize=None, basis="not recorded in the file; state it with --stats-resize")
 
@@ -122,12 +135,43 @@ def read_pickled(name: str, extractor: str) -> tuple[np.ndarray, np.ndarray, int
     return _edm2(name, load_restricted(raw, name), extractor)
 
 
-def torch_fidelity_extractor(path: Path) -> str | None:
-    """The iqa extractor whose statistics a torch-fidelity cache file holds, by its name;
-    None when the name is not torch-fidelity's or names an extractor iqa does not have."""
+def clean_fid_sibling(path: Path, extractor: str) -> Path | None:
+    """The clean-fid file of ``extractor``'s statistics beside ``path`` (same dataset
+    name, mode, split and resolution; clean-fid names CLIP files with ``_clip_vit_b_32``
+    after the mode) when ``path`` holds another extractor's; None when ``path`` is already
+    ``extractor``'s or does not follow clean-fid's names. InputError when the sibling
+    should exist and does not."""
+    match = _CLEAN_FID_NAME.match(path.name.lower())
+    models = {"inception": "", "clip-vit-b-32": "_clip_vit_b_32"}
+    if match is None or extractor not in models:
+        return None
+    theirs = (match["model"] or "").lstrip("_").replace("_", "-") or "inception"
+    if theirs == extractor or theirs not in models:
+        return None  # one iqa does not read is refused naming its extractor
+    stem = path.name[:match.start("mode")]
+    sibling = path.with_name(f"{stem}{match['mode']}{models[extractor]}_{match['split']}_"
+                             f"{match['res']}.npz")
+    if not sibling.is_file():
+        raise InputError(f"{path}: holds clean-fid statistics of {theirs}, and this run also "
+                         f"needs {extractor}'s, which clean-fid names {sibling.name}: not "
+                         "found beside it; compute them with clean-fid's make_custom_stats "
+                         "or give the image folder", str(path))
+    return sibling
+
+
+def named_extractor(path: Path) -> str | None:
+    """The iqa extractor whose statistics a torch-fidelity or clean-fid file holds, by
+    the file's name; None when the name follows neither tool's or names an extractor
+    iqa does not read."""
     match = _TORCH_FIDELITY_NAME.match(path.name)
-    found = None if match is None else TORCH_FIDELITY.get(match["extractor"])
-    return None if found is None else found[0]
+    if match is not None:
+        found = TORCH_FIDELITY.get(match["extractor"])
+        return None if found is None else found[0]
+    match = _CLEAN_FID_NAME.match(path.name.lower())
+    if match is None:
+        return None
+    model = (match["model"] or "").lstrip("_").replace("_", "-") or "inception"
+    return model if model in ("inception", "clip-vit-b-32") else None
 
 
 def torch_fidelity_sibling(path: Path, extractor: str) -> Path | None:

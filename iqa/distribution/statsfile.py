@@ -85,6 +85,11 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
     N ≥ 2, and N equals ``n``.
     """
     name = str(path)
+    if Path(name).suffix.lower() == ".npz":
+        from iqa.distribution.foreign import clean_fid_sibling
+
+        sibling = clean_fid_sibling(Path(name), extractor)
+        name = name if sibling is None else str(sibling)
     if Path(name).suffix.lower() in (".pkl", ".pt"):
         from iqa.distribution.foreign import read_pickled
 

@@ -32,10 +32,10 @@ _PER_PART = frozenset({"format", "iqa", "skipped", "limit", "weights", "parts", 
 
 def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """What ``iqa stats show`` prints: a statistics file's count and provenance."""
-    from iqa.distribution.foreign import torch_fidelity_extractor
+    from iqa.distribution.foreign import named_extractor
     from iqa.distribution.statsfile import read_stats
 
-    sf = read_stats(path, extractor=torch_fidelity_extractor(Path(path)) or "inception")
+    sf = read_stats(path, extractor=named_extractor(Path(path)) or "inception")
     meta = sf.meta
     weights = meta.get("weights") or {}
     foreign = meta.get("foreign")
