@@ -148,7 +148,8 @@ def clean_fid_sibling(path: Path, extractor: str) -> Path | None:
     theirs = (match["model"] or "").lstrip("_").replace("_", "-") or "inception"
     if theirs == extractor or theirs not in models:
         return None  # one iqa does not read is refused naming its extractor
-    stem = path.name[:match.start("mode")]
+    lowered = path.name.lower()  # clean-fid writes lowercase names
+    stem = (path.name if len(path.name) == len(lowered) else lowered)[:match.start("mode")]
     sibling = path.with_name(f"{stem}{match['mode']}{models[extractor]}_{match['split']}_"
                              f"{match['res']}.npz")
     if not sibling.is_file():
