@@ -10,7 +10,9 @@
   import, ``--weights FILE``. A cached file that fails is never used: the run stops with
   a message saying how to replace it.
 * **Looking up** whether a file is present and verified (:func:`status`) never imports
-  torch, so a caller can decide before paying for that import.
+  torch, so a caller can decide before paying for that import; it always hashes the
+  file. A run remembers the digest of an unchanged file (:mod:`iqa.weights._digests`)
+  and re-hashes the bytes it loads whenever it builds a network.
 * **Downloads** happen on first use unless ``IQA_OFFLINE=1``; see
   :mod:`iqa.weights._download` for how they are made safe. A failed download says to
   fetch the file from its official origin (never from the mirror that just failed).
@@ -40,6 +42,7 @@ from typing import Any
 from iqa.cache import checkpoints_dir
 from iqa.errors import UsageError, WeightsError
 from iqa.weights import _store
+from iqa.weights._digests import remembered_sha256
 from iqa.weights._download import Progress, cancel_downloads, fetch
 from iqa.weights._files import place
 from iqa.weights._torchscript import is_torchscript, read_torchscript
@@ -130,16 +133,18 @@ def _manual_hint(entry: KnownFile) -> str:
     )
 
 
-def _official_digest(entry: KnownFile, path: Path) -> tuple[str | None, str]:
+def _official_digest(entry: KnownFile, path: Path, *, remembered: bool = False
+                     ) -> tuple[str | None, str]:
     """(digest, "") if ``path`` is the official file, else (None, why not).
 
-    The size is compared first: a file of another size is not hashed.
+    The size is compared first: a file of another size is not hashed. With
+    ``remembered`` the digest may come from :mod:`iqa.weights._digests`.
     """
     size = file_size(path)
     if not entry.size_ok(size):
         expected = f"{entry.size:,}" if entry.size is not None else "at most 2 GiB"
         return None, f"{size:,} bytes, expected {expected}"
-    digest = sha256_file(path)
+    digest = remembered_sha256(path) if remembered else sha256_file(path)
     if not entry.matches(digest):
         return None, f"sha256 {digest[:16]}…, expected {entry.sha256[:16]}…"
     return digest, ""
@@ -159,7 +164,7 @@ def resolve(
         return _check_unverified(imported)
     path = official_path(entry)
     if path.is_file():
-        digest, why = _official_digest(entry, path)
+        digest, why = _official_digest(entry, path, remembered=True)
         if digest is None:
             raise WeightsError(
                 f"{path} fails verification ({why}): it is damaged or not the official "
@@ -184,7 +189,7 @@ def _check_unverified(imported: _store.UnverifiedImport) -> ResolvedWeights:
             f"are gone ({path}); import them again with: iqa weights import {imported.name} "
             "FILE --unverified"
         )
-    digest = sha256_file(path)
+    digest = remembered_sha256(path)
     if digest != imported.sha256:
         raise WeightsError(
             f"{path} changed since it was imported (sha256 {digest[:16]}…, recorded "
@@ -217,7 +222,7 @@ def from_file(path: str | os.PathLike[str], *, name: str) -> ResolvedWeights:
     file = Path(path)
     if not file.is_file():
         raise WeightsError(f"{file}: no such weights file")
-    digest = sha256_file(file)
+    digest = remembered_sha256(file)
     official = entry.size_ok(file_size(file)) and entry.matches(digest)
     return ResolvedWeights(name, file, digest, official, "file")
 
