@@ -126,6 +126,20 @@ def _torch_fidelity_cache(root, name, compute) -> None:
                                        verbose=False)
 
 
+def _as_the_folders(real, files, options, folders, tool: str) -> None:
+    """Each of ``files`` (one extractor's statistics of the fake folder, the other's
+    beside it) for the fake side gives the folders' FID and FD; the ``fd`` block names
+    the tool, whose preprocessing is the mode of the same name."""
+    from iqa.distribution.run import compare_sets
+
+    for given in files:
+        mixed = compare_sets(str(real), str(given), options)
+        assert mixed.fid == pytest.approx(folders.fid, rel=1e-6)  # clean-fid: float32 mu
+        assert mixed.values["fd"] == pytest.approx(folders.values["fd"], rel=1e-6)
+        side = mixed.record()["definitions"]["fd"]["stats_files"]["fake"]
+        assert (side["tool"], side["preprocessing"]) == (tool, tool)
+
+
 def test_fd_against_torch_fidelity_cached_dinov2_statistics(dino_caches, fid_weights, tmp_path,
                                                             monkeypatch):
     """torch-fidelity keeps one file per extractor: given its DINOv2 file, FID reads the
@@ -157,12 +171,8 @@ def test_fd_against_torch_fidelity_cached_dinov2_statistics(dino_caches, fid_wei
     inception = folders.fake
     _torch_fidelity_cache(cache, "fakes-inception-v3-compat-stat-fid-2048",
                           lambda: {"mu": inception.mean, "sigma": inception.cov})
-    for given in (dino, cache / "fakes-inception-v3-compat-stat-fid-2048.pt"):
-        mixed = compare_sets(str(real), str(given), options)
-        assert mixed.fid == pytest.approx(folders.fid, rel=1e-9)
-        assert mixed.values["fd"] == pytest.approx(folders.values["fd"], rel=1e-6)
-        side = mixed.record()["definitions"]["fd"]["stats_files"]["fake"]
-        assert (side["tool"], side["preprocessing"]) == ("torch-fidelity", "torch-fidelity")
+    _as_the_folders(real, (dino, cache / "fakes-inception-v3-compat-stat-fid-2048.pt"),
+                    options, folders, "torch-fidelity")
     from iqa.distribution.statsfile import read_stats
 
     broken = cache / f"broken-{NAME}-stat-fid-dinov2.pt"  # truncated, beside an empty file
@@ -204,12 +214,8 @@ def test_fd_against_clean_fid_clip_statistics(b32_archive, fid_weights, tmp_path
     np.savez_compressed(clip, mu=np.mean(y, axis=0), sigma=np.cov(y, rowvar=False))
     np.savez_compressed(stats / "fakes_clean_custom_na.npz", mu=folders.fake.mean.astype(
         np.float32), sigma=folders.fake.cov)
-    for given in (clip, stats / "fakes_clean_custom_na.npz"):
-        mixed = compare_sets(str(real), str(given), options)
-        assert mixed.fid == pytest.approx(folders.fid, rel=1e-6)
-        assert mixed.values["fd"] == pytest.approx(folders.values["fd"], rel=1e-6)
-        side = mixed.record()["definitions"]["fd"]["stats_files"]["fake"]
-        assert (side["tool"], side["preprocessing"]) == ("clean-fid", "clean-fid")
+    _as_the_folders(real, (clip, stats / "fakes_clean_custom_na.npz"), options, folders,
+                    "clean-fid")
     with pytest.raises(UsageError, match="computed with the clean-fid preprocessing, and this "
                        "run uses torch-fidelity; use --features clip-vit-b-32:clean-fid"):
         compare_sets(str(real), str(clip), FIDOptions(
