@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from iqa.features.timm_network import TimmNetwork
+
 Shapes = dict[str, tuple[int, ...]]
 
 #: OpenAI CLIP's normalisation (clip.py ``_transform``; clean-fid, torch-fidelity, scenic).
@@ -76,23 +78,11 @@ def vit_l_14_336_shapes() -> tuple[Shapes, Shapes]:
     return tower_shapes(VIT_L_14_336)
 
 
-class ClipImageTower:
+class ClipImageTower(TimmNetwork):
     """Normalised images (N×3×R×R float32) → OpenAI ``encode_image`` (N×dim float32)."""
 
     def __init__(self, tower: ClipTower, state: Mapping[str, Any], device: str = "cpu") -> None:
-        import timm
         import torch
-        from timm.models.vision_transformer import checkpoint_filter_fn
 
-        with torch.device("meta"):  # no random initialisation: every tensor is loaded
-            model = timm.create_model(tower.timm_name, pretrained=False, num_classes=tower.dim)
         openai = {"visual." + k: v.to(torch.float32) for k, v in state.items()}
-        model.load_state_dict(checkpoint_filter_fn(openai, model), strict=True, assign=True)
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval().requires_grad_(False)
-
-    def __call__(self, x: Any) -> Any:
-        import torch
-
-        with torch.inference_mode():
-            return self.model(x.to(self.device, torch.float32)).float()
+        super().__init__(tower.timm_name, openai, device, num_classes=tower.dim)

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from iqa.features.extractor import ExtractorInfo, FeatureExtractor, Preprocessing
+from iqa.features.timm_network import TimmNetwork
 
 NAME = "dinov2-vit-l-14"
 SIZE = 224
@@ -87,29 +88,17 @@ def hub_pos_embed(pos_embed: Any, size: int = SIZE) -> Any:
     return torch.cat((pos[:, :1], patches), dim=1)
 
 
-class DINOv2Features:
+class DINOv2Features(TimmNetwork):
     """Normalised images (N×3×224×224 float32) → CLS token after the final norm."""
 
     def __init__(self, state: Mapping[str, Any], device: str = "cpu") -> None:
-        import timm
         import torch
-        from timm.models.vision_transformer import checkpoint_filter_fn
 
-        with torch.device("meta"):  # no random initialisation: every tensor is loaded
-            model = timm.create_model("vit_large_patch14_dinov2", pretrained=False,
-                                      img_size=SIZE, num_classes=0)
         weights = {k: v.to(torch.float32) for k, v in state.items()}
         weights["pos_embed"] = hub_pos_embed(weights["pos_embed"])
         weights.setdefault("mask_token", torch.zeros(1, WIDTH))  # dropped by the converter
-        model.load_state_dict(checkpoint_filter_fn(weights, model), strict=True, assign=True)
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval().requires_grad_(False)
-
-    def __call__(self, x: Any) -> Any:
-        import torch
-
-        with torch.inference_mode():
-            return self.model(x.to(self.device, torch.float32)).float()
+        super().__init__("vit_large_patch14_dinov2", weights, device, img_size=SIZE,
+                         num_classes=0)
 
 
 def pil_pixels(images: Any) -> Any:
