@@ -1,6 +1,7 @@
 """SSIM against its arithmetic floor, and SSIM + MS-SSIM + PSNR against SSIM alone.
 
 Run: IQA_THREADS=N python bench/bench_ssim_floor.py [--rounds N]  (this checkout's iqa)
+     IQA_SSIM_ENGINE=blas python bench/bench_ssim_floor.py  (the engine without numba)
 
 The floor: five filtered maps (x, y, x², y², x·y, or any five equivalent inputs) ×
 two separable passes × 11 taps × 2 flop = 220 flop per pixel per channel, at the
@@ -100,6 +101,7 @@ def main() -> None:
     import iqa
     from iqa.io.images import Image
     from iqa.metrics._ssim_core import thread_count
+    from iqa.metrics._ssim_engine import compiled
     from iqa.metrics.ms_ssim import MSSSIM
     from iqa.metrics.psnr import PSNR
     from iqa.metrics.ssim import SSIM
@@ -126,8 +128,9 @@ def main() -> None:
     floor_ratios: dict[tuple[int, int], list[float]] = {size: [] for size in SIZES}
     share_ratios: dict[tuple[int, int], list[float]] = {size: [] for size in SIZES}
     clock = "process CPU time" if args.cpu_time else "wall clock"
-    print(f"threads {thread_count()}; {args.rounds} rounds, best of {args.repeat} calls each, "
-          f"{clock}")
+    engine = "blas" if compiled() is None else "numba (compiled kernels)"
+    print(f"engine {engine}; threads {thread_count()}; {args.rounds} rounds, best of "
+          f"{args.repeat} calls each, {clock}")
     for r in range(args.rounds):
         cells = []
         for (width, height), (ref, dist) in pairs.items():

@@ -5,7 +5,8 @@
 docstring of ``iqa.metrics._ssim_core`` writes them (P = 2 μx μy, D = (μx − μy)²). The
 engine (banded BLAS products, strips, threads, fused steps) must equal it to rounding:
 1e-12 on the means and the maps, for odd sizes, the 11×11 minimum, gray, 16-bit and
-float images.
+float images. Every test runs on both engines (``IQA_SSIM_ENGINE``): BLAS and the
+compiled kernels of the ``fast`` extra.
 """
 
 import numpy as np
@@ -20,6 +21,12 @@ from iqa.metrics.ms_ssim import MSSSIM
 from iqa.metrics.psnr import PSNR
 from iqa.metrics.ssim import SSIM
 from tests.images import noisy, random_image
+
+
+@pytest.fixture(autouse=True, params=["blas", "numba"])
+def engine(request, monkeypatch):
+    monkeypatch.setenv("IQA_SSIM_ENGINE", request.param)
+    return request.param
 
 
 def valid_gaussian(a: np.ndarray) -> np.ndarray:
@@ -131,7 +138,9 @@ def test_squared_error_is_shared_only_when_exact():
     assert _ssim_core._exact_sse([(big[1:], big[1:])])
 
 
-def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored(monkeypatch):
+def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored(monkeypatch, engine):
+    if engine != "blas":
+        monkeypatch.setenv("IQA_SSIM_ENGINE", "blas")  # the BLAS engine's own rule
     from threadpoolctl import threadpool_info, threadpool_limits
 
     def blas_threads():

@@ -21,12 +21,15 @@ multiply-adds, so it is off by less than ~1e-14 of the largest value in its wind
 the SSIM and contrast-structure maps agree with the float64 reference to ~1e-11 per
 pixel, and their means closer still.
 
-Speed: the filtering is :mod:`iqa.metrics._ssim_filter` (banded BLAS products over
+Speed: two engines compute the same strips (:mod:`iqa.metrics._ssim_engine` chooses).
+The BLAS engine filters in :mod:`iqa.metrics._ssim_filter` (banded BLAS products over
 strips of rows, each thread with its own strip buffers, all channels' strips shared out
-between the calling thread and a small pool). After it, the per-pixel steps make 11
+between the calling thread and a small pool); after it, the per-pixel steps make 11
 passes over a strip (OpenCV's ``multiply`` with a scale and ``addWeighted`` with a
 constant each do two NumPy steps in one), and the SSIM map is never stored to be
-summed: its sum is ``numpy.vdot`` of the luminance and contrast-structure maps.
+summed: its sum is ``numpy.vdot`` of the luminance and contrast-structure maps. The
+compiled engine (:mod:`iqa.metrics._ssim_kernel`, numba) runs each strip as one loop
+nest on the same threads and buffers, about 3.5× faster.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from iqa.metrics._ssim_engine import compiled
 from iqa.metrics._ssim_filter import (
     ROWS_OUT,
     WIN,
@@ -57,10 +61,13 @@ __all__ = [
 K1, K2 = 0.01, 0.03
 _STRIP_PIXELS = 128_000  # output pixels per strip: its buffers stay in the caches
 _STRIP_MAX_ROWS = 128
+_NO_MAP = np.zeros((0, 1))
 _PARALLEL_MIN = PARALLEL_MIN
 
 
 class _Job(NamedTuple):
+    #: the compiled strip kernel (:mod:`iqa.metrics._ssim_kernel`), or None for BLAS
+    kernel: Callable | None
     c1: float
     c2: float
     want_ssim: bool
@@ -85,15 +92,23 @@ def _strip_sums(
 
     rows = r1 - r0
     n_in = min(rows + WIN - 1, x.shape[0] - r0)
+    last = r1 + WIN - 1 >= x.shape[0]  # a strip owns its first `rows` input rows; the last all
     xs, ys, xy, dd = (m[:n_in] for m in ws.src)
     np.copyto(xs, x[r0 : r0 + n_in])
     np.copyto(ys, y[r0 : r0 + n_in])
+    if job.kernel is not None:
+        ws.src[:2, n_in : rows + WIN] = 0.0
+        vb, hb = ws.row_buffers()
+        sse_rows = (n_in if last else rows) if job.want_sse else 0
+        s, cs, sse = job.kernel(ws.src, rows, job.c1, job.c2, job.want_ssim, sse_rows,
+                                _NO_MAP if out is None else out, vb, hb)
+        return (s if job.want_ssim else 0.0), (cs if job.want_cs else 0.0), sse
     np.multiply(xs, ys, out=xy)
     np.subtract(xs, ys, out=dd)
     np.multiply(dd, dd, out=dd)
     sse = 0.0
-    if job.want_sse:  # a strip owns its first `rows` input rows; the last one all of its
-        sse = float(dd[: rows if r1 + WIN - 1 < x.shape[0] else n_in].sum())
+    if job.want_sse:
+        sse = float(dd[: n_in if last else rows].sum())
     padded = -(-rows // ROWS_OUT) * ROWS_OUT  # rows past r1 are computed and dropped
     ws.src[:, n_in : padded + WIN - 1] = 0.0  # past the bottom of the image
     mx, my, sxy, dd = ws.filter(padded)[:, :rows]
@@ -144,8 +159,9 @@ def ssim_cs_means(
     ``sse``, an empty list, receives each channel's sum of (x − y)² over all its pixels
     (summed in float64 over strips: exact while the sum stays below 2**53).
     """
-    job = _Job((K1 * data_range) ** 2, (K2 * data_range) ** 2, want_ssim, want_cs, maps,
-               sse is not None)
+    kernel = compiled()
+    job = _Job(None if kernel is None else kernel.strip_sums, (K1 * data_range) ** 2,
+               (K2 * data_range) ** 2, want_ssim, want_cs, maps, sse is not None)
     strips = []
     for index, (x, _) in enumerate(channels):
         rows = _strip_rows(*x.shape)

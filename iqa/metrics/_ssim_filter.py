@@ -160,6 +160,12 @@ class Workspace:
         np.matmul(blocks, band, out=out)
         return maps
 
+    def row_buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """Scratch rows of the compiled kernel in ``mid``: (4, 2, width) and (4, width)."""
+        w = self.width
+        return (self._mid[: 8 * w].reshape(MAPS, 2, w),
+                self._mid[8 * w : 12 * w].reshape(MAPS, w))
+
     def scratch(self, rows: int, index: int = 0) -> np.ndarray:
         """Map-sized buffer ``index`` (0 or 1) in ``mid``, free once ``filter`` has returned."""
         size = rows * self.out_width

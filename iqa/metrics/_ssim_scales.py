@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from iqa.metrics._ssim_engine import compiled
 from iqa.metrics._ssim_filter import run_all, thread_count
 
 _T = TypeVar("_T")
@@ -15,11 +16,12 @@ PARALLEL_MIN = 60_000  # below this many pixels a thread pool costs more than it
 
 
 def split_channels(a: np.ndarray) -> list[np.ndarray]:
-    """The channels of an H×W×C array as H×W planes (contiguous copies if C > 1)."""
+    """The channels of an H×W×C array as H×W planes: strided views for the compiled
+    engine (its strips convert them in place), contiguous copies for BLAS if C > 1."""
     import cv2
 
-    if a.shape[2] == 1:
-        return [a[:, :, 0]]
+    if a.shape[2] == 1 or compiled() is not None:  # the kernels read strided planes
+        return [a[:, :, c] for c in range(a.shape[2])]
     if a.dtype in _CV_DTYPES and a.shape[2] <= 4:
         return list(cv2.split(a))  # one pass for all channels
     return [np.ascontiguousarray(a[:, :, c]) for c in range(a.shape[2])]
@@ -28,6 +30,10 @@ def split_channels(a: np.ndarray) -> list[np.ndarray]:
 _CV_DTYPES = tuple(
     np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.float32, np.float64)
 )
+
+
+_KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.int16,
+                                              np.float32, np.float64))
 
 
 def half_size(a: np.ndarray) -> np.ndarray:
@@ -41,9 +47,17 @@ def half_size(a: np.ndarray) -> np.ndarray:
     (below 2**18 in magnitude) and the quarter-integer mean are exact in float32's 24
     bits. Anything else is summed and returned in float64 (exact for the float32 output
     of the integer case). No full-size copy is made: memory is the half-size result
-    (and, for integers, its integer sum and the half-height sum of row pairs).
+    (and, for integers, its integer sum and the half-height sum of row pairs). With
+    the compiled engine the same sums run in one pass of :mod:`iqa.metrics._ssim_kernel`
+    (bit-identical).
     """
     a = np.asarray(a)
+    kernel = compiled() if a.ndim == 2 else None
+    if kernel is not None and a.dtype in _KERNEL_DTYPES:
+        out = np.empty(((a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2),
+                       np.float32 if a.dtype.kind in "iu" else np.float64)
+        (kernel.half_size_int if a.dtype.kind in "iu" else kernel.half_size_float)(a, out)
+        return out
     if a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
         bits = 16 if a.dtype.itemsize == 1 else 32  # 4 × 8 bits fit in 16 (exact)
         acc = np.dtype(f"{'u' if a.dtype.kind == 'u' else ''}int{bits}")

@@ -39,7 +39,8 @@ from iqa.metrics._ssim_core import (
     split_channels,
     ssim_cs_means,
 )
-from iqa.metrics.base import PAIR, MetricInfo, PairMetric
+from iqa.metrics._ssim_engine import choice as engine_choice
+from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
 from iqa.metrics.ssim import check_min_size
 
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
@@ -149,6 +150,10 @@ class MSSSIM(PairMetric):
         definition="MS-SSIM, 5 scales, Wang's weights and msssim.m downsampling "
         "(odd sides repeat the last row/column), per-channel mean (Wang et al. 2003)",
     )
+
+    def __init__(self, options: MetricOptions | None = None) -> None:
+        super().__init__(options)
+        engine_choice()  # a bad IQA_SSIM_ENGINE stops a run before its first pair
 
     def check(self, ref: Image, dist: Image) -> None:
         check_min_size(ref.pixels.shape, min_size(), "MS-SSIM", "5 scales of an 11x11 window")

@@ -26,7 +26,8 @@ from iqa.metrics._ssim_core import (
     split_channels,
     ssim_cs_means,
 )
-from iqa.metrics.base import PAIR, MetricInfo, PairMetric
+from iqa.metrics._ssim_engine import choice as engine_choice
+from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
 
 
 def ssim(
@@ -100,6 +101,10 @@ class SSIM(PairMetric):
         definition="SSIM, 11x11 Gaussian window sigma=1.5, K=(0.01, 0.03), valid "
         "windows, per-channel mean (Wang et al. 2004)",
     )
+
+    def __init__(self, options: MetricOptions | None = None) -> None:
+        super().__init__(options)
+        engine_choice()  # a bad IQA_SSIM_ENGINE stops a run before its first pair
 
     def check(self, ref: Image, dist: Image) -> None:
         check_min_size(ref.pixels.shape, WIN, "SSIM", "the 11x11 Gaussian window")
