@@ -128,7 +128,7 @@ def main() -> None:
     floor_ratios: dict[tuple[int, int], list[float]] = {size: [] for size in SIZES}
     share_ratios: dict[tuple[int, int], list[float]] = {size: [] for size in SIZES}
     clock = "process CPU time" if args.cpu_time else "wall clock"
-    engine = "blas" if compiled() is None else "numba (compiled kernels)"
+    engine = "blas" if compiled(1920 * 1080) is None else "numba (compiled kernels)"
     print(f"engine {engine}; threads {thread_count()}; {args.rounds} rounds, best of "
           f"{args.repeat} calls each, {clock}")
     for r in range(args.rounds):

@@ -15,6 +15,7 @@ from skimage.metrics import structural_similarity
 import iqa
 from iqa.metrics import _ssim_core
 from iqa.metrics._ssim_core import half_size, split_channels, ssim_cs_means
+from iqa.metrics._ssim_engine import compiled
 from tests.images import noisy, random_image
 from tests.reference_impl import downsample_msssim_m, msssim, per_channel
 
@@ -144,15 +145,18 @@ def test_ms_ssim_worst_cases_equal_msssim_m(content, shape):
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16])
 @pytest.mark.parametrize("shape", [(7, 9), (8, 10), (1, 3), (161, 175)], ids=str)
-def test_half_size_of_integers_is_exact_in_float32(dtype, shape):
+def test_half_size_of_integers_is_exact_in_float32(dtype, shape, engine):
     info = np.iinfo(dtype)
     a = np.random.default_rng(2).integers(info.min, info.max, shape, endpoint=True).astype(dtype)
-    half = half_size(a)
+    kernel = compiled(a.size)
+    assert (kernel is None) == (engine == "blas")
+    half = half_size(a, kernel)
     assert half.dtype == np.float32
     np.testing.assert_array_equal(half.astype(np.float64), downsample_msssim_m(a))
     for extreme in (info.min, info.max):  # the integer sums must not overflow
         flat = np.full(shape, extreme, dtype)
-        np.testing.assert_array_equal(half_size(flat), np.full(half.shape, extreme, np.float32))
+        np.testing.assert_array_equal(half_size(flat, kernel),
+                                      np.full(half.shape, extreme, np.float32))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32, np.float64, np.int64])

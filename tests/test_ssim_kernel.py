@@ -105,7 +105,7 @@ def test_compare_metrics_share_the_same_exact_squared_error(shape, monkeypatch):
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.float32,
                                    np.float64])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 4), (5, 1), (7, 9), (8, 10), (31, 64)], ids=str)
-def test_half_size_is_bit_identical_to_numpy(dtype, shape, monkeypatch):
+def test_half_size_is_bit_identical_to_numpy(dtype, shape):
     rng = np.random.default_rng(11)
     if np.dtype(dtype).kind in "iu":
         info = np.iinfo(dtype)
@@ -115,8 +115,7 @@ def test_half_size_is_bit_identical_to_numpy(dtype, shape, monkeypatch):
         arrays = [(rng.standard_normal(shape) * 1e3 + 1 / 3).astype(dtype)]
     for a in arrays:
         for view in (a, a[::-1], np.asfortranarray(a)):
-            numpy_half = on("blas", monkeypatch, lambda v=view: half_size(v))
-            kernel_half = on("numba", monkeypatch, lambda v=view: half_size(v))
+            numpy_half, kernel_half = half_size(view), half_size(view, _ssim_kernel)
             assert kernel_half.dtype == numpy_half.dtype
             np.testing.assert_array_equal(kernel_half, numpy_half)
 
@@ -130,6 +129,41 @@ def test_the_kernels_read_an_interleaved_plane_in_place(monkeypatch):
                   for x, y in zip(split_channels(ref), split_channels(dist))]
     assert ssim_cs_means(list(zip(planes, split_channels(dist))), 255.0, want_cs=True) == \
         ssim_cs_means(contiguous, 255.0, want_cs=True)
+
+
+def test_auto_takes_the_kernels_from_1280x720_and_every_scale_follows_the_first(monkeypatch):
+    monkeypatch.setenv("IQA_SSIM_ENGINE", "auto")
+    assert _ssim_engine.compiled(1280 * 720 - 1) is None
+    assert _ssim_engine.compiled(1280 * 720) is _ssim_kernel
+    monkeypatch.setenv("IQA_SSIM_ENGINE", "numba")
+    assert _ssim_engine.compiled(11 * 11) is _ssim_kernel
+    monkeypatch.setenv("IQA_SSIM_ENGINE", "auto")
+    widths = []
+    real = _ssim_kernel.strip_sums
+    monkeypatch.setattr(_ssim_kernel, "strip_sums",
+                        lambda src, *a: widths.append(src.shape[2]) or real(src, *a))
+    small, large = pair((719, 1280), np.uint8, seed=15)[:2], pair((720, 1280), np.uint8, 17)[:2]
+    iqa.ms_ssim(*small)
+    assert widths == []  # under 1280x720: BLAS at every scale
+    iqa.ms_ssim(*large)
+    assert sorted(set(widths)) == [80, 160, 320, 640, 1280]  # all five scales compiled
+
+
+def test_a_small_compare_does_not_load_numba(tmp_path):
+    from PIL import Image as PILImage
+
+    ref, dist, _ = pair((512, 512, 3), np.uint8, seed=19)
+    PILImage.fromarray(ref).save(tmp_path / "ref.png")
+    PILImage.fromarray(dist).save(tmp_path / "dist.png")
+    code = ("import sys; from iqa.cli import main\n"
+            "try:\n    main([sys.argv[1], sys.argv[2], sys.argv[3], '-m', 'psnr,ssim,ms_ssim'])\n"
+            "except SystemExit:\n    pass\n"
+            "print('numba' in sys.modules, file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code, "compare", str(tmp_path / "ref.png"),
+                          str(tmp_path / "dist.png")], capture_output=True, text=True,
+                         env=_env(IQA_SSIM_ENGINE="auto"))
+    assert out.stderr.strip().splitlines()[-1] == "False", out.stderr
+    assert "ms_ssim" in out.stdout
 
 
 @pytest.mark.parametrize("value", ["bogus", "cuda", "1"])
@@ -157,7 +191,7 @@ def test_without_numba_auto_runs_on_blas_and_numba_is_refused():
         "import numpy as np, iqa\n"
         "from iqa.metrics import _ssim_engine\n"
         "a = np.arange(40 * 50, dtype=np.uint8).reshape(40, 50); b = a[::-1].copy()\n"
-        "print(_ssim_engine.compiled() is None, iqa.ssim(a, b))\n"
+        "print(_ssim_engine.compiled(10**7) is None, iqa.ssim(a, b))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=_env(IQA_SSIM_ENGINE="auto"))
@@ -180,10 +214,10 @@ def test_a_kernel_that_cannot_compile_falls_back_to_blas_with_a_warning(monkeypa
     monkeypatch.setattr(_ssim_engine, "_load", _ssim_engine._load.__wrapped__)
     monkeypatch.setenv("IQA_SSIM_ENGINE", "auto")
     with pytest.warns(RuntimeWarning, match="no LLVM target"):
-        assert _ssim_engine.compiled() is None
+        assert _ssim_engine.compiled(10**7) is None
     monkeypatch.setenv("IQA_SSIM_ENGINE", "numba")
     with pytest.raises(UsageError, match="numba cannot compile the SSIM kernel"):
-        _ssim_engine.compiled()
+        _ssim_engine.compiled(10**7)
 
 
 def test_no_writable_cache_compiles_in_each_process(monkeypatch):

@@ -149,6 +149,7 @@ def ssim_cs_means(
     want_ssim: bool = True,
     maps: Sequence[np.ndarray] | None = None,
     sse: list[float] | None = None,
+    pixels: int | None = None,
 ) -> list[tuple[float, float]]:
     """Mean SSIM and mean contrast-structure term of each (x, y) pair of 2-D channels.
 
@@ -158,8 +159,11 @@ def ssim_cs_means(
     ``(H-10)×(W-10)`` array per channel, receive the SSIM maps whose means are returned.
     ``sse``, an empty list, receives each channel's sum of (x − y)² over all its pixels
     (summed in float64 over strips: exact while the sum stays below 2**53).
+    ``pixels``: the full-resolution pixels per channel that choose the engine (MS-SSIM's
+    lower scales pass their first scale's); by default the channels' own.
     """
-    kernel = compiled()
+    x0 = channels[0][0]
+    kernel = compiled(x0.shape[0] * x0.shape[1] if pixels is None else pixels)
     job = _Job(None if kernel is None else kernel.strip_sums, (K1 * data_range) ** 2,
                (K2 * data_range) ** 2, want_ssim, want_cs, maps, sse is not None)
     strips = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import TypeVar
 
 import numpy as np
@@ -20,7 +21,7 @@ def split_channels(a: np.ndarray) -> list[np.ndarray]:
     engine (its strips convert them in place), contiguous copies for BLAS if C > 1."""
     import cv2
 
-    if a.shape[2] == 1 or compiled() is not None:  # the kernels read strided planes
+    if a.shape[2] == 1 or compiled(a.shape[0] * a.shape[1]) is not None:
         return [a[:, :, c] for c in range(a.shape[2])]
     if a.dtype in _CV_DTYPES and a.shape[2] <= 4:
         return list(cv2.split(a))  # one pass for all channels
@@ -36,7 +37,7 @@ _KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.in
                                               np.float32, np.float64))
 
 
-def half_size(a: np.ndarray) -> np.ndarray:
+def half_size(a: np.ndarray, kernel: ModuleType | None = None) -> np.ndarray:
     """2×2 mean; an odd side first repeats its last row/column (Wang's ``msssim.m``).
 
     ``msssim.m`` filters with ``ones(2)/4`` using ``imfilter(..., 'symmetric')`` and keeps
@@ -48,12 +49,11 @@ def half_size(a: np.ndarray) -> np.ndarray:
     bits. Anything else is summed and returned in float64 (exact for the float32 output
     of the integer case). No full-size copy is made: memory is the half-size result
     (and, for integers, its integer sum and the half-height sum of row pairs). With
-    the compiled engine the same sums run in one pass of :mod:`iqa.metrics._ssim_kernel`
+    ``kernel`` (the compiled engine's module) the same sums run in one pass
     (bit-identical).
     """
     a = np.asarray(a)
-    kernel = compiled() if a.ndim == 2 else None
-    if kernel is not None and a.dtype in _KERNEL_DTYPES:
+    if kernel is not None and a.ndim == 2 and a.dtype in _KERNEL_DTYPES:
         out = np.empty(((a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2),
                        np.float32 if a.dtype.kind in "iu" else np.float64)
         (kernel.half_size_int if a.dtype.kind in "iu" else kernel.half_size_float)(a, out)

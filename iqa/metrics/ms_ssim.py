@@ -40,6 +40,7 @@ from iqa.metrics._ssim_core import (
     ssim_cs_means,
 )
 from iqa.metrics._ssim_engine import choice as engine_choice
+from iqa.metrics._ssim_engine import compiled
 from iqa.metrics.base import PAIR, MetricInfo, MetricOptions, PairMetric
 from iqa.metrics.ssim import check_min_size
 
@@ -99,16 +100,20 @@ def _ms_ssim(
 ) -> float:
     """MS-SSIM of checked H×W×C arrays; ``first``: the full-resolution (SSIM, cs) means."""
     channels = list(zip(split_channels(ref), split_channels(dist)))
+    pixels = ref.shape[0] * ref.shape[1]  # every scale runs on the full scale's engine
+    kernel = compiled(pixels)
     per_scale = []
     for scale in range(len(weights)):
         last = scale == len(weights) - 1
         if scale == 0 and first is not None:
             per_scale.append(first)
         else:
-            means = ssim_cs_means(channels, data_range, want_cs=not last, want_ssim=last)
+            means = ssim_cs_means(channels, data_range, want_cs=not last, want_ssim=last,
+                                  pixels=pixels)
             per_scale.append(means)
         if not last:
-            channels = map_channels(lambda p: (half_size(p[0]), half_size(p[1])), channels)
+            channels = map_channels(
+                lambda p: (half_size(p[0], kernel), half_size(p[1], kernel)), channels)
     scores = []
     for c in range(ref.shape[2]):
         value = 1.0
