@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from iqa.distribution.data import DecodeSettings, ImageFiles, collate
+from iqa.distribution.data import DecodeSettings, ImageFiles, batches, collate
 from iqa.distribution.preprocess import (
     resize_clean,
     resize_mode,
@@ -19,7 +19,8 @@ from iqa.distribution.preprocess import (
 from iqa.errors import UsageError
 from tests.images import random_image
 
-SHAPES = [(256, 256, 3), (300, 451, 3), (64, 80, 3), (299, 299, 3), (900, 37, 3)]
+SHAPES = [(256, 256, 3), (300, 451, 3), (64, 80, 3), (299, 299, 3), (900, 37, 3), (1, 1, 3),
+          (2, 600, 3), (298, 300, 3)]
 
 
 @pytest.mark.parametrize("shape", SHAPES)
@@ -127,3 +128,29 @@ def test_alpha_policies_and_bad_files_are_reported_per_item(tmp_path):
     batch, errors, count = collate(items)
     assert batch.shape == (1, 3, 299, 299) and count == 2
     assert errors[0][0] == 1 and "bad.png" in errors[0][1]
+
+
+@pytest.mark.parametrize("also_raw", [False, True])
+def test_batches_on_threads_equal_a_dataloader_in_order_with_errors_in_place(tmp_path,
+                                                                              also_raw):
+    paths = []
+    for i, shape in enumerate([(40, 50, 3), (33, 33, 3), (70, 20, 3), (64, 64, 3), (9, 90, 3),
+                               (50, 40, 3), (21, 22, 3)]):
+        path = tmp_path / f"{i}.png"
+        Image.fromarray(random_image(shape, seed=i)).save(path)
+        paths.append(path)
+    paths[3].write_bytes(b"\x89PNG\r\n\x1a\n not really")  # a bad file mid-batch
+    dataset = ImageFiles(paths, DecodeSettings(), also_raw=also_raw)
+    threads = list(batches(dataset, 3, None))  # threads of this process, batch by batch
+    loader = list(batches(dataset, 3, 0))  # a DataLoader in this process
+    assert [count for *_, count in threads] == [3, 3, 1]
+    for (t_batch, t_errors, t_count), (l_batch, l_errors, l_count) in zip(threads, loader):
+        assert (t_errors, t_count) == (l_errors, l_count)
+        t_parts = t_batch if also_raw else [t_batch]
+        l_parts = l_batch if also_raw else [l_batch]
+        for t_part, l_part in zip(t_parts, l_parts):
+            if isinstance(t_part, list):  # raw pixels of several sizes stay a list
+                assert all(torch.equal(a, b) for a, b in zip(t_part, l_part))
+            else:
+                assert torch.equal(t_part, l_part)
+    assert threads[1][1] == [(3, threads[1][1][0][1])] and "3.png" in threads[1][1][0][1]

@@ -76,8 +76,10 @@ _RESIZE_HELP = (
 @click.option("--limit-seed", type=int, default=None, metavar="SEED",
               help="With --limit: draw the N files at random with this seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
-              help="Processes decoding and resizing images (default: 1 on CPU with up to 4 "
-              "cores, 2 above; up to 8 with CUDA; 0 decodes in the main process).")
+              help="Processes decoding and resizing images ahead of the network (0: in the "
+              "main process, one after another). Default: up to 8 with CUDA; on CPU none: "
+              "each batch is decoded on threads of the main process, one per core, before "
+              "the network runs it.")
 @click.option("--skip-bad", is_flag=True,
               help="Leave out files that cannot be decoded (each is named on stderr and "
               "counted in the output) instead of stopping at the first one.")

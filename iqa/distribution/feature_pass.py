@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from iqa.distribution.companions import Companions
-from iqa.distribution.data import DecodeSettings, ImageFiles, collate
+from iqa.distribution.data import DecodeSettings, ImageFiles, batches
 from iqa.errors import InputError
 
 
@@ -36,7 +36,7 @@ def extract_features(
     settings: DecodeSettings,
     *,
     batch_size: int = 16,
-    workers: int = 1,
+    workers: int | None = None,
     skip_bad: bool = False,
     advance: Callable[[int], None] | None = None,
 ) -> FeaturePass:
@@ -46,11 +46,8 @@ def extract_features(
     A file that cannot be decoded raises :class:`~iqa.errors.InputError`, or with
     ``skip_bad`` is left out of every extractor's features alike.
     """
-    from torch.utils.data import DataLoader
-
     dataset = ImageFiles(paths, settings, raw=True)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False,  # type: ignore[arg-type]
-                        num_workers=workers, collate_fn=collate)
+    loader = batches(dataset, batch_size, workers)  # workers None: threads between batches
     companions = Companions(extractors, chunk=batch_size)
     result = FeaturePass({})
     start = time.perf_counter()

@@ -114,9 +114,42 @@ def resize_tf(rgb8: np.ndarray, size: int = INPUT_SIZE) -> Any:
     The arithmetic (float32 positions and weights, interpolation along x then y, in
     this order, each step rounded to float32) is torch-fidelity's
     ``interpolate_bilinear_2d_like_tensorflow1x``, which equals TensorFlow's kernel bit
-    for bit on CPU. The same element-wise steps give the same bits on a GPU.
+    for bit on CPU. The same element-wise steps give the same bits on a GPU
+    (:func:`resize_tf_batch`). One image is resized in NumPy: the same IEEE float32
+    steps (so the same bits), the gathers on the 8-bit pixels, about a fourth of the
+    CPU time of torch's kernels on one small tensor.
     """
-    return _tf_bilinear(_chw_float(rgb8), size)
+    import torch
+
+    h, w = rgb8.shape[:2]
+    y_lo, y_hi, dy = _tf_axis_np(h, size)
+    x_lo, x_hi, dx = _tf_axis_np(w, size)
+    # Each source row the output reads is interpolated along x once (an upscale reads
+    # most rows twice), channels first so that every step runs along whole rows.
+    used = np.arange(h) if h <= 2 * size else np.union1d(y_lo, y_hi)
+    chw = np.ascontiguousarray(rgb8[used].transpose(2, 0, 1))  # still 8-bit
+    left = np.take(chw, x_lo, axis=2).astype(np.float32)
+    right = np.take(chw, x_hi, axis=2).astype(np.float32)
+    right -= left
+    right *= dx
+    left += right  # left + (right − left)·dx
+    if h > 2 * size:
+        y_lo, y_hi = np.searchsorted(used, y_lo), np.searchsorted(used, y_hi)
+    top = np.take(left, y_lo, axis=1)
+    bottom = np.take(left, y_hi, axis=1)
+    bottom -= top
+    bottom *= dy[:, None]
+    top += bottom  # top + (bottom − top)·dy
+    top -= np.float32(128)
+    top /= np.float32(128)
+    return torch.from_numpy(top)
+
+
+def _tf_axis_np(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_tf_axis` in NumPy (the same float32 steps)."""
+    pos = np.arange(out_size, dtype=np.float32) * np.float32(in_size / out_size)
+    lo = pos.astype(np.int64)
+    return lo, np.minimum(lo + 1, in_size - 1), pos - lo.astype(np.float32)
 
 
 def resize_tf_batch(images: Any, size: int = INPUT_SIZE) -> Any:

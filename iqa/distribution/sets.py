@@ -335,7 +335,7 @@ def _default_batch(device: str) -> int:
     return default_batch_size(device, DEFAULT_BATCH, 16)
 
 
-def _workers(options: FIDOptions, device: str) -> int:
+def _workers(options: FIDOptions, device: str) -> int | None:
     from iqa.device import default_workers
 
     return default_workers(device) if options.workers is None else options.workers
