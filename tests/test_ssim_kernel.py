@@ -149,6 +149,30 @@ def test_auto_takes_the_kernels_from_1280x720_and_every_scale_follows_the_first(
     assert sorted(set(widths)) == [80, 160, 320, 640, 1280]  # all five scales compiled
 
 
+@pytest.mark.parametrize(("width", "height", "compiled"), [(1280, 720, True),
+                                                           (1278, 720, False)])
+def test_a_video_frame_s_chroma_planes_follow_its_luma(width, height, compiled, monkeypatch):
+    from iqa.video import Frame, frame_ms_ssim, frame_ssim
+
+    rng = np.random.default_rng(21)
+    sizes = ((height, width), (height // 2, width // 2), (height // 2, width // 2))
+    ref = Frame.from_planes(*(rng.integers(0, 256, s).astype(np.uint8) for s in sizes), bits=8)
+    dist = Frame.from_planes(*(noisy(p, 8.0, seed=i) for i, p in enumerate(ref.planes)),
+                             bits=8)
+    monkeypatch.setenv("IQA_SSIM_ENGINE", "auto")
+    widths = []
+    real = _ssim_kernel.strip_sums
+    monkeypatch.setattr(_ssim_kernel, "strip_sums",
+                        lambda src, *a: widths.append(src.shape[2]) or real(src, *a))
+    auto = frame_ssim(ref, dist).planes, frame_ms_ssim(ref, dist).planes
+    # 640x360 chroma alone is under 1280x720, but a 1280x720 frame's planes all compile
+    assert (width // 2 in widths) == compiled and (width in widths) == compiled
+    blas = on("blas", monkeypatch, lambda: (frame_ssim(ref, dist).planes,
+                                            frame_ms_ssim(ref, dist).planes))
+    for a, b in zip(auto[0] + auto[1], blas[0] + blas[1]):
+        assert abs(a - b) < 1e-13
+
+
 def test_a_small_compare_does_not_load_numba(tmp_path):
     from PIL import Image as PILImage
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
 
@@ -43,12 +46,28 @@ def choice() -> str:
     return value
 
 
+_sized = threading.local()
+
+
+@contextmanager
+def sized_as(pixels: int) -> Iterator[None]:
+    """Within it, on this thread, choose the engine as for an image of at least
+    ``pixels`` pixels per channel: the chroma planes of a video frame follow its luma."""
+    previous = getattr(_sized, "pixels", 0)
+    _sized.pixels = max(previous, pixels)
+    try:
+        yield
+    finally:
+        _sized.pixels = previous
+
+
 def compiled(pixels: int) -> ModuleType | None:
     """The kernel module (:mod:`iqa.metrics._ssim_kernel`), compiled and loaded, or None
     for the BLAS engine, as ``IQA_SSIM_ENGINE`` asks for an image of ``pixels`` pixels
-    per channel at full resolution (MS-SSIM's lower scales follow their full scale)."""
+    per channel at full resolution (MS-SSIM's lower scales follow their full scale, the
+    planes of a frame its largest: :func:`sized_as`)."""
     value = choice()
-    if value == "auto" and pixels < AUTO_MIN_PIXELS:
+    if value == "auto" and max(pixels, getattr(_sized, "pixels", 0)) < AUTO_MIN_PIXELS:
         return None
     return _load(value)
 

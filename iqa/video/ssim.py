@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from iqa.errors import UsageError
+from iqa.metrics._ssim_engine import sized_as
 from iqa.video.frames import Frame
 from iqa.video.psnr import plane_weights
 
@@ -60,7 +61,8 @@ def frame_ssim(ref: Frame, dist: Frame) -> FrameSSIM:
                 f"plane {name.upper()} is {w}x{h}, smaller than the {WINDOW}x{WINDOW} window"
             )
             continue
-        values.append(ssim(a, b, data_range=float(fmt.max_value)))
+        with sized_as(_frame_pixels(ref)):  # every plane on the luma's engine
+            values.append(ssim(a, b, data_range=float(fmt.max_value)))
     total: float | None = None
     if all(v is not None for v in values):
         total = 0.0
@@ -108,5 +110,12 @@ def frame_ms_ssim(ref: Frame, dist: Frame) -> FrameMSSSIM:
                 "(5 scales of an 11x11 window)"
             )
             continue
-        values.append(ms_ssim(a, b, data_range=float(fmt.max_value)))
+        with sized_as(_frame_pixels(ref)):
+            values.append(ms_ssim(a, b, data_range=float(fmt.max_value)))
     return FrameMSSSIM(ref.index, fmt.plane_names, tuple(values), reasons)
+
+
+def _frame_pixels(frame: Frame) -> int:
+    """The samples of the frame's largest plane: the size that picks the SSIM engine for
+    all its planes (:func:`iqa.metrics._ssim_engine.compiled`)."""
+    return max(p.shape[0] * p.shape[1] for p in frame.planes)
