@@ -27,8 +27,8 @@ a few units in the last place from the BLAS engine's; SSIM and MS-SSIM means agr
 ~1e-15 relative. ``error_model="numpy"`` lets the divisions vectorise (IEEE results
 instead of Python's ZeroDivisionError; the denominators hold C1 and C2 > 0).
 
-:func:`half_size_int` and :func:`half_size_float` are MS-SSIM's 2×2 means in one pass,
-bit-identical to :func:`iqa.metrics._ssim_scales.half_size`'s NumPy code.
+:func:`half_size_into` is MS-SSIM's 2×2 mean in one pass, bit-identical to
+:func:`iqa.metrics._ssim_scales.half_size`'s NumPy code.
 """
 
 from __future__ import annotations
@@ -214,39 +214,13 @@ def warm() -> None:
 
 
 @_jit
-def half_size_int(a, out):  # pragma: no cover - compiled
-    """:func:`iqa.metrics._ssim_scales.half_size` of 2-D integer ``a`` (at most 16 bits)
-    into float32 ``out``, in one pass and with the same arithmetic: each 2×2 sum in
-    integers (an odd side's last row or column pair doubled), exact in float32, times
-    0.25."""
-    h, w = a.shape
-    he = h - h % 2
-    we = w - w % 2
-    quarter = np.float32(0.25)
-    for i in range(0, he, 2):
-        r0 = a[i]
-        r1 = a[i + 1]
-        o = out[i // 2]
-        for j in range(we // 2):
-            k = 2 * j
-            total = np.int32(r0[k]) + np.int32(r1[k]) + np.int32(r0[k + 1]) + np.int32(r1[k + 1])
-            o[j] = np.float32(total) * quarter
-        if w % 2:
-            o[we // 2] = np.float32(2 * (np.int32(r0[w - 1]) + np.int32(r1[w - 1]))) * quarter
-    if h % 2:
-        r = a[h - 1]
-        o = out[he // 2]
-        for j in range(we // 2):
-            o[j] = np.float32(2 * (np.int32(r[2 * j]) + np.int32(r[2 * j + 1]))) * quarter
-        if w % 2:
-            o[we // 2] = np.float32(4 * np.int32(r[w - 1])) * quarter
-
-
-@_jit
-def half_size_float(a, out):  # pragma: no cover - compiled
-    """:func:`iqa.metrics._ssim_scales.half_size` of 2-D float ``a`` into float64
-    ``out``, in one pass and with the same arithmetic: ((a00 + a10) + a01) + a11 in
-    float64, an odd side's last row or column pair added once and doubled, times 0.25."""
+def half_size_into(a, out):  # pragma: no cover - compiled
+    """:func:`iqa.metrics._ssim_scales.half_size` of 2-D ``a`` into ``out``, in one pass,
+    bit-identical: ((a00 + a10) + a01) + a11 in float64 (an odd side's last row or
+    column pair added once and doubled), times 0.25. Float ``a`` gets float64 ``out``,
+    with NumPy's order of additions. Integer ``a`` of up to 16 bits gets float32
+    ``out``: its sums are exact in float64, and the quarter-integer means (below 2**18)
+    in float32, as NumPy's integer sums are."""
     h, w = a.shape
     he = h - h % 2
     we = w - w % 2

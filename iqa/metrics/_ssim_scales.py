@@ -56,7 +56,7 @@ def half_size(a: np.ndarray, kernel: ModuleType | None = None) -> np.ndarray:
     if kernel is not None and a.ndim == 2 and a.dtype in _KERNEL_DTYPES:
         out = np.empty(((a.shape[0] + 1) // 2, (a.shape[1] + 1) // 2),
                        np.float32 if a.dtype.kind in "iu" else np.float64)
-        (kernel.half_size_int if a.dtype.kind in "iu" else kernel.half_size_float)(a, out)
+        kernel.half_size_into(a, out)
         return out
     if a.dtype.kind in "iu" and a.dtype.itemsize <= 2:
         bits = 16 if a.dtype.itemsize == 1 else 32  # 4 × 8 bits fit in 16 (exact)
