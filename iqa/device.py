@@ -78,5 +78,10 @@ def default_workers(device: str) -> int | None:
     """
     if device != "cuda":
         return None
+    return max(1, min(8, usable_cpus() - 1))
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask where the platform has one)."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(8, (cpus or 1) - 1))
+    return max(1, cpus or 1)

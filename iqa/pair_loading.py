@@ -133,8 +133,9 @@ def decode_threads() -> int:
     the GIL, so threads scale until the metrics or the disk are the bottleneck (with
     LPIPS on a GPU, decoding is the whole CPU side).
     """
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(2, min(16, cpus or 1))
+    from iqa.device import usable_cpus
+
+    return max(2, min(16, usable_cpus()))
 
 
 def _load_job(pair: Pair, settings: LoadSettings) -> _Loaded | InputError:

@@ -17,7 +17,6 @@ left out.
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -163,8 +162,9 @@ def batches(dataset: ImageFiles, batch_size: int, workers: int | None,
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    with ThreadPoolExecutor(max_workers=cores or 1, thread_name_prefix="iqa-decode") as pool:
+    from iqa.device import usable_cpus
+
+    with ThreadPoolExecutor(max_workers=usable_cpus(), thread_name_prefix="iqa-decode") as pool:
         for start in range(0, len(dataset), batch_size):
             stop = min(start + batch_size, len(dataset))
             yield collate(list(pool.map(dataset.__getitem__, range(start, stop))))

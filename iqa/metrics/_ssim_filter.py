@@ -87,10 +87,9 @@ def thread_count() -> int:
     env = os.environ.get("IQA_THREADS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    from iqa.device import usable_cpus
+
+    return usable_cpus()
 
 
 @lru_cache(maxsize=1)
