@@ -124,6 +124,18 @@ def test_a_corrupt_file_on_rank_1_ends_every_rank_with_one_line(sets, fid_weight
     assert "terminated" not in result.stderr and "Traceback" not in "".join(errors)
 
 
+def test_a_failed_gate_on_rank_0_ends_every_rank_with_exit_1(sets, fid_weights):
+    """Rank 0 alone scores the gate, after rank 1 has left: rank 1 waits for the verdict
+    and exits with rank 0's code, instead of 0."""
+    real, fake = sets
+    result = torchrun(2, "fid", real, fake, "--weights", fid_weights, "--no-cache",
+                      "--batch-size", "4", "--format", "json", "--fail-if", "fid>0")
+    assert result.returncode != 0, result.stderr
+    assert strict_json(result.stdout)["fid"] > 0  # the result is still reported, once
+    assert result.stderr.count("exitcode  : 1") == 2, result.stderr  # both ranks
+    assert "terminated" not in result.stderr
+
+
 def test_compare_under_two_ranks_gives_the_rows_of_one_process(tmp_path):
     """75 pairs: chunks of 32 dealt to 2 ranks (32 + 32 + 11), rows back in input order."""
     from PIL import Image

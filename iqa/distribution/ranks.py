@@ -28,7 +28,9 @@ How one image folder is computed (:func:`iqa.distribution.sets._folder`):
    rest, prints and writes files. The other ranks leave once the data is gathered
    (:class:`Finished`), print nothing on stdout (it is sent to ``/dev/null``), and wait
    until every rank is done before exiting, so that ``torchrun`` stops none of them
-   early (:func:`_leave`).
+   early (:func:`_leave`). At that last meeting rank 0 gives its exit code, and every
+   rank exits with it: a failed quality gate (1) or an error on rank 0 after the others
+   left (2, or 3 for a bug) ends every rank with the same code, not rank 0 alone.
 
 An error shared by every rank (:class:`RankFailed`) is printed by ``LOCAL_RANK`` 0
 alone, one line per machine; an error one rank meets outside the shared steps is
@@ -92,6 +94,8 @@ class Ranks(Solo):
     def __init__(self, rank: int, world: int, local_rank: int, device: Any) -> None:
         self.rank, self.world, self.local_rank = rank, world, local_rank
         self.main = rank == 0
+        #: rank 0 is past :meth:`leave_if_follower`: the others wait in the last barrier
+        self.alone = False
         self.device = device  # where collective tensors live (cuda:LOCAL_RANK for NCCL)
 
     def span(self, count: int, batch: int) -> tuple[int, int]:
@@ -196,6 +200,7 @@ class Ranks(Solo):
         """Ranks other than 0 stop here (:class:`Finished`): the data is on rank 0."""
         if not self.main:
             raise Finished()
+        self.alone = True
 
 
 def in_input_order(items: Sequence[Any], score: Callable[[Sequence[Any]], Iterable[T]],
@@ -295,21 +300,26 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _finish() -> None:
-    """At exit: wait for every rank (so torchrun stops none early), then leave the group."""
+def _finish(code: int) -> int:
+    """At exit: wait for every rank (so torchrun stops none early), leave the group, and
+    return the run's exit code: rank 0's when it is not 0 (rank 0 alone scores gates and
+    writes), else the largest of the ranks' (a shared :class:`RankFailed` code is the
+    same on all). If a rank is gone, nothing is left to wait for: ``code`` stays."""
     import torch.distributed as dist
 
     try:
-        dist.barrier()
+        codes: list[Any] = [None] * dist.get_world_size()
+        dist.all_gather_object(codes, code)
         dist.destroy_process_group()
-    except Exception:  # a rank is gone: nothing left to wait for
-        pass
+    except Exception:  # a rank is gone
+        return code
+    return codes[0] or max(codes)
 
 
 def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
     """Decorate a click command that takes ``device``: under torchrun it joins the run
-    first, and every rank ends here with its exit code once all ranks are done
-    (:func:`_leave`); ranks other than 0 end at :class:`Finished` with 0, and an error
+    first, and every rank ends here once all ranks are done, with the run's exit code
+    (:func:`_leave`); ranks other than 0 end at :class:`Finished`, and a shared error
     is printed by ``LOCAL_RANK`` 0 alone (one line per machine). Outside torchrun the
     command runs as it is."""
     import functools
@@ -330,9 +340,11 @@ def _run_rank(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any)
     """Run the command on this rank and end the process with its exit code.
 
     Success, :class:`Finished` and :class:`RankFailed` (which every rank raises
-    together) end after a barrier, all ranks at once. Any other error is this rank's
-    alone, where the others may be waiting in a collective: it is printed with the
-    rank's number and the process exits at once; torchrun then stops the others."""
+    together) end after a barrier, all ranks at once, with the run's exit code
+    (:func:`_finish`). So does an error on rank 0 once the others have left
+    (:attr:`Ranks.alone`): they wait for it in that barrier. Any other error is this
+    rank's alone, where the others may be waiting in a collective: it is printed with
+    the rank's number and the process exits at once; torchrun then stops the others."""
     import click
 
     from iqa.output.values import one_line
@@ -347,7 +359,7 @@ def _run_rank(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any)
         code = exc.exit_code
     except IQAError as exc:
         click.echo(f"iqa: rank {group.rank} of {group.world}: {one_line(str(exc))}", err=True)
-        _leave(exc.exit_code, wait=False)
+        _leave(exc.exit_code, wait=group.alone)
     except BrokenPipeError:  # `... | head`: the command line's own exit code (141)
         raise
     except Exception as exc:  # a bug outside the shared steps
@@ -358,12 +370,13 @@ def _run_rank(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any)
         click.echo(f"iqa: rank {group.rank} of {group.world}: internal error "
                    f"({type(exc).__name__}: {one_line(str(exc))}); rerun with IQA_DEBUG=1 "
                    "for the traceback and please report it", err=True)
-        _leave(EXIT_INTERNAL, wait=False)
+        _leave(EXIT_INTERNAL, wait=group.alone)
     _leave(code if isinstance(code, int) else 0)
 
 
 def _leave(code: int, *, wait: bool = True) -> None:
-    """Wait for every rank, then exit at once with ``code``.
+    """Wait for every rank, then exit at once with the run's code (``wait``, see
+    :func:`_finish`) or with ``code``.
 
     torchrun stops the other ranks (SIGTERM) as soon as one exits with an error, so the
     ranks leave together: after the barrier each exits immediately (``os._exit``, after
@@ -371,7 +384,7 @@ def _leave(code: int, *, wait: bool = True) -> None:
     import sys
 
     if wait:
-        _finish()
+        code = _finish(code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
