@@ -11,8 +11,11 @@ single-threaded BLAS (as the engine's products are). Target: ``iqa.ssim`` ≤ 2.
 at 1080p and 4K.
 
 The shared pass: ``iqa compare -m psnr,ssim,ms_ssim`` scores each pair through the
-metric classes (PSNR last: it takes the squared error of SSIM's pass); the ratio of
-that per-pair time to the SSIM class alone is printed (target ≤ 1.3×).
+metric classes (PSNR last: it takes the squared error of SSIM's pass; MS-SSIM takes
+the full-resolution means and its second scale from the same pass); the ratio of that
+per-pair time to the SSIM class alone is printed, decoded pixels in memory on both
+sides. ``bench/bench_compare_overlap.py`` prints the same ratio for whole ``iqa compare``
+runs, decoding included: the issue's target (≤ 1.3×) is for those.
 
 On a shared machine the speed of both the GEMM and SSIM changes from second to second,
 so each ratio is taken within one round (the GEMM, then SSIM, back to back; the three
@@ -99,18 +102,18 @@ def main() -> None:
     if args.cpu_time:
         CLOCK = time.process_time
     import iqa
+    from iqa.compare import build_metrics
     from iqa.io.images import Image
     from iqa.metrics._ssim_core import thread_count
     from iqa.metrics._ssim_engine import compiled
-    from iqa.metrics.ms_ssim import MSSSIM
-    from iqa.metrics.psnr import PSNR
+    from iqa.metrics.base import MetricOptions
     from iqa.metrics.ssim import SSIM
 
     rng = np.random.default_rng(0)
     operands = [(rng.random((2048, 2048)), rng.random((2048, 2048)), np.empty((2048, 2048)))
                 for _ in range(thread_count())]
     pairs = {size: pair(*size) for size in SIZES}
-    metrics = [PSNR(), SSIM(), MSSSIM()]
+    metrics = build_metrics(["psnr", "ssim", "ms_ssim"], MetricOptions())  # as compare does
 
     def compare_like(ref: np.ndarray, dist: np.ndarray) -> None:
         # Fresh Image objects per call, as `iqa compare` decodes each pair anew.

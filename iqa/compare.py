@@ -58,6 +58,8 @@ def build_metrics(names: Sequence[str], options: MetricOptions) -> list[PairMetr
                 f"{name} compares two sets of images, not pairs; use `iqa {name} REAL FAKE`"
             )
         metrics.append(cls(options))
+    for metric in metrics:
+        metric.alongside(names)
     return metrics
 
 

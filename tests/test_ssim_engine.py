@@ -13,9 +13,16 @@ import numpy as np
 import pytest
 
 import iqa
+from iqa.compare import build_metrics
 from iqa.io.images import Image
 from iqa.metrics import _ssim_core
-from iqa.metrics._ssim_core import shared_squared_error, split_channels, ssim_cs_means
+from iqa.metrics._ssim_core import (
+    half_planes,
+    half_size,
+    shared_squared_error,
+    split_channels,
+    ssim_cs_means,
+)
 from iqa.metrics._ssim_filter import gaussian_kernel
 from iqa.metrics.ms_ssim import MSSSIM
 from iqa.metrics.psnr import PSNR
@@ -119,6 +126,68 @@ def test_psnr_ssim_ms_ssim_together_equal_each_alone(dtype, shape, monkeypatch):
     assert len(own_passes) == 1
 
 
+@pytest.mark.parametrize("name", [*CASES, "int8", "float32-tall"])
+def test_the_pass_makes_the_same_half_size_planes_as_half_size(name):
+    """MS-SSIM's second scale, made by the strips of the full-resolution pass from the
+    rows they read (odd sides, several strips, the last one odd), is bit-identical to
+    :func:`half_size` of the channels, in its dtype."""
+    if name == "int8":
+        ref = random_image((131, 37, 2), seed=7).astype(np.int16) - 128
+        ref, dist, data_range = ref.astype(np.int8), (ref // 2).astype(np.int8), 255.0
+    elif name == "float32-tall":
+        ref = (random_image((403, 23), seed=8) / 255.0).astype(np.float32)
+        dist, data_range = (ref * np.float32(0.9)).astype(np.float32), 1.0
+    else:
+        ref, dist, data_range = case(name)
+    if ref.ndim == 2:
+        ref, dist = ref[:, :, None], dist[:, :, None]
+    channels = list(zip(split_channels(ref), split_channels(dist)))
+    planes = half_planes(channels)
+    fused = ssim_cs_means(channels, data_range, want_cs=True, halves=planes)
+    assert fused == ssim_cs_means(channels, data_range, want_cs=True)
+    for (x, y), (hx, hy) in zip(channels, planes):
+        for image, plane in ((x, hx), (y, hy)):
+            expected = half_size(np.ascontiguousarray(image))
+            assert plane.dtype == expected.dtype
+            np.testing.assert_array_equal(plane, expected)
+
+
+@pytest.mark.parametrize("names", [["psnr", "ssim", "ms_ssim"], ["ms_ssim", "ssim"]])
+def test_ms_ssim_takes_its_second_scale_from_the_shared_pass(names, monkeypatch):
+    ref = random_image((203, 171, 3), seed=9)
+    dist = noisy(ref, 12, seed=10)
+    alone = {name: getattr(iqa, name)(ref, dist) for name in names}
+    taken = []
+    real = iqa.metrics.ms_ssim.take_half_scale
+    monkeypatch.setattr(iqa.metrics.ms_ssim, "take_half_scale",
+                        lambda *a: (lambda planes: taken.append(planes) or planes)(real(*a)))
+    together = metric_values(build_metrics(names, iqa.metrics.base.MetricOptions()),
+                             ref.copy(), dist.copy())
+    assert together == alone  # exactly
+    assert len(taken) == 1 and taken[0] is not None and len(taken[0]) == 3
+    assert taken[0][0][0].shape == (102, 86) and taken[0][0][0].dtype == np.float32
+    # SSIM alone (not told of MS-SSIM) makes no half-size planes
+    taken.clear()
+    ssim_only = build_metrics(["ssim"], iqa.metrics.base.MetricOptions())[0]
+    pair = Image(ref.copy()), Image(dist.copy())
+    ssim_only.score([pair])
+    assert _ssim_core.take_half_scale(pair[0].pixels, pair[1].pixels, 255.0) is None
+
+
+def test_half_size_planes_are_held_for_a_few_pairs_only():
+    ssim = build_metrics(["ssim", "ms_ssim"], iqa.metrics.base.MetricOptions())[0]
+    pairs = []
+    for i in range(_ssim_core._HALVES_MAX + 2):
+        img = random_image((30, 31), seed=20 + i)
+        pairs.append((Image(img), Image(noisy(img, 9, seed=i))))
+        ssim.score([pairs[-1]])
+    held = [_ssim_core.take_half_scale(r.pixels, d.pixels, 255.0) is not None
+            for r, d in pairs]
+    assert held == [False, False] + [True] * _ssim_core._HALVES_MAX
+    # handed over once
+    assert _ssim_core.take_half_scale(pairs[-1][0].pixels, pairs[-1][1].pixels, 255.0) is None
+
+
 def test_identical_images_share_a_zero_squared_error():
     img = random_image((40, 41, 3), seed=5)
     assert metric_values([SSIM(), PSNR()], img.copy(), img.copy()) == {
@@ -141,10 +210,17 @@ def test_squared_error_is_shared_only_when_exact():
 def test_blas_runs_on_one_thread_inside_the_engine_and_is_restored(monkeypatch, engine):
     if engine != "blas":
         monkeypatch.setenv("IQA_SSIM_ENGINE", "blas")  # the BLAS engine's own rule
-    from threadpoolctl import threadpool_info, threadpool_limits
+    from threadpoolctl import threadpool_limits
+
+    from iqa.metrics._ssim_filter import _blas_controller
+
+    # NumPy's BLAS (loaded with NumPy, so known to the engine's controller); a BLAS that
+    # another package loads later (SciPy's own) never runs the engine's products.
+    controlled = _blas_controller().lib_controllers
+    assert controlled
 
     def blas_threads():
-        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+        return {lib.num_threads for lib in controlled}
 
     seen = []
     real = _ssim_core._strip_sums

@@ -51,11 +51,18 @@ from iqa.metrics._ssim_filter import (
     thread_count,
     workspace,
 )
-from iqa.metrics._ssim_scales import PARALLEL_MIN, half_size, map_channels, split_channels
+from iqa.metrics._ssim_scales import (
+    PARALLEL_MIN,
+    half_dtype,
+    half_size,
+    half_size_of_rows,
+    map_channels,
+    split_channels,
+)
 
 __all__ = [
     "WIN", "half_size", "map_channels", "shared_full_scale_means", "split_channels",
-    "ssim_cs_means", "thread_count",
+    "ssim_cs_means", "take_half_scale", "thread_count",
 ]
 
 K1, K2 = 0.01, 0.03
@@ -76,17 +83,24 @@ class _Job(NamedTuple):
     maps: Sequence[np.ndarray] | None = None
     #: also sum the squared differences of the pixels (PSNR's, from the same strips)
     want_sse: bool = False
+    #: per channel, the (x, y) arrays that receive the 2×2 means of the channel's pixels
+    #: (MS-SSIM's second scale, from the rows each strip reads anyway), or None
+    halves: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
+    #: the compiled engine's module for those means, or None (NumPy)
+    module: object | None = None
 
 
 def _strip_sums(
     ws: Workspace, x: np.ndarray, y: np.ndarray, r0: int, r1: int, job: _Job,
-    out: np.ndarray | None = None,
+    out: np.ndarray | None = None, half: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, float, float]:
     """Sums of the SSIM map and the contrast-structure map over output rows r0..r1-1,
     and (with ``job.want_sse``) of (x − y)² over the input rows this strip owns.
 
     ``out`` (rows r0..r1-1 of the channel's map) receives the SSIM map strip; its sum
     is the returned one up to rounding (the returned sum never depends on ``out``).
+    ``half`` (the channel's two half-size planes) receives the 2×2 means of the input
+    rows this strip owns (``r0`` is even: strips are a multiple of 4 rows high).
     """
     import cv2
 
@@ -96,6 +110,11 @@ def _strip_sums(
     xs, ys, xy, dd = (m[:n_in] for m in ws.src)
     np.copyto(xs, x[r0 : r0 + n_in])
     np.copyto(ys, y[r0 : r0 + n_in])
+    if half is not None:  # while the rows are in the caches
+        own = n_in if last else rows
+        h0 = r0 // 2
+        for src, plane in ((xs, half[0]), (ys, half[1])):
+            half_size_of_rows(src[:own], plane[h0 : h0 + (own + 1) // 2], job.module)
     if job.kernel is not None:
         ws.src[:2, n_in : rows + WIN] = 0.0
         vb, hb = ws.row_buffers()
@@ -150,6 +169,7 @@ def ssim_cs_means(
     maps: Sequence[np.ndarray] | None = None,
     sse: list[float] | None = None,
     pixels: int | None = None,
+    halves: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> list[tuple[float, float]]:
     """Mean SSIM and mean contrast-structure term of each (x, y) pair of 2-D channels.
 
@@ -161,11 +181,15 @@ def ssim_cs_means(
     (summed in float64 over strips: exact while the sum stays below 2**53).
     ``pixels``: the full-resolution pixels per channel that choose the engine (MS-SSIM's
     lower scales pass their first scale's); by default the channels' own.
+    ``halves``, per channel two arrays of :func:`half_size`'s shape and dtype
+    (:func:`half_planes`), receive the 2×2 means of x and y, bit-identical to
+    ``half_size``, from the same pass.
     """
     x0 = channels[0][0]
     kernel = compiled(x0.shape[0] * x0.shape[1] if pixels is None else pixels)
     job = _Job(None if kernel is None else kernel.strip_sums, (K1 * data_range) ** 2,
-               (K2 * data_range) ** 2, want_ssim, want_cs, maps, sse is not None)
+               (K2 * data_range) ** 2, want_ssim, want_cs, maps, sse is not None,
+               halves, kernel)
     strips = []
     for index, (x, _) in enumerate(channels):
         rows = _strip_rows(*x.shape)
@@ -177,7 +201,8 @@ def ssim_cs_means(
         x, y = channels[index]
         ws = workspace(ws, rows, x.shape[1])
         out = None if job.maps is None else job.maps[index][r0:r1]
-        return _strip_sums(ws, x, y, r0, r1, job, out), ws
+        half = None if job.halves is None else job.halves[index]
+        return _strip_sums(ws, x, y, r0, r1, job, out, half), ws
 
     total = sum(x.size for x, _ in channels)
     workers = min(thread_count(), len(strips)) if total >= _PARALLEL_MIN else 1
@@ -194,10 +219,34 @@ def ssim_cs_means(
         n = (x.shape[0] - WIN + 1) * (x.shape[1] - WIN + 1)
         means.append((s / n, cs / n))
     return means
+
+
 _SHARED_MAX = 64  # pairs remembered: more than any batch a run scores at once
-_Entry = tuple[weakref.ref, weakref.ref, list, "int | None"]
+_HALVES_MAX = 4  # of them, pairs whose half-size planes are held for MS-SSIM
+
+
+class _Entry:
+    """What the full-resolution pass of one pair left for the other metrics."""
+
+    __slots__ = ("ref", "dist", "means", "sse", "halves")
+
+    def __init__(self, ref: np.ndarray, dist: np.ndarray, means: list, sse: int | None,
+                 halves: list | None) -> None:
+        self.ref, self.dist = weakref.ref(ref), weakref.ref(dist)
+        self.means, self.sse, self.halves = means, sse, halves
+
+
 _shared: OrderedDict[tuple[int, int, float], _Entry] = OrderedDict()
 _shared_lock = threading.Lock()
+
+
+def half_planes(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list:
+    """Empty (x, y) arrays for :func:`half_size` of each pair of channels."""
+    planes = []
+    for x, y in pairs:
+        shape = ((x.shape[0] + 1) // 2, (x.shape[1] + 1) // 2)
+        planes.append((np.empty(shape, half_dtype(x.dtype)), np.empty(shape, half_dtype(y.dtype))))
+    return planes
 
 
 def shared_full_scale_means(
@@ -205,11 +254,14 @@ def shared_full_scale_means(
     channels: Callable[[], Sequence[tuple[np.ndarray, np.ndarray]]],
     data_range: float,
     maps: Sequence[np.ndarray] | None = None,
+    halves: bool = False,
 ) -> list[tuple[float, float]]:
     """``ssim_cs_means(channels(), data_range, want_cs=True)``, computed once per pair.
 
     With ``maps`` the means are computed again (bit-identical) while the SSIM maps are
-    filled, and remembered for the other metric.
+    filled, and remembered for the other metric. With ``halves`` the pass that computes
+    the means also makes the 2×2 means of both images' channels (MS-SSIM's second scale,
+    from the rows the strips read anyway), which :func:`take_half_scale` hands over once.
 
     SSIM and the first scale of MS-SSIM filter the same full-resolution images with the
     same window and constants: the first metric to score a pair computes both means per
@@ -221,25 +273,44 @@ def shared_full_scale_means(
 
     Results are remembered for the last few pairs, keyed by the identity of the two
     arrays in ``key`` (held by weak references, so an entry dies with its arrays and
-    is never matched by a new array at a reused address) and the data range. The
-    arrays must not change in place between the calls: this is for decoded
-    :class:`~iqa.io.images.Image` pixels (frozen), not for the public functions, which
-    never share.
+    is never matched by a new array at a reused address) and the data range; half-size
+    planes for the last few of those only (a dropped one is made again by MS-SSIM, with
+    the same values). The arrays must not change in place between the calls: this is
+    for decoded :class:`~iqa.io.images.Image` pixels (frozen), not for the public
+    functions, which never share.
     """
     ref, dist = key
     ident = (id(ref), id(dist), float(data_range))
     entry = _lookup(ref, dist, ident)
     if maps is None and entry is not None:
-        return entry[2]
+        return entry.means
     pairs = channels()
     sse: list[float] | None = [] if _exact_sse(pairs) else None
-    means = ssim_cs_means(pairs, data_range, want_cs=True, maps=maps, sse=sse)
+    planes = half_planes(pairs) if halves else None
+    means = ssim_cs_means(pairs, data_range, want_cs=True, maps=maps, sse=sse, halves=planes)
     total = None if sse is None else sum(int(e) for e in sse)
+    if planes is None and entry is not None:
+        planes = entry.halves  # maps asked again: what the first pass made still holds
     with _shared_lock:
-        _shared[ident] = (weakref.ref(ref), weakref.ref(dist), means, total)
+        _shared[ident] = _Entry(ref, dist, means, total, planes)
+        _shared.move_to_end(ident)
         while len(_shared) > _SHARED_MAX:
             _shared.popitem(last=False)
+        holding = [e for e in reversed(_shared.values()) if e.halves is not None]
+        for old in holding[_HALVES_MAX:]:
+            old.halves = None
     return means
+
+
+def take_half_scale(ref: np.ndarray, dist: np.ndarray, data_range: float) -> list | None:
+    """The half-size (x, y) planes per channel that the shared pass of these two arrays
+    made (:func:`shared_full_scale_means` with ``halves``), handed over once; else None."""
+    entry = _lookup(ref, dist, (id(ref), id(dist), float(data_range)))
+    if entry is None:
+        return None
+    with _shared_lock:
+        planes, entry.halves = entry.halves, None
+    return planes
 
 
 def shared_squared_error(ref: np.ndarray, dist: np.ndarray, data_range: float) -> int | None:
@@ -247,13 +318,13 @@ def shared_squared_error(ref: np.ndarray, dist: np.ndarray, data_range: float) -
     MS-SSIM has already filtered these two arrays (see :func:`shared_full_scale_means`)
     and their pixels are integers; else None."""
     entry = _lookup(ref, dist, (id(ref), id(dist), float(data_range)))
-    return None if entry is None else entry[3]
+    return None if entry is None else entry.sse
 
 
 def _lookup(ref: np.ndarray, dist: np.ndarray, ident: tuple[int, int, float]) -> _Entry | None:
     with _shared_lock:
         entry = _shared.get(ident)
-        if entry is not None and entry[0]() is ref and entry[1]() is dist:
+        if entry is not None and entry.ref() is ref and entry.dist() is dist:
             _shared.move_to_end(ident)
             return entry
     return None

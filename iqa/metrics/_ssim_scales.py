@@ -37,6 +37,23 @@ _KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.int8, np.uint16, np.in
                                               np.float32, np.float64))
 
 
+def half_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype of :func:`half_size` of an array of ``dtype``."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.float32 if dtype.kind in "iu" and dtype.itemsize <= 2 else np.float64)
+
+
+def half_size_of_rows(rows: np.ndarray, out: np.ndarray, kernel: ModuleType | None) -> None:
+    """:func:`half_size` of float64 ``rows`` (exact copies of an image's pixels) into
+    ``out``, whose dtype is :func:`half_dtype` of the image's: bit-identical to
+    ``half_size`` of the image's own rows (integer sums are exact in float64 and their
+    quarter-integer means in float32; float pixels are added in the same order)."""
+    if kernel is not None:
+        kernel.half_size_into(rows, out)
+    else:
+        np.copyto(out, half_size(rows), casting="same_kind")
+
+
 def half_size(a: np.ndarray, kernel: ModuleType | None = None) -> np.ndarray:
     """2×2 mean; an odd side first repeats its last row/column (Wang's ``msssim.m``).
 

@@ -18,7 +18,7 @@ metric module must be cheap: heavy imports (torch, networks) belong inside metho
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
@@ -111,6 +111,11 @@ class PairMetric(ABC):
         The pair then gets ``null`` for this metric with the message as its reason, and
         the pair's other metrics are still computed.
         """
+
+    def alongside(self, names: Collection[str]) -> None:  # noqa: B027 - optional hook
+        """Told the names of all the metrics that score the same pairs in this run, so
+        that it can leave work for another (SSIM makes MS-SSIM's second scale in its
+        pass). Values never depend on it."""
 
     def annotate(self, value: float | None) -> dict[str, Any]:
         """Extra per-pair fields for reports (e.g. ``psnr_band``); keys start with the name."""

@@ -38,6 +38,7 @@ from iqa.metrics._ssim_core import (
     shared_full_scale_means,
     split_channels,
     ssim_cs_means,
+    take_half_scale,
 )
 from iqa.metrics._ssim_engine import choice as engine_choice
 from iqa.metrics._ssim_engine import compiled
@@ -97,13 +98,21 @@ def _ms_ssim(
     data_range: float,
     weights: Sequence[float],
     first: list[tuple[float, float]] | None = None,
+    second: list[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> float:
-    """MS-SSIM of checked H×W×C arrays; ``first``: the full-resolution (SSIM, cs) means."""
-    channels = list(zip(split_channels(ref), split_channels(dist)))
+    """MS-SSIM of checked H×W×C arrays; ``first``: the full-resolution (SSIM, cs) means;
+    ``second`` (with ``first``): the channels' 2×2 means, made by the same pass."""
     pixels = ref.shape[0] * ref.shape[1]  # every scale runs on the full scale's engine
     kernel = compiled(pixels)
-    per_scale = []
-    for scale in range(len(weights)):
+    if first is not None and second is not None:
+        channels = second
+        scales = range(1, len(weights))
+        per_scale = [first]
+    else:
+        channels = list(zip(split_channels(ref), split_channels(dist)))
+        scales = range(len(weights))
+        per_scale = []
+    for scale in scales:
         last = scale == len(weights) - 1
         if scale == 0 and first is not None:
             per_scale.append(first)
@@ -175,8 +184,10 @@ class MSSSIM(PairMetric):
             (r.pixels, d.pixels),
             lambda: list(zip(split_channels(ref), split_channels(dist))),
             data_range,
+            halves=True,
         )
-        return _ms_ssim(ref, dist, data_range, WEIGHTS, first)
+        second = take_half_scale(r.pixels, d.pixels, data_range)
+        return _ms_ssim(ref, dist, data_range, WEIGHTS, first, second)
 
     def describe(self) -> dict:
         return {

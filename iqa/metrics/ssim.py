@@ -13,7 +13,7 @@ from error visibility to structural similarity", IEEE TIP 13(4), 2004.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -105,12 +105,17 @@ class SSIM(PairMetric):
     def __init__(self, options: MetricOptions | None = None) -> None:
         super().__init__(options)
         engine_choice()  # a bad IQA_SSIM_ENGINE stops a run before its first pair
+        self._halves = False
+
+    def alongside(self, names: Collection[str]) -> None:
+        """With MS-SSIM in the run, the full-resolution pass also makes its second scale."""
+        self._halves = "ms_ssim" in names
 
     def check(self, ref: Image, dist: Image) -> None:
         check_min_size(ref.pixels.shape, WIN, "SSIM", "the 11x11 Gaussian window")
 
     def score(self, pairs: Sequence[tuple[Image, Image]]) -> list[float | None]:
-        return [self._one(r, d) for r, d in pairs]
+        return [self._one(r, d, halves=self._halves) for r, d in pairs]
 
     def score_maps(self, pairs: Sequence[tuple[Image, Image]]) -> list[tuple[float, np.ndarray]]:
         """Each pair's value and its (H-10)×(W-10) map, the mean over channels of the
@@ -118,7 +123,7 @@ class SSIM(PairMetric):
         out = []
         for r, d in pairs:
             maps = new_maps(r.pixels.shape if r.pixels.ndim == 3 else (*r.pixels.shape, 1))
-            value = self._one(r, d, maps)
+            value = self._one(r, d, maps, self._halves)
             mean = maps[0]  # the channels' mean, in place
             for m in maps[1:]:
                 mean += m
@@ -128,8 +133,10 @@ class SSIM(PairMetric):
         return out
 
     @staticmethod
-    def _one(r: Image, d: Image, maps: list[np.ndarray] | None = None) -> float:
-        """:func:`ssim` of a decoded pair, its full-resolution pass shared with MS-SSIM."""
+    def _one(r: Image, d: Image, maps: list[np.ndarray] | None = None,
+             halves: bool = False) -> float:
+        """:func:`ssim` of a decoded pair, its full-resolution pass shared with MS-SSIM
+        (``halves``: the pass also makes MS-SSIM's second scale)."""
         ref, dist, data_range = as_pair(r.pixels, d.pixels, r.data_range, metric="ssim")
         check_min_size(ref.shape, WIN, "SSIM", "the 11x11 Gaussian window")
         means = shared_full_scale_means(
@@ -137,6 +144,7 @@ class SSIM(PairMetric):
             lambda: list(zip(split_channels(ref), split_channels(dist))),
             data_range,
             maps,
+            halves,
         )
         return float(np.mean([s for s, _ in means]))
 
