@@ -43,7 +43,7 @@ def test_kid_on_other_features_equals_torch_fidelity():
         kid_features_to_metric,
     )
 
-    from iqa.distribution.generative import _compute
+    from iqa.distribution.gencompute import _compute
 
     rng = np.random.default_rng(4)
     real = np.abs(rng.normal(size=(30, 1024))).astype(np.float32)

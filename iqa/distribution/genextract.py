@@ -78,7 +78,7 @@ def extract_sets(names: list[str], plans: list[Any], sides: list[Any], engine: A
     features (``side.companions``: the same decode pass fed every extractor); a side
     whose statistics came from the cache is decoded once more here, for all the
     extractors at once. A plan may be a statistics file (only ``fd`` takes one, checked by
-    :func:`iqa.distribution.generative.precheck`): its side is ``None``."""
+    :func:`iqa.distribution.gencompute.precheck`): its side is ``None``."""
     from iqa.device import default_workers
     from iqa.distribution.feature_pass import extract_features
 

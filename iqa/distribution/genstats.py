@@ -3,7 +3,7 @@ only mu and sigma, so a file that holds them for the run's extractor stands in f
 folder (EDM2's ``dataset-refs/*.pkl``: its ``fd_dinov2`` entry for ``dinov2-vit-l-14``;
 :mod:`iqa.distribution.foreign`). The other generative metrics need every image's
 features, and a statistics file is refused for them
-(:func:`iqa.distribution.generative.precheck`).
+(:func:`iqa.distribution.gencompute.precheck`).
 
 The file is read for the extractor (:func:`iqa.distribution.statsfile.read_stats`,
 ``extractor=NAME``): a file without that extractor's entry, or whose mu and sigma do not

@@ -156,7 +156,8 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     plans = [path if isinstance(path, SetPlan) else
              plan_set(path, need_features=need_features, limit=options.limit,
                       limit_seed=options.limit_seed) for path in (real, fake)]
-    from iqa.distribution.generative import add_generative, other_extractors, precheck
+    from iqa.distribution.gencompute import add_generative, precheck
+    from iqa.distribution.generative import other_extractors
     from iqa.distribution.provenance import check_plans
 
     check_plans(plans, engine, engine.hooks.warn)  # other ranks: no warnings
