@@ -174,6 +174,26 @@ def test_ms_ssim_takes_its_second_scale_from_the_shared_pass(names, monkeypatch)
     assert _ssim_core.take_half_scale(pair[0].pixels, pair[1].pixels, 255.0) is None
 
 
+@pytest.mark.parametrize("names", [["ms_ssim", "ssim"], ["ssim", "ms_ssim"]])
+def test_with_maps_the_shared_pass_still_gives_each_metric_its_own_value(names):
+    """SSIM's map asks for the full-resolution pass again (to fill the map): in either
+    order the values equal the standalone ones, and no half-size planes are left over."""
+    from iqa.compare import _score_batch
+    from iqa.io.pairing import Pair
+
+    ref = random_image((190, 177, 3), seed=11)
+    dist = noisy(ref, 15, seed=12)
+    images = Image(ref.copy()), Image(dist.copy())
+    seen = []
+    records = list(_score_batch([(Pair("k", "r", "d"), images)],
+                                build_metrics(names, iqa.metrics.base.MetricOptions()),
+                                on_map=lambda *args: seen.append(args[2])))
+    assert records[0]["ssim"] == iqa.ssim(ref, dist)
+    assert records[0]["ms_ssim"] == iqa.ms_ssim(ref, dist)
+    assert seen == ["ssim"]
+    assert _ssim_core.take_half_scale(images[0].pixels, images[1].pixels, 255.0) is None
+
+
 def test_half_size_planes_are_held_for_a_few_pairs_only():
     ssim = build_metrics(["ssim", "ms_ssim"], iqa.metrics.base.MetricOptions())[0]
     pairs = []

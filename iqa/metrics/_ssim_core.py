@@ -286,11 +286,12 @@ def shared_full_scale_means(
         return entry.means
     pairs = channels()
     sse: list[float] | None = [] if _exact_sse(pairs) else None
-    planes = half_planes(pairs) if halves else None
+    # with maps asked after a first pass, that pass's planes (or their absence) stand
+    planes = half_planes(pairs) if halves and entry is None else None
     means = ssim_cs_means(pairs, data_range, want_cs=True, maps=maps, sse=sse, halves=planes)
     total = None if sse is None else sum(int(e) for e in sse)
-    if planes is None and entry is not None:
-        planes = entry.halves  # maps asked again: what the first pass made still holds
+    if entry is not None:
+        planes = entry.halves
     with _shared_lock:
         _shared[ident] = _Entry(ref, dist, means, total, planes)
         _shared.move_to_end(ident)
