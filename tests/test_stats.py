@@ -131,6 +131,30 @@ def test_streaming_statistics_equal_numpy_mean_and_cov():
     assert np.array_equal(s.cov, s.cov.T)
 
 
+@pytest.mark.parametrize("d", [1, 7, 256, 257, 600])
+def test_blockwise_transpose_steps_equal_the_whole_matrix_ones(d):
+    """The covariance's (C + Cᵀ) and the symmetry check of the Fréchet distance run in
+    cache-sized blocks: bit for bit what the whole-matrix NumPy expressions give, at and
+    across the block edges."""
+    rng = np.random.default_rng(d)
+    a = rng.normal(size=(d, d))
+    assert np.array_equal(stats_module._plus_transpose(a), np.add(a, a.T))
+    sym = np.add(a, a.T)
+    assert stats_module._is_symmetric(sym)
+    for i, j in {(d - 1, 0), (0, d - 1), (d // 2, d - 1)} - {(0, 0)} if d > 1 else []:
+        bent = sym.copy()
+        bent[i, j] = np.nextafter(bent[i, j], np.inf)
+        assert not stats_module._is_symmetric(bent)
+        assert np.array_equal(stats_module._symmetric(bent), np.add(bent, bent.T) / 2)
+    nan = sym.copy()
+    nan[0, 0] = np.nan
+    assert not stats_module._is_symmetric(nan)  # as np.array_equal(nan, nan.T)
+    f = rng.normal(size=(d + 3, d))
+    s = FeatureStats.from_features(f)
+    c = (s.outer - np.outer(s.total, s.total) / s.n) / (s.n - 1)
+    assert np.array_equal(s.cov, np.add(c, c.T) / 2)
+
+
 def test_partial_statistics_merge_exactly_by_addition():
     f = _features(300, 32, 8)
     whole = FeatureStats.from_features(f)
