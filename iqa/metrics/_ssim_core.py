@@ -61,7 +61,7 @@ from iqa.metrics._ssim_scales import (
 )
 
 __all__ = [
-    "WIN", "half_size", "map_channels", "shared_full_scale_means", "split_channels",
+    "WIN", "half_planes", "half_size", "map_channels", "shared_full_scale_means", "split_channels",
     "ssim_cs_means", "take_half_scale", "thread_count",
 ]
 

@@ -33,6 +33,7 @@ from iqa.io.images import Image
 from iqa.metrics._arrays import ImageLike, as_pair
 from iqa.metrics._ssim_core import (
     WIN,
+    half_planes,
     half_size,
     map_channels,
     shared_full_scale_means,
@@ -116,13 +117,14 @@ def _ms_ssim(
         last = scale == len(weights) - 1
         if scale == 0 and first is not None:
             per_scale.append(first)
-        else:
-            means = ssim_cs_means(channels, data_range, want_cs=not last, want_ssim=last,
-                                  pixels=pixels)
-            per_scale.append(means)
-        if not last:
             channels = map_channels(
                 lambda p: (half_size(p[0], kernel), half_size(p[1], kernel)), channels)
+            continue
+        # the strips of each scale also make the next scale (its 2×2 means, bit-identical)
+        halves = None if last else half_planes(channels)
+        per_scale.append(ssim_cs_means(channels, data_range, want_cs=not last,
+                                       want_ssim=last, pixels=pixels, halves=halves))
+        channels = halves
     scores = []
     for c in range(ref.shape[2]):
         value = 1.0
