@@ -104,22 +104,17 @@ def _ms_ssim(
     """MS-SSIM of checked H×W×C arrays; ``first``: the full-resolution (SSIM, cs) means;
     ``second`` (with ``first``): the channels' 2×2 means, made by the same pass."""
     pixels = ref.shape[0] * ref.shape[1]  # every scale runs on the full scale's engine
-    kernel = compiled(pixels)
-    if first is not None and second is not None:
-        channels = second
-        scales = range(1, len(weights))
-        per_scale = [first]
+    channels = second
+    if first is None:
+        channels, per_scale = list(zip(split_channels(ref), split_channels(dist))), []
     else:
-        channels = list(zip(split_channels(ref), split_channels(dist)))
-        scales = range(len(weights))
-        per_scale = []
-    for scale in scales:
+        per_scale = [first]
+        if channels is None:  # the shared pass made no second scale: halve the images
+            kernel = compiled(pixels)
+            channels = map_channels(lambda p: (half_size(p[0], kernel), half_size(p[1], kernel)),
+                                    zip(split_channels(ref), split_channels(dist)))
+    for scale in range(len(per_scale), len(weights)):
         last = scale == len(weights) - 1
-        if scale == 0 and first is not None:
-            per_scale.append(first)
-            channels = map_channels(
-                lambda p: (half_size(p[0], kernel), half_size(p[1], kernel)), channels)
-            continue
         # the strips of each scale also make the next scale (its 2×2 means, bit-identical)
         halves = None if last else half_planes(channels)
         per_scale.append(ssim_cs_means(channels, data_range, want_cs=not last,
