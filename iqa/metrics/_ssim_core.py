@@ -37,6 +37,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from types import ModuleType
 from typing import NamedTuple
 
 import numpy as np
@@ -73,8 +74,9 @@ _PARALLEL_MIN = PARALLEL_MIN
 
 
 class _Job(NamedTuple):
-    #: the compiled strip kernel (:mod:`iqa.metrics._ssim_kernel`), or None for BLAS
-    kernel: Callable | None
+    #: the compiled engine's module (:mod:`iqa.metrics._ssim_kernel`: the strip and
+    #: 2×2-mean kernels), or None for BLAS and NumPy
+    kernel: ModuleType | None
     c1: float
     c2: float
     want_ssim: bool
@@ -86,8 +88,6 @@ class _Job(NamedTuple):
     #: per channel, the (x, y) arrays that receive the 2×2 means of the channel's pixels
     #: (MS-SSIM's second scale, from the rows each strip reads anyway), or None
     halves: Sequence[tuple[np.ndarray, np.ndarray]] | None = None
-    #: the compiled engine's module for those means, or None (NumPy)
-    module: object | None = None
 
 
 def _strip_sums(
@@ -114,13 +114,13 @@ def _strip_sums(
         own = n_in if last else rows
         h0 = r0 // 2
         for src, plane in ((xs, half[0]), (ys, half[1])):
-            half_size_of_rows(src[:own], plane[h0 : h0 + (own + 1) // 2], job.module)
+            half_size_of_rows(src[:own], plane[h0 : h0 + (own + 1) // 2], job.kernel)
     if job.kernel is not None:
         ws.src[:2, n_in : rows + WIN] = 0.0
         vb, hb = ws.row_buffers()
         sse_rows = (n_in if last else rows) if job.want_sse else 0
-        s, cs, sse = job.kernel(ws.src, rows, job.c1, job.c2, job.want_ssim, sse_rows,
-                                _NO_MAP if out is None else out, vb, hb)
+        s, cs, sse = job.kernel.strip_sums(ws.src, rows, job.c1, job.c2, job.want_ssim,
+                                           sse_rows, _NO_MAP if out is None else out, vb, hb)
         return (s if job.want_ssim else 0.0), (cs if job.want_cs else 0.0), sse
     np.multiply(xs, ys, out=xy)
     np.subtract(xs, ys, out=dd)
@@ -187,9 +187,8 @@ def ssim_cs_means(
     """
     x0 = channels[0][0]
     kernel = compiled(x0.shape[0] * x0.shape[1] if pixels is None else pixels)
-    job = _Job(None if kernel is None else kernel.strip_sums, (K1 * data_range) ** 2,
-               (K2 * data_range) ** 2, want_ssim, want_cs, maps, sse is not None,
-               halves, kernel)
+    job = _Job(kernel, (K1 * data_range) ** 2, (K2 * data_range) ** 2, want_ssim, want_cs,
+               maps, sse is not None, halves)
     strips = []
     for index, (x, _) in enumerate(channels):
         rows = _strip_rows(*x.shape)
