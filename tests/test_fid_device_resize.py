@@ -33,6 +33,28 @@ def test_batched_resize_equals_per_image_bit_for_bit(single, batched, shape):
         assert torch.equal(got, single(img))
 
 
+def test_the_resize_makes_its_index_tensors_once_per_size_and_device(monkeypatch):
+    """Made per batch, the host-to-device copies of the index tensors would wait for the
+    device's queue: they are made once and reused, and the result stays the same."""
+    from iqa.distribution import preprocess
+
+    preprocess._tf_axis_on.cache_clear()
+    made = []
+    original = preprocess._tf_axis
+    monkeypatch.setattr(preprocess, "_tf_axis",
+                        lambda i, o: made.append((i, o)) or original(i, o))
+    images = torch.from_numpy(random_image((4, 3, 37, 52), seed=1))
+    with torch.inference_mode():
+        first = resize_tf_batch(images)
+    second = resize_tf_batch(images)
+    assert torch.equal(first, second)
+    assert sorted(made) == [(37, 299), (52, 299)]
+    # Made inside inference mode, still usable where gradients are recorded.
+    x = images.float().requires_grad_(True)
+    preprocess.tf_bilinear(x, 299).sum().backward()
+    assert x.grad is not None and made == [(37, 299), (52, 299)]
+
+
 def test_raw_items_are_uint8_pixels(tmp_path):
     img = random_image((40, 30, 3), seed=3)
     Image.fromarray(img).save(tmp_path / "a.png")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -86,6 +87,21 @@ def _tf_axis(in_size: int, out_size: int) -> tuple[Any, Any, Any]:
     return lo, hi, pos - lo.float()
 
 
+@lru_cache(maxsize=64)
+def _tf_axis_on(in_size: int, out_size: int, device: Any) -> tuple[Any, Any, Any]:
+    """:func:`_tf_axis` on ``device``, made once per (sizes, device).
+
+    A copy from ordinary host memory to a GPU waits for everything queued on the
+    device: made for every batch, it would hold each batch's resize until the previous
+    batch's network had finished. The tensors are made outside inference mode, so a
+    caller that records gradients can use them too.
+    """
+    import torch
+
+    with torch.inference_mode(False):
+        return tuple(t.to(device) for t in _tf_axis(in_size, out_size))
+
+
 def _tf_bilinear(x: Any, size: int) -> Any:
     """TF1 bilinear resize of the last two axes of a float32 tensor (any device), then
     (x − 128)/128."""
@@ -97,8 +113,8 @@ def tf_bilinear(x: Any, size: int) -> Any:
     unchanged in scale (torch-fidelity's ``interpolate_bilinear_2d_like_tensorflow1x``;
     any device)."""
     h, w = x.shape[-2:]
-    y_lo, y_hi, dy = (t.to(x.device) for t in _tf_axis(h, size))
-    x_lo, x_hi, dx = (t.to(x.device) for t in _tf_axis(w, size))
+    y_lo, y_hi, dy = _tf_axis_on(h, size, x.device)
+    x_lo, x_hi, dx = _tf_axis_on(w, size, x.device)
     top, bottom = x.index_select(-2, y_lo), x.index_select(-2, y_hi)
     dx = dx.view(1, size)
     left, right = top.index_select(-1, x_lo), top.index_select(-1, x_hi)
