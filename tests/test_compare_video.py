@@ -12,6 +12,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 from tests.cli_helpers import run_iqa, strict_json
@@ -60,7 +61,9 @@ def test_clip_json_and_csv_equal_ffmpeg(ffmpeg, tmp_path, pix_fmt):  # noqa: F81
 
 def test_jsonl_frames_then_clip_summaries(ffmpeg, tmp_path):  # noqa: F811
     ref, dist = make_pair(ffmpeg, tmp_path, "yuv420p", frames=3)
-    result = run_iqa("compare", ref, dist, "--format", "jsonl", "-m", "psnr_y,ms_ssim_y")
+    # -m all: a value too small to define is null with a warning (named, it would be an
+    # error of the pair: test_a_value_asked_for_by_name_that_a_clip_lacks_is_an_error).
+    result = run_iqa("compare", ref, dist, "--format", "jsonl", "-m", "all")
     assert result.returncode == 0, result.stderr
     lines = [json.loads(x) for x in result.stdout.splitlines()]
     assert [x["type"] for x in lines] == ["frame"] * 3 + ["summary"]
@@ -168,3 +171,51 @@ def test_a_gate_on_psnr_adds_only_the_whole_frame_value(ffmpeg, tmp_path):  # no
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
     zero = run_iqa("compare", ref, dist, "--frames", "0")
     assert zero.returncode == 2 and "--frames" in zero.stderr
+
+
+def test_a_value_asked_for_by_name_that_a_clip_lacks_is_an_error(tmp_path):
+    """As for images: a default value that is undefined is null with a warning (exit 0);
+    one named in -m or --fail-if is an error of the pair (exit 2)."""
+    from iqa.video import Frame, FrameFormat, write_y4m
+
+    rng = np.random.default_rng(0)
+
+    def clip(path, layout, w, h, offset):
+        fmt = FrameFormat(w, h, layout, 8)
+        frames = [Frame(fmt, tuple(np.clip(rng.integers(0, 200, (ph, pw)) + offset, 0, 255)
+                                   .astype(np.uint8) for pw, ph in fmt.plane_sizes), i)
+                  for i in range(2)]
+        write_y4m(path, frames)
+        return str(path)
+
+    ref, dist = clip(tmp_path / "r.y4m", "420", 20, 20, 0), clip(tmp_path / "d.y4m", "420", 20,
+                                                                   20, 9)
+    gray = clip(tmp_path / "g.y4m", "mono", 32, 32, 0)
+    default = run_iqa("compare", ref, dist, "--format", "json")
+    assert default.returncode == 0, default.stderr
+    assert "ssim_u is null" in default.stderr
+    for args, name in ((["-m", "ssim_u"], "ssim_u"), (["-m", "ms_ssim"], "ms_ssim_y"),
+                       (["-m", "ssim"], "ssim"), (["--fail-if", "ssim_v<0.5"], "ssim_v")):
+        result = run_iqa("compare", ref, dist, "--format", "json", *args)
+        assert result.returncode == 2, (args, result.stderr)
+        record = strict_json(result.stdout)["pairs"][0]
+        assert f"{name} is undefined" in record["error"]
+        assert record[name] is None
+    named = run_iqa("compare", gray, gray, "-m", "psnr_u", "--format", "json")
+    assert named.returncode == 2 and "psnr_u is undefined: no such plane" in named.stderr
+    family = run_iqa("compare", gray, gray, "-m", "psnr", "--format", "json")
+    assert family.returncode == 0 and "psnr_u is null" in family.stderr
+
+
+def test_raw_yuv_options_without_a_raw_clip_are_refused(tmp_path):
+    from iqa.video import Frame, FrameFormat, write_y4m
+
+    fmt = FrameFormat(16, 16, "420", 8)
+    frame = Frame(fmt, tuple(np.zeros((h, w), np.uint8) for w, h in fmt.plane_sizes), 0)
+    clip = tmp_path / "a.y4m"
+    write_y4m(clip, [frame])
+    for args in (["--size", "32x32"], ["--pix-fmt", "gray"]):
+        result = run_iqa("compare", clip, clip, *args)
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "describe raw .yuv clips, and no input is one" in lines[0]

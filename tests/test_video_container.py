@@ -282,3 +282,97 @@ def test_memory_does_not_grow_with_clip_length(exe, tmp_path):
         assert proc.returncode == 0, proc.stderr
         peaks.append(int(proc.stdout) / 1024)
     assert peaks[1] - peaks[0] < 8, peaks
+
+
+@pytest.mark.parametrize("ext", ["mp4", "ts"])
+def test_a_stream_copied_cut_counts_the_frames_ffmpeg_outputs(exe, tmp_path, ext):
+    """`ffmpeg -ss T -i clip -c copy cut` keeps the packets from the key frame before T:
+    in mp4 an edit list marks those before T discarded; a transport stream cut after a
+    key frame starts with packets the decoder cannot decode. Neither is a frame ffmpeg
+    outputs, so neither counts: the frame count, the scores and kbps are those of the
+    cut's own decode to Y4M."""
+    ref = make_ref(exe, tmp_path, "yuv420p", frames=30, rate=25)
+    whole = encode(exe, ref, tmp_path / f"whole.{ext}", "-c:v", "libx264", "-g", "12",
+                   "-bf", "2", "-crf", "30")
+    cut = tmp_path / f"cut.{ext}"
+    if ext == "mp4":
+        run_ffmpeg(exe, "-ss", "0.3", "-i", str(whole), "-c", "copy", str(cut))
+    else:  # drop the leading packets up to the second key frame's predecessors
+        run_ffmpeg(exe, "-i", str(whole), "-c", "copy", "-bsf:v",
+                   "noise=drop='lt(n,5)'", str(cut))
+    decoded = to_y4m(exe, cut)
+    frames = len(planes_of(decoded))
+    assert 0 < frames < 30
+    proc = run_iqa("compare", decoded, cut, "-m", "psnr", "--format", "json", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)["pairs"][0]
+    assert got["frames"] == frames and got["psnr"] is None  # identical: infinite PSNR
+    assert got["kbps"] == pytest.approx(8 * cut.stat().st_size * 25 / frames / 1000, rel=1e-12)
+
+
+def _with_display_matrix(source: Path, out: Path, degrees: int, hflip: bool, vflip: bool):
+    """``source``'s packets remuxed into ``out`` with a display matrix (PyAV's writer)."""
+    import av
+
+    with av.open(str(source)) as inp, av.open(str(out), "w") as dst:
+        stream = inp.streams.video[0]
+        target = dst.add_stream_from_template(stream)
+        target.set_display_rotation(degrees, hflip=hflip, vflip=vflip)
+        for packet in inp.demux(stream):
+            if packet.dts is not None:
+                packet.stream = target
+                dst.mux(packet)
+    return out
+
+
+@pytest.mark.parametrize("pix_fmt, size", [("yuv420p", "94x62"), ("yuv444p", "95x63")])
+def test_a_display_matrix_turns_frames_as_ffmpeg_shows_them(exe, tmp_path, pix_fmt, size):
+    """Every rotation and mirror of the eight orientations gives the planes of ffmpeg's own
+    decode to Y4M (``-autorotate``, its default): each plane turned on its own."""
+    ref = make_ref(exe, tmp_path, pix_fmt, size=size, frames=3)
+    source = encode(exe, ref, tmp_path / "src.mp4", "-c:v", "libx264", "-qp", "0")
+    w, h = map(int, size.split("x"))
+    seen = set()
+    for degrees in (0, 90, 180, 270):
+        for hflip, vflip in ((False, False), (True, False)):
+            clip = _with_display_matrix(source, tmp_path / f"r{degrees}{hflip:d}.mp4",
+                                        degrees, hflip, vflip)
+            with open_source(clip) as ours:
+                seen.add(ours.orientation)
+                assert (ours.format.width, ours.format.height) == (
+                    (h, w) if degrees % 180 else (w, h))
+            assert_same_planes(clip, to_y4m(exe, clip))
+    assert len(seen) == 8  # every orientation was exercised
+    proc = run_iqa("compare", ref, tmp_path / "r1800.mp4", "-m", "psnr", "--format",
+                   "json", env=ENV)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["pairs"][0]["psnr_y"] < 30
+
+
+def test_a_transposed_422_clip_and_odd_angles_are_refused(exe, tmp_path):
+    ref = make_ref(exe, tmp_path, "yuv422p", frames=2)
+    source = encode(exe, ref, tmp_path / "src.mp4", "-c:v", "libx264", "-qp", "0")
+    turned = _with_display_matrix(source, tmp_path / "r90.mp4", 90, False, False)
+    line = one_line_error(ref, turned)
+    assert "turns the picture by 270 degrees clockwise" in line and "4:2:2" in line
+    assert "-pix_fmt yuv444p" in line
+    tilted = _with_display_matrix(source, tmp_path / "r30.mp4", 30, False, False)
+    line = one_line_error(ref, tilted)
+    assert "turns the picture by 330 degrees clockwise" in line and "resampled" in line
+
+
+@pytest.mark.parametrize("codec", [("-c:v", "mjpeg", "-q:v", "3"), ("-c:v", "libx264")])
+def test_a_full_range_clip_is_not_compared_with_a_limited_one(exe, tmp_path, codec):
+    """ffmpeg's psnr filter converts a full-range (yuvj) clip to the other's range before
+    comparing; iqa compares samples as decoded, so it refuses the pair instead of giving
+    a number 10-20 dB away from ffmpeg's. Against its own decode (Y4M, XCOLORRANGE=FULL)
+    the clip is scored."""
+    ref = make_ref(exe, tmp_path, "yuv420p", frames=3)
+    full = encode(exe, ref, tmp_path / f"full_{codec[1]}.avi", *codec, "-pix_fmt", "yuvj420p")
+    line = one_line_error(ref, full)
+    assert "is limited-range (the range ffmpeg assumes" in line and "is full-range" in line
+    decoded = to_y4m(exe, full)
+    with open_source(decoded) as clip:
+        assert clip.color_range == "full"
+    proc = run_iqa("compare", decoded, full, "-m", "psnr", "--format", "json", env=ENV)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["pairs"][0]["psnr_band"] == "identical"

@@ -122,6 +122,19 @@ def test_per_plane_ssim_equals_scikit_image_with_the_bit_depth_range():
     assert set(result.as_dict()) == {"ssim_y", "ssim_u", "ssim_v", "ssim"}
 
 
+@pytest.mark.parametrize("shapes", [((240, 320), (120, 160), (120, 160)),
+                                    ((143, 175), (72, 88), (72, 88)),
+                                    ((37, 41), (37, 21), (37, 21))])
+def test_identical_frames_have_ssim_exactly_one(shapes):
+    """Σ v·n / Σ n, not Σ v·(n / N): equal plane values give that value exactly (the
+    float shares of 4:2:0 add up to 1 − 2⁻⁵³·k, which made identical clips 0.9999…)."""
+    rng = np.random.default_rng(1)
+    frame = Frame.from_planes(*(rng.integers(0, 256, s).astype(np.uint8) for s in shapes))
+    result = frame_ssim(frame, frame)
+    assert result.planes == (1.0, 1.0, 1.0)
+    assert result.ssim == 1.0
+
+
 def test_ssim_of_planes_smaller_than_the_window_is_none_with_a_reason():
     y = np.zeros((16, 16), np.uint8)
     c = np.zeros((8, 8), np.uint8)

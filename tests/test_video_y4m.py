@@ -171,6 +171,8 @@ def error_of(path) -> str:
         (b"YUV4MPEG2 W4 H4 Ib\n", "interlaced Y4M (Ib, bottom field first)"),
         (b"YUV4MPEG2 W4 H4 Im\n", "interlaced Y4M (Im, mixed fields)"),
         (b"", "not a Y4M clip"),
+        (b"YUV4MPEG2 W4 H4 W8\n", "gives the width twice (W4 and W8)"),
+        (b"YUV4MPEG2 W4 H4 C420 C444\n", "gives the chroma layout twice"),
     ],
 )
 def test_bad_headers_are_one_line_naming_file_and_problem(tmp_path, header, expected):
@@ -227,3 +229,45 @@ def test_first_frame_truncated_or_header_too_large(tmp_path):
     message = error_of(path)
     assert "frame 0 is truncated (100 of 60,000,000,000 bytes)" in message
     assert "no whole frame" in message
+
+
+@pytest.mark.parametrize("tags, expected", [(b"", None), (b" XCOLORRANGE=FULL", "full"),
+                                            (b" XCOLORRANGE=LIMITED", "limited"),
+                                            (b" XYSCSS=420JPEG Xcolorrange=full", "full")])
+def test_colour_range_is_read_from_the_header(tmp_path, tags, expected):
+    path = tmp_path / "a.y4m"
+    path.write_bytes(b"YUV4MPEG2 W4 H4 C420" + tags + b"\nFRAME\n" + bytes(24))
+    with open_source(path) as clip:
+        assert clip.color_range == expected
+
+
+def test_clips_of_different_colour_ranges_are_not_compared(tmp_path):
+    """A full-range clip against a limited one (or one that gives no range, which ffmpeg
+    takes as limited) is refused: the same picture has other samples in each range."""
+    from iqa.video.sources import check_pair
+
+    def clip(name, tags):
+        path = tmp_path / name
+        path.write_bytes(b"YUV4MPEG2 W4 H4 C420" + tags + b"\n" + (b"FRAME\n" + bytes(24)) * 2)
+        return path
+
+    full = clip("full.y4m", b" XCOLORRANGE=FULL")
+    for other in (clip("limited.y4m", b" XCOLORRANGE=LIMITED"), clip("none.y4m", b"")):
+        with open_source(full) as a, open_source(other) as b:
+            with pytest.raises(InputError) as info:
+                check_pair(a, b)
+        message = str(info.value)
+        assert "full-range" in message and "limited-range" in message
+        assert "scale=out_range=limited" in message and "\n" not in message
+    with open_source(full) as a, open_source(clip("full2.y4m", b" XCOLORRANGE=FULL")) as b:
+        assert check_pair(a, b) == 2
+    with open_source(tmp_path / "limited.y4m") as a, open_source(tmp_path / "none.y4m") as b:
+        assert check_pair(a, b) == 2
+
+
+def test_a_frame_line_longer_than_the_limit_is_not_called_the_end_of_the_file(tmp_path):
+    path = tmp_path / "long.y4m"
+    frame = b"FRAME" + b" Xa" * 2000 + b"\n" + bytes(24)
+    path.write_bytes(b"YUV4MPEG2 W4 H4 C420\n" + frame + b"FRAME\n" + bytes(24))
+    message = error_of(path)
+    assert "frame 0 has a FRAME line longer than 4096 bytes" in message

@@ -79,6 +79,26 @@ def resolve_clip_metrics(spec: str, extra: Sequence[str] = ()) -> list[str]:
     return names
 
 
+#: The value that stands for a family named in ``-m``: what the user asked to see.
+_MAIN_VALUE = {"psnr": "psnr", "ssim": "ssim", "ms_ssim": "ms_ssim_y"}
+
+
+def asked_clip_values(spec: str | None, gate_names: Sequence[str] = ()) -> set[str]:
+    """The values asked for by name: each value named in ``-m``, a named family's main
+    value (``-m ssim``: ``ssim``; ``-m ms_ssim``: ``ms_ssim_y``) and each value a gate
+    tests. As for images, such a value that is undefined for a clip (a plane smaller
+    than the window, a chroma value of a monochrome clip) is an error of the pair; the
+    others (the default set, ``-m all``, the rest of a named family) are null with a
+    warning."""
+    asked = {n for n in gate_names if n in _FAMILY_OF}
+    for item in (s.strip().lower() for s in (spec or "").split(",")):
+        if item in FAMILIES:
+            asked.add(_MAIN_VALUE[item])
+        elif item in _FAMILY_OF:
+            asked.add(item)
+    return asked
+
+
 def definitions(names: Sequence[str], peak: str) -> dict[str, dict[str, Any]]:
     """The ``definitions`` block of a clip report: what each value is and how it pools."""
     out = {}

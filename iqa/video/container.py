@@ -16,8 +16,12 @@ missing PyAV is a :class:`~iqa.extras.MissingExtraError` (exit 2) naming the ext
   them. So a clip decoded here gives exactly the planes that ``ffmpeg -i clip.mp4
   clip.y4m`` writes, and the same scores.
 * **Frame count**: counted before any frame is decoded by reading the stream's packets
-  (no decoding), so two clips of different lengths are refused up front; a decoder that
-  then gives fewer frames than packets is an error naming the frame.
+  (no decoding), so two clips of different lengths are refused up front. Packets that
+  the decoder does not turn into frames are not counted, as ffmpeg does not output them:
+  those an edit list cuts (``ffmpeg -ss … -c copy`` into mp4 keeps the packets before
+  the cut and marks them discarded) and those before the first key frame (a transport
+  stream cut mid-GOP). A decoder that then gives fewer frames than counted is an error
+  naming the frame.
 * **Frame rate**: the stream's average frame rate (``avg_frame_rate``), else its
   guessed rate. Frames are paired by index, so a **variable frame rate** stream (frame
   durations that differ by more than one tick of the stream's time base, which is how
@@ -29,6 +33,7 @@ missing PyAV is a :class:`~iqa.extras.MissingExtraError` (exit 2) naming the ext
 
 from __future__ import annotations
 
+import math
 import os
 from fractions import Fraction
 from typing import Any
@@ -68,7 +73,7 @@ class ContainerSource(FrameSource):
                                  "supported", name)
             layout, bits = _layout(pix_fmt, name)
             try:
-                fmt = FrameFormat(ctx.width, ctx.height, layout, bits)
+                coded = FrameFormat(ctx.width, ctx.height, layout, bits)
             except UsageError:
                 raise InputError(f"{name}: the video stream has no frame size "
                                  f"({ctx.width}x{ctx.height}); the file is damaged",
@@ -76,7 +81,14 @@ class ContainerSource(FrameSource):
             self.codec = ctx.name
             self.pix_fmt = pix_fmt
             self._stream_rate = _stream_rate(stream)
+            self._coded = coded
+            self._matrix, frame_range = _first_frame_facts(self._av, container, stream)
+            self.orientation = orientation(self._matrix, coded, name)
+        fmt = coded
+        if self.orientation in _TRANSPOSING:
+            fmt = FrameFormat(coded.height, coded.width, layout, bits)
         super().__init__(name, fmt, self._stream_rate)
+        self.color_range = "full" if pix_fmt.startswith("yuvj") else frame_range
 
     # --- opening ---------------------------------------------------------------------
     def _open(self) -> Any:
@@ -100,11 +112,16 @@ class ContainerSource(FrameSource):
         av = self._av
         times: list[int] = []
         count = 0
+        keyed = False
         with self._open() as container:
             stream = container.streams.video[0]
             try:
                 for packet in container.demux(stream):
                     if packet.size == 0:  # the demuxer's flush packet
+                        continue
+                    # A discarded packet is decoded (later frames refer to it), not output.
+                    keyed = keyed or packet.is_keyframe
+                    if packet.is_discard or not keyed:
                         continue
                     count += 1
                     stamp = packet.pts if packet.pts is not None else packet.dts
@@ -136,20 +153,27 @@ class ContainerSource(FrameSource):
         if frame is None:
             raise self._stopped(index, f"the decoder gave {index} frames, not the "
                                 f"{self.whole_frames} the stream holds")
-        fmt = self.format
-        if (frame.width, frame.height, frame.format.name) != (fmt.width, fmt.height,
+        coded = self._coded
+        if (frame.width, frame.height, frame.format.name) != (coded.width, coded.height,
                                                                self.pix_fmt):
             raise InputError(
                 f"{self.name}: frame {index} is {frame.width}x{frame.height} "
-                f"{frame.format.name}, not the stream's {fmt.width}x{fmt.height} "
+                f"{frame.format.name}, not the stream's {coded.width}x{coded.height} "
                 f"{self.pix_fmt}; clips whose frame size or pixel format changes "
                 "mid-stream are not supported", self.name)
+        matrix = _display_matrix(frame)
+        if matrix is not None and matrix != self._matrix:
+            if orientation(matrix, coded, self.name) != self.orientation:
+                raise InputError(f"{self.name}: frame {index} is displayed turned otherwise "
+                                 "than the first frame (its display matrix changes "
+                                 "mid-stream); such clips are not supported", self.name)
+        fmt = self.format
         out = fmt.planes_of(np.frombuffer(view, np.uint8))
         item = fmt.dtype.itemsize
-        for plane, target in zip(frame.planes, out):
-            h, w = target.shape
+        turn = _TURNS[self.orientation]
+        for plane, target, (w, h) in zip(frame.planes, out, coded.plane_sizes):
             rows = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
-            target[...] = rows[:h, : w * item].view(fmt.dtype)
+            target[...] = turn(rows[:h, : w * item].view(fmt.dtype))
 
     def _stopped(self, index: int, problem: str) -> InputError:
         advice = f"; score the {index} frames before it with --frames {index}" if index else ""
@@ -162,6 +186,95 @@ class ContainerSource(FrameSource):
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+#: How ffmpeg shows decoded frames, from their display matrix (``-autorotate``, on by
+#: default in ``ffmpeg -i clip.mp4 clip.y4m``, ffplay and libvmaf runs through ffmpeg):
+#: its filter and the same operation on one plane (each plane is turned on its own, as
+#: those filters do, so odd sizes stay exact).
+_TURNS: dict[str, Any] = {
+    "none": lambda a: a,
+    "hflip": lambda a: a[:, ::-1],
+    "vflip": lambda a: a[::-1],
+    "hflip,vflip": lambda a: a[::-1, ::-1],
+    "transpose=clock": lambda a: np.rot90(a, -1),
+    "transpose=cclock": lambda a: np.rot90(a, 1),
+    "transpose=cclock_flip": lambda a: a.T,
+    "transpose=clock_flip": lambda a: a[::-1, ::-1].T,
+}
+_TRANSPOSING = tuple(k for k in _TURNS if k.startswith("transpose"))
+
+
+def _display_matrix(frame: Any) -> tuple[int, ...] | None:
+    """The frame's display matrix (9 int32, FFmpeg's layout), or None."""
+    side = frame.side_data
+    for item in side:
+        if str(getattr(item, "type", "")).endswith("DISPLAYMATRIX"):
+            return tuple(int(v) for v in np.frombuffer(bytes(item), np.int32)[:9])
+    return None
+
+
+#: AVColorRange values: 1 MPEG (limited), 2 JPEG (full); 0 is unspecified.
+_FRAME_RANGES = {1: "limited", 2: "full"}
+
+
+def _first_frame_facts(av: Any, container: Any,
+                       stream: Any) -> tuple[tuple[int, ...] | None, str | None]:
+    """The display matrix and sample range of the stream's first frame: what ffmpeg's
+    ``-autorotate`` reads (the decoder attaches the container's matrix to each frame),
+    and what its filters convert by."""
+    try:
+        for frame in container.decode(stream):
+            return _display_matrix(frame), _FRAME_RANGES.get(int(frame.color_range or 0))
+    except av.FFmpegError:  # a damaged stream: reading its frames later says why
+        pass
+    return None, None
+
+
+def _c_round(x: float) -> float:
+    """C's ``round``: halves away from zero."""
+    return math.copysign(math.floor(abs(x) + 0.5), x)
+
+
+def orientation(matrix: tuple[int, ...] | None, coded: FrameFormat, name: str) -> str:
+    """The key of :data:`_TURNS` that ffmpeg's ``-autorotate`` applies for ``matrix``.
+
+    The same decisions as ffmpeg's ``get_rotation`` and its filter choice: θ =
+    −round(rotation of the matrix), brought to [0, 360); 90 and 270 transpose (flipped
+    when the matrix mirrors), 180 flips each mirrored axis, about 0 flips vertically
+    when the matrix says so. Another angle (ffmpeg would resample the frame with its
+    ``rotate`` filter) and a transposed 4:2:2 clip (ffmpeg's ``transpose`` converts its
+    chroma first) are refused rather than approximated.
+    """
+    if matrix is None:
+        return "none"
+    a, b, _, c, d = (v / 65536.0 for v in matrix[:5])
+    scale_x, scale_y = math.hypot(a, c), math.hypot(b, d)
+    if scale_x == 0.0 or scale_y == 0.0:
+        return "none"  # not a usable matrix; ffmpeg's angle is NaN and it turns nothing
+    theta = -_c_round(-math.degrees(math.atan2(b / scale_y, a / scale_x)))
+    theta -= 360 * math.floor(theta / 360 + 0.9 / 360)
+    if abs(theta - 90) < 1.0:
+        turn = "transpose=cclock_flip" if matrix[3] > 0 else "transpose=clock"
+    elif abs(theta - 180) < 1.0:
+        turn = ",".join(f for f, flip in (("hflip", matrix[0] < 0), ("vflip", matrix[4] < 0))
+                        if flip) or "none"
+    elif abs(theta - 270) < 1.0:
+        turn = "transpose=clock_flip" if matrix[3] < 0 else "transpose=cclock"
+    elif abs(theta) > 1.0:
+        raise InputError(
+            f"{name}: its display matrix turns the picture by {theta:g} degrees clockwise, "
+            "which ffmpeg shows resampled (its rotate filter); decode it yourself, e.g. ffmpeg -i "
+            f"{os.path.basename(name)} -c:v ffv1 out.mkv, or drop the matrix with "
+            "-display_rotation 0", name)
+    else:
+        turn = "vflip" if matrix[4] < 0 else "none"
+    if turn in _TRANSPOSING and coded.layout == "422":
+        raise InputError(
+            f"{name}: its display matrix turns the picture by {theta:g} degrees clockwise, "
+            "and ffmpeg resamples 4:2:2 chroma to turn it; decode it yourself, e.g. ffmpeg -i "
+            f"{os.path.basename(name)} -pix_fmt yuv444p -c:v ffv1 out.mkv", name)
+    return turn
 
 
 def _check_file(name: str) -> None:

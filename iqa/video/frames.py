@@ -198,6 +198,9 @@ class FrameSource:
         self.format = format
         #: frames per second, when the clip says (Y4M ``F``, a container) or it was given
         self.rate = rate
+        #: "full" or "limited" when the clip says which range its samples use (Y4M
+        #: ``XCOLORRANGE``, a container's colour range or a ``yuvj`` format); None unsaid
+        self.color_range: str | None = None
         self._scanned: tuple[int, InputError | None] | None = None
 
     def __repr__(self) -> str:

@@ -24,11 +24,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from iqa.errors import IQAError
+from iqa.errors import IQAError, UsageError
 from iqa.gates import InputProblem, Quantity
 from iqa.video.compare import (
     DEFAULT_CLIP_METRICS,
     ClipSettings,
+    asked_clip_values,
     definitions,
     resolve_clip_metrics,
     score_clip_pair,
@@ -56,9 +57,11 @@ def run_clips(
     from iqa.video.sources import is_clip
 
     names = resolve_clip_metrics(metric_spec or DEFAULT_CLIP_METRICS, gates.metric_names)
+    asked = asked_clip_values(metric_spec, gates.metric_names)
     pairing = pair_inputs(ref, list(dist), pair_by=pair_by, select=is_clip)
     inputs = [p for pair in pairing.pairs for p in (pair.ref, pair.dist)]
     inputs += [*pairing.ref_only, *pairing.dist_only]
+    _raw_options_used(clip, inputs)
     if gates.baseline is not None:
         inputs.append(gates.baseline.path)
     try:
@@ -104,6 +107,7 @@ def run_clips(
 
         for pair in pairing.pairs:
             record, per = score_clip_pair(pair.ref, pair.dist, pair.key, names, clip, on_frame)
+            _undefined_asked(record, asked)
             for name, values in per.items():
                 frame_values[name] += [float(v) for v in values if v is not None]
             _tell(record, say, warn)
@@ -138,6 +142,29 @@ def _frame_aggregates(gates: Any, frame_values: dict[str, list[float]]) -> None:
     for name in values:
         if name in frame_values:
             values[name][:] = frame_values[name]
+
+
+def _raw_options_used(clip: ClipSettings, inputs: Sequence[str]) -> None:
+    """``--size`` and ``--pix-fmt`` describe raw ``.yuv`` clips; given when no input is
+    one, they would be silently ignored (a Y4M or container says its own format)."""
+    from iqa.video.sources import YUV_SUFFIXES
+
+    given = [opt for opt, value in (("--size", clip.size), ("--pix-fmt", clip.pix_fmt))
+             if value is not None]
+    if given and not any(str(p).lower().endswith(YUV_SUFFIXES) for p in inputs):
+        raise UsageError(f"{' and '.join(given)} describe raw .yuv clips, and no input is one "
+                         "(a .y4m or compressed clip gives its own size and format); leave "
+                         f"{'them' if len(given) > 1 else 'it'} out")
+
+
+def _undefined_asked(record: dict[str, Any], asked: set[str]) -> None:
+    """A value asked for by name that the clip does not define makes the pair's error."""
+    if record["error"]:
+        return
+    problems = [f"{record['dist']}: {name} is undefined: {why}"
+                for name, why in (record.get("undefined") or {}).items() if name in asked]
+    if problems:
+        record["error"] = "; ".join(problems)
 
 
 def _tell(record: dict[str, Any], say: Callable[[str], None],

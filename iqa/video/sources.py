@@ -105,6 +105,19 @@ def check_pair(ref: FrameSource, dist: FrameSource, frames: int | None = None) -
             + "; both clips must have the same bit depth",
             dist.name,
         )
+    ranges = [src.color_range or "limited" for src in (ref, dist)]
+    if ranges[0] != ranges[1]:
+        full = ref if ranges[0] == "full" else dist
+        said = [f"{r}-range" + ("" if src.color_range else " (the range ffmpeg assumes when "
+                                 "a clip gives none)") for r, src in zip(ranges, (ref, dist))]
+        raise InputError(
+            both.format(*said)
+            + "; samples of the two ranges differ for the same picture (ffmpeg's psnr "
+            "filter converts one first), so convert the full-range clip, e.g. ffmpeg -i "
+            f"{os.path.basename(full.name)} -vf scale=out_range=limited -pix_fmt "
+            f"{full.format.pix_fmt} -c:v ffv1 out.mkv",
+            dist.name,
+        )
     if frames is not None and (isinstance(frames, bool) or frames < 1):
         raise UsageError(f"--frames must be a positive number of frames, not {frames}")
     scans = [(src, *src.scan()) for src in (ref, dist)]

@@ -17,12 +17,12 @@ recorded, and the frame's ``ssim`` is ``None`` too.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from iqa.errors import UsageError
 from iqa.metrics._ssim_engine import sized_as
-from iqa.video.frames import Frame
-from iqa.video.psnr import plane_weights
+from iqa.video.frames import Frame, FrameFormat
 
 WINDOW = 11
 
@@ -65,13 +65,20 @@ def frame_ssim(ref: Frame, dist: Frame) -> FrameSSIM:
             values.append(ssim(a, b, data_range=float(fmt.max_value)))
     total: float | None = None
     if all(v is not None for v in values):
-        total = 0.0
-        for v, weight in zip(values, plane_weights(fmt)):
-            total += v * weight  # type: ignore[operator]
+        total = _sample_weighted(values, fmt)  # type: ignore[arg-type]
         reasons_all = {}
     else:
         reasons_all = {"ssim": "a plane is smaller than the 11x11 window"}
     return FrameSSIM(ref.index, fmt.plane_names, tuple(values), total, {**reasons, **reasons_all})
+
+
+def _sample_weighted(values: list[float], fmt: FrameFormat) -> float:
+    """Σ v_c·n_c / Σ n_c over the planes (n_c: the plane's samples), ffmpeg's
+    ``planeweight`` pooling. Summed over sample counts rather than multiplied by their
+    float shares, so equal per-plane values give exactly that value (identical clips
+    give SSIM 1, not 1 − 2⁻⁵²); otherwise the two differ by an ulp or so."""
+    counts = [w * h for w, h in fmt.plane_sizes]
+    return math.fsum(v * c for v, c in zip(values, counts)) / sum(counts)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ class Y4MSource(FrameSource):
             params = parse_header(header, name)
             super().__init__(name, params.pop("format"), parse_rate(params["rate"]))
             self.params = params
+            self.color_range = params["color_range"]
             self._data_start = self._file.tell()
         except BaseException:
             self._file.close()
@@ -53,6 +54,10 @@ class Y4MSource(FrameSource):
     def _marker(self, line: bytes, index: int) -> None:
         if line.endswith(b"\n") and line[:5] == b"FRAME" and line[5:6] in (b" ", b"\n"):
             return
+        if len(line) >= _MAX_LINE and not line.endswith(b"\n"):
+            raise InputError(
+                f"{self.name}: frame {index} has a FRAME line longer than {_MAX_LINE} bytes; "
+                "the file is damaged", self.name)
         if not line.endswith(b"\n") and (line.startswith(b"FRAME") or b"FRAME".startswith(line)):
             raise InputError(
                 f"{self.name}: frame {index} is truncated (the file ends in its FRAME line); "
@@ -108,9 +113,17 @@ def _advice(whole: int) -> str:
     return f"score the {whole} whole frames before it with --frames {whole}"
 
 
+#: The header's parameters that a header gives once (a second one is a damaged header).
+_SINGLE = {"W": "the width", "H": "the height", "F": "the frame rate", "I": "the interlacing",
+           "A": "the aspect ratio", "C": "the chroma layout"}
+#: ``XCOLORRANGE`` values (ffmpeg's Y4M muxer writes them) → the sample range.
+_RANGES = {"FULL": "full", "LIMITED": "limited"}
+
+
 def parse_header(line: bytes, name: str) -> dict:
     """The parameters of a Y4M header line: ``format`` (a FrameFormat), ``rate``, ``aspect``,
-    ``chroma`` (the name as written) and ``interlace``."""
+    ``chroma`` (the name as written), ``interlace`` and ``color_range`` ("full" or
+    "limited" from ``XCOLORRANGE``, else None)."""
 
     def bad(problem: str) -> InputError:
         return InputError(f"{name}: {problem}", name)
@@ -124,8 +137,16 @@ def parse_header(line: bytes, name: str) -> dict:
     except UnicodeDecodeError:
         raise bad("Y4M header is garbage (non-ASCII bytes)") from None
     tags: dict[str, str] = {}
+    extensions: dict[str, str] = {}
     for token in text.split():
-        tags.setdefault(token[0], token[1:])  # X tags and unknown letters are ignored
+        if token[0] == "X":  # XKEY=VALUE extensions; only XCOLORRANGE is read
+            key, _, value = token[1:].partition("=")
+            extensions.setdefault(key.upper(), value.upper())
+            continue
+        if token[0] in tags and token[0] in _SINGLE:
+            raise bad(f"Y4M header gives {_SINGLE[token[0]]} twice ({token[0]}{tags[token[0]]} "
+                      f"and {token}); the file is damaged")
+        tags.setdefault(token[0], token[1:])  # unknown letters are ignored
     size = []
     for tag, what in (("W", "width"), ("H", "height")):
         if tag not in tags:
@@ -150,6 +171,7 @@ def parse_header(line: bytes, name: str) -> dict:
         "rate": tags.get("F"),
         "aspect": tags.get("A"),
         "interlace": interlace,
+        "color_range": _RANGES.get(extensions.get("COLORRANGE", "")),
     }
 
 
