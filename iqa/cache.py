@@ -50,11 +50,13 @@ def checkpoints_dir() -> Path:
 
 
 @contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
+def atomic_write(path: str | os.PathLike[str], mode: str = "wb", *,
+                 file_mode: int | None = None) -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it to ``path`` only on success.
 
     The folder is created if needed. On any exception (or Ctrl-C) the temporary file is
-    removed and ``path`` is left as it was.
+    removed and ``path`` is left as it was. The file keeps the temporary file's 0600
+    (cache entries are the user's own) unless ``file_mode`` is given.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
 
     fd, tmp = next(part_file(target.parent, target.name))
     try:
+        if file_mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(fd, file_mode)
         with os.fdopen(fd, mode) as stream:
             yield stream
             stream.flush()

@@ -66,3 +66,29 @@ def part_file(folder: str | os.PathLike[str], name: str, suffix: str = ".part"
         Path(tmp).unlink(missing_ok=True)
         raise
     yield fd, tmp
+
+
+def umask() -> int:
+    """The process umask, read without changing it where the system allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the only portable way (briefly process-wide)
+    os.umask(mask)
+    return mask
+
+
+def output_mode(target: str | os.PathLike[str]) -> int:
+    """The mode a file written to ``target`` gets: that of the file it replaces, else
+    ``0666 & ~umask`` (0644 under umask 022), as a shell's ``>`` gives; not the 0600 of
+    the temporary file it is written through."""
+    import stat
+
+    try:
+        return stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return 0o666 & ~umask()

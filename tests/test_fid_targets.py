@@ -75,6 +75,8 @@ def test_save_stats_into_a_missing_folder_or_onto_a_folder(pair, tmp_path, fid_w
     folder.mkdir()
     onto = run_iqa("fid", real, "--weights", fid_weights, "--save-stats", folder)
     _refused_before_work(onto, "--save-stats", "is a folder")
+    text = run_iqa("fid", real, "--weights", fid_weights, "--save-stats", tmp_path / "x.txt")
+    _refused_before_work(text, "--save-stats", "must end with .npz")
     assert _cache_entries() == before  # nothing was computed
 
 

@@ -152,3 +152,24 @@ def test_merge_without_features_in_every_part_keeps_none(parts, tmp_path):
     assert strict_json(result.stdout)["features"] is None
     with np.load(out) as data:
         assert "features" not in data.files and int(data["n"]) == 7
+
+
+def test_statistics_files_get_the_mode_reports_get(parts, tmp_path):
+    """Parts written by one user's jobs are merged by another: a new file has 0666 minus
+    the umask (not the 0600 of the temporary file it is written through), and a replaced
+    file keeps its mode."""
+    import os
+    import stat
+
+    root, _, saved, _ = parts
+    old = os.umask(0o022)  # the parts were written under the umask this returns
+    try:
+        assert all(stat.S_IMODE(os.stat(p).st_mode) == 0o666 & ~old for p in saved)
+        merged = tmp_path / "all.npz"
+        assert run_iqa("stats", "merge", *saved, "-o", merged).returncode == 0
+        assert stat.S_IMODE(os.stat(merged).st_mode) == 0o644
+        os.chmod(merged, 0o640)
+        assert run_iqa("stats", "merge", *saved, "-o", merged).returncode == 0
+        assert stat.S_IMODE(os.stat(merged).st_mode) == 0o640
+    finally:
+        os.umask(old)

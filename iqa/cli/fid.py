@@ -160,6 +160,8 @@ def fid(real: str, fake: str | None, resize: str, stats_resize: str | None, kid:
     if set(gates.metric_names + list(gates.tolerances)) & _KID_NAMES and not options.with_kid:
         options = replace(options, kid=True)  # a gate on KID computes it
     sets = [real] if fake is None else [real, fake]
+    if save_stats is not None and not save_stats.lower().endswith(".npz"):
+        raise UsageError(f"--save-stats {save_stats}: the file name must end with .npz")
     check_output_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit),
                           ("--html", html)], sets, input_folders=sets)
     with gates.guard():

@@ -65,7 +65,11 @@ def write_stats(
         from iqa.errors import UsageError
 
         raise UsageError(f"--save-stats {path}: the file name must end with .npz")
-    with atomic_write(target) as stream:
+    from iqa.tempfiles import output_mode
+
+    # A file for other people and jobs (array-job parts merged by another user): the
+    # mode of the file it replaces, else what the umask gives, as for reports.
+    with atomic_write(target, file_mode=output_mode(os.path.realpath(target))) as stream:
         np.savez(stream, **arrays)
 
 
