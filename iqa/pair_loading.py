@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
+
+import numpy as np
 
 from iqa.errors import ImageSizeError, InputError
 from iqa.io.channels import convert_channels
@@ -36,33 +38,47 @@ class _Loaded(tuple):
 
 @dataclass(frozen=True)
 class LumaImage(Image):
-    """Unrounded Y (float64, H×W×1) on the scale of the image it came from."""
+    """Unrounded Y (float64, H×W×1) of a ``bits``-bit image, on that image's scale.
 
-    peak: int = 255
+    Y of a b-bit image is the README's ``16·MAX/255 + (65.481 R + 128.553 G + 24.966 B)/255``
+    with MAX = 2^b − 1: BasicSR's ``to_y_channel`` on pixels normalised to [0, 1], times
+    MAX. So ``data_range`` stays the image's MAX (1023 for 10 bits, 65535 for 16), not
+    255 and not the float type's: the float pixels carry the depth of the image they
+    came from, which :class:`Image`'s integer check cannot see, hence a check of its own.
+    """
+
     bits: int = 8
 
-    @property
-    def data_range(self) -> int:
-        return self.peak
+    def __post_init__(self) -> None:
+        dtype = np.asarray(self.pixels).dtype
+        if dtype != np.float64 or not 8 <= self.bits <= 16:
+            raise ValueError(f"LumaImage needs float64 pixels and 8 to 16 bits, not "
+                             f"{dtype} and bits={self.bits}")
 
     @property
-    def bit_depth(self) -> int:
-        return self.bits
+    def peak(self) -> int:
+        """The Y values' MAX, ``data_range`` (kept for callers of the former field)."""
+        return self.data_range
 
 
 def crop_border(image: Image, n: int, path: str) -> Image:
-    """``image`` without ``n`` pixels on each side (BasicSR's ``crop_border``)."""
+    """``image`` without ``n`` pixels on each side (BasicSR's ``crop_border``).
+
+    The result is ``image`` with only its pixels replaced (:func:`dataclasses.replace`),
+    so the bit depth (the MAX every metric scores with) and the type travel with it.
+    """
     if n <= 0:
         return image
     h, w = image.pixels.shape[:2]
     if 2 * n >= h or 2 * n >= w:
         raise InputError(f"{path}: --crop-border {n} removes the whole {w}x{h} image; give "
                          f"a border under {(min(h, w) + 1) // 2}", path)
-    return Image(pixels=image.pixels[n:-n, n:-n], path=image.path)
+    return replace(image, pixels=image.pixels[n:-n, n:-n])
 
 
 def luma_image(image: Image) -> LumaImage:
-    """The unrounded BT.601 Y of an RGB or gray image (:func:`iqa.io.channels.bt601_luma`)."""
+    """The unrounded BT.601 Y of an RGB or gray image (:func:`iqa.io.channels.bt601_luma`),
+    with the image's bit depth (see :class:`LumaImage`)."""
     from iqa.io.channels import bt601_luma
 
     channels = image.pixels.shape[2]
@@ -70,7 +86,7 @@ def luma_image(image: Image) -> LumaImage:
         raise InputError(f"{image.path}: --luma needs RGB or gray images, this one has "
                          f"{channels} channels; drop alpha with --alpha drop", image.path)
     return LumaImage(pixels=bt601_luma(image.pixels, image.data_range), path=image.path,
-                     peak=image.data_range, bits=image.bit_depth)
+                     bits=image.bit_depth)
 
 
 @dataclass(frozen=True)
@@ -123,7 +139,7 @@ def _channels(image: Image, settings: LoadSettings) -> Image:
     if settings.channels == "as-is":
         return image
     pixels = convert_channels(image.pixels, settings.channels, peak=image.data_range)
-    return Image(pixels=pixels, path=image.path, bits=image.bits)
+    return replace(image, pixels=pixels)
 
 
 def decode_threads() -> int:

@@ -110,3 +110,33 @@ def test_torch_sums_equal_the_numpy_sums():
     np.testing.assert_allclose(stats.total, want.total, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(stats.outer, want.outer, rtol=1e-12, atol=1e-10)
     assert np.array_equal(kept, np.concatenate(batches))
+
+
+@pytest.mark.parametrize("suffix, mode", [(".tif", "RGB"), (".tif", "L"), (".jpg", "RGB"),
+                                          (".png", "RGB")])
+def test_fid_pixels_are_what_pillow_open_gives_with_an_orientation(tmp_path, suffix, mode):
+    """pytorch-fid, clean-fid and torch-fidelity decode with ``Image.open(f).convert("RGB")``:
+    Pillow turns a TIFF by its Orientation tag while loading and leaves a JPEG's or PNG's
+    EXIF alone. iqa fid's default decode gives the same pixels."""
+    from PIL import TiffImagePlugin
+
+    img = random_image((20, 30, 3), seed=5)
+    img[:4, :6] = 255  # a corner that shows the turn
+    path = tmp_path / f"o6{suffix}"
+    picture = Image.fromarray(img).convert(mode)
+    if suffix == ".tif":
+        tags = TiffImagePlugin.ImageFileDirectory_v2()
+        tags[0x0112] = 6
+        picture.save(path, tiffinfo=tags)
+    else:
+        exif = Image.Exif()
+        exif[0x0112] = 6
+        picture.save(path, exif=exif, **({"quality": 95} if suffix == ".jpg" else {}))
+    # Opened from a file object: given a name, Pillow memory-maps an uncompressed gray
+    # TIFF and its turn scrambles the rows (a Pillow bug iqa does not reproduce).
+    with open(path, "rb") as stream, Image.open(stream) as opened:
+        expected = np.asarray(opened.convert("RGB"))
+    assert expected.shape[:2] == ((30, 20) if suffix == ".tif" else (20, 30))
+    _, tensor, error = ImageFiles([path], DecodeSettings(), raw=True)[0]
+    assert error is None
+    assert np.array_equal(tensor.numpy().transpose(1, 2, 0), expected)

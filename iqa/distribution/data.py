@@ -101,9 +101,12 @@ def _decode(path: str, settings: DecodeSettings) -> np.ndarray:
     advice naming only the policies that ``iqa fid`` takes."""
     from iqa.io.images import load_image
 
+    kwargs = settings.load_kwargs()
+    if not kwargs["exif"]:  # as the reference tools' Pillow decodes: TIFFs turned, not JPEGs
+        kwargs["exif"] = "pillow"
     if settings.alpha != "error":
-        return _full_range(load_image(path, **settings.load_kwargs()))
-    image = load_image(path, **{**settings.load_kwargs(), "alpha": "keep"})
+        return _full_range(load_image(path, **kwargs))
+    image = load_image(path, **{**kwargs, "alpha": "keep"})
     pixels = image.pixels
     if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
         if not (pixels[:, :, -1] == image.data_range).all():

@@ -18,7 +18,6 @@ from __future__ import annotations
 import importlib
 import io
 import struct
-import zlib
 from typing import Any
 
 import numpy as np
@@ -33,14 +32,21 @@ from iqa.io.codecs import (
     register_for,
     sniff_optional,
 )
+from iqa.io.tiff import (
+    INTEGER_TEXT,
+    TIFF_MAGIC,
+    check_tiff_samples,
+    pillow_applied_orientation,
+    tiff_damage,
+    tiff_layout,
+    tiff_orientation,
+    without_orientation,
+)
 
 SUPPORTED_TEXT = "PNG, JPEG, WebP, TIFF, BMP, AVIF, JPEG 2000, JPEG XL or HEIC/HEIF"
 _FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "AVIF", "JPEG2000")  # JPEG's also opens MPO
 _PLUGINS = ("PngImagePlugin", "JpegImagePlugin", "WebPImagePlugin", "TiffImagePlugin",
             "BmpImagePlugin", "AvifImagePlugin", "Jpeg2KImagePlugin")
-_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
-_SAMPLE_FORMATS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point"}
-_INTEGER_TEXT = "8- or 16-bit integer gray or RGB images are supported"
 
 
 def open_header(data: bytes, name: str) -> Any:
@@ -69,12 +75,14 @@ def open_header(data: bytes, name: str) -> Any:
         matched = accept(prefix) if accept is not None else True
         if not matched or isinstance(matched, str):
             continue
+        if fmt == "TIFF" and tiff_damage(data):  # before Pillow warns about it on stderr
+            raise InputError(f"{name}: {tiff_layout(data)}", name)
         try:
             return factory(io.BytesIO(data), name)
         except (SyntaxError, IndexError, TypeError, struct.error, KeyError) as exc:
             # the format's magic matched but the header is damaged or not supported
             if fmt == "TIFF":
-                raise InputError(f"{name}: {_tiff_layout(data)}", name) from None
+                raise InputError(f"{name}: {tiff_layout(data)}", name) from None
             raise InputError(f"{name}: corrupt or unsupported {fmt} header ({exc})",
                              name) from None
         except PILImage.DecompressionBombError:
@@ -94,8 +102,8 @@ def open_header(data: bytes, name: str) -> Any:
 
 def _unidentified(data: bytes, name: str) -> InputError:
     """The most useful error for bytes that none of the supported formats could open."""
-    if data[:4] in _TIFF_MAGIC:
-        return InputError(f"{name}: {_tiff_layout(data)}", name)
+    if data[:4] in TIFF_MAGIC:
+        return InputError(f"{name}: {tiff_layout(data)}", name)
     if is_avif(data):  # a supported AVIF would have matched: this Pillow has no AVIF
         return avif_unsupported(name)
     from PIL import Image as PILImage
@@ -110,30 +118,6 @@ def _unidentified(data: bytes, name: str) -> InputError:
     if fmt:
         return InputError(f"{name}: corrupt {fmt} header", name)
     return InputError(f"{name}: not a supported image ({SUPPORTED_TEXT} expected)", name)
-
-
-def _tiff_layout(data: bytes) -> str:
-    """Why Pillow cannot read this TIFF, from its first directory (IFD)."""
-    from PIL.TiffImagePlugin import ImageFileDirectory_v2
-
-    try:
-        ifd = ImageFileDirectory_v2(data[:8])
-        fp = io.BytesIO(data)
-        fp.seek(ifd.next)
-        ifd.load(fp)
-        bits = ifd.get(258, (1,))
-        bits = bits if isinstance(bits, tuple) else (bits,)
-        sample = ifd.get(339, (1,))
-        sample = sample if isinstance(sample, tuple) else (sample,)
-        samples = int(ifd.get(277, 1))
-    except Exception:  # a directory that cannot be parsed: a damaged file
-        return f"corrupt TIFF header ({SUPPORTED_TEXT} expected)"
-    kind = _SAMPLE_FORMATS.get(int(sample[0]), f"sample format {sample[0]}")
-    if int(sample[0]) == 3:
-        return (f"TIFF with {bits[0]}-bit floating-point samples is not supported; "
-                f"{_INTEGER_TEXT} (convert it, e.g. to a 16-bit PNG or TIFF)")
-    return (f"TIFF layout not supported ({samples} samples of {bits[0]}-bit {kind}); "
-            f"{_INTEGER_TEXT}")
 
 
 def _frames(im: Any) -> int:
@@ -164,10 +148,7 @@ def _channels(im: Any) -> int:
 
 def check_header(im: Any, data: bytes, name: str, max_bytes: int) -> None:
     """Refuse multi-page files and images over the decoded-size budget, before decoding."""
-    if im.format == "TIFF" and im.mode == "F":
-        raise InputError(f"{name}: TIFF with 32-bit floating-point samples is not "
-                         f"supported; {_INTEGER_TEXT} (convert it, e.g. to a 16-bit PNG "
-                         "or TIFF)", name)
+    check_tiff_samples(im, name)  # floating-point and 32-bit TIFFs
     frames = _frames(im)
     if frames > 1 and im.format != "MPO":  # MPO: the primary image, as viewers show
         what = "pages" if im.format == "TIFF" else "frames (an animation)"
@@ -199,54 +180,84 @@ def is_16bit_colour(im: Any, data: bytes) -> bool:
     return False
 
 
-def check_png_crcs(data: bytes, name: str) -> None:
-    """Every PNG chunk's CRC-32 must match; Pillow does not check those of IDAT.
-
-    Without this, damage inside the compressed pixel data that zlib happens to accept
-    (stored blocks, or a flipped literal) decodes to wrong pixels without any error.
-    """
-    pos, end = 8, len(data)
-    while pos + 12 <= end:
-        length = struct.unpack_from(">I", data, pos)[0]
-        body = pos + 4
-        stop = body + 4 + length
-        if stop + 4 > end:
-            return  # a truncated file: the decoder reports it
-        kind = data[body:body + 4]
-        crc = struct.unpack_from(">I", data, stop)[0]
-        if zlib.crc32(data[body:stop]) & 0xFFFFFFFF != crc:
-            raise InputError(f"{name}: corrupt image (checksum mismatch in its "
-                             f"{kind.decode('latin-1', 'replace')} chunk at byte {pos})", name)
-        if kind == b"IEND":
-            return
-        pos = stop + 4
-
-
-def decode_pixels(im: Any, data: bytes, name: str) -> tuple[np.ndarray, int]:
-    """Decode the pixels of an opened image: H×W×C ``uint8`` or ``uint16``, and its bits.
+def decode_pixels(im: Any, data: bytes, name: str) -> tuple[np.ndarray, int, int]:
+    """Decode the pixels of an opened image: H×W×C ``uint8`` or ``uint16`` in the stored
+    grid, its bits, and the EXIF orientation still to apply (1 when there is none, or
+    when the decoder applied it as viewers do: HEIF, JPEG XL).
 
     The bits per sample are the file's own (8 to 16, see :mod:`iqa.io.codecs`); every
     sample is checked to fit in them, so MAX = 2^bits − 1 is the true peak.
 
     ``im.load()`` runs first and alone, so a decoder error cannot be swallowed by
     anything that would load the image implicitly (``getexif()`` did, leaving a black
-    or half-decoded image behind).
+    or half-decoded image behind). A TIFF's orientation is read before (from its
+    directory, which needs no pixel): Pillow's and OpenCV's TIFF decoders apply it
+    themselves, so Pillow's rotation is undone and OpenCV reads a copy whose tag says 1
+    (:mod:`iqa.io.tiff`); :func:`iqa.io.images.load_image` applies it once, by policy.
     """
     bits = native_bits(im, data)
+    held = tiff_orientation(im) if im.format == "TIFF" else None  # see iqa.io.tiff
     if needs_codec_decoder(im, bits):  # the deeper decoder reports its own failures
-        return _checked_pixels(decode_codec(im, data, name), bits, im.format, name)
+        pixels, bits = _checked_pixels(decode_codec(im, data, name), bits, im.format, name)
+        return pixels, bits, _orientation(im)
     try:
-        im.load()
+        _load_from_bytes(im)
     except Exception as exc:  # any failure inside a decoder means a damaged file
         text = str(exc) or type(exc).__name__
         if "truncated" in text or isinstance(exc, EOFError):
             text = "file is truncated"
         raise InputError(f"{name}: corrupt image ({text})", name) from None
     if is_16bit_colour(im, data):
-        pixels = _decode_16bit_colour(data, name)
+        stored = without_orientation(data) if held in ORIENT else data
+        pixels = _decode_16bit_colour(stored, name, gray_alpha=_is_gray_alpha_png(im, data))
     else:
         pixels = _with_colour_key(_pil_to_array(im, name), im)
-    return _checked_pixels(pixels, bits, im.format, name)
+        if held in ORIENT and pillow_applied_orientation(im):  # back to the stored grid
+            pixels = np.ascontiguousarray(ORIENT[_INVERSE.get(held, held)](pixels))
+    pixels, bits = _checked_pixels(pixels, bits, im.format, name)
+    return pixels, bits, _orientation(im) if held is None else held
+
+
+def _load_from_bytes(im: Any) -> None:
+    """``im.load()`` from the bytes that were read and checked, never from the file.
+
+    Given a file name, Pillow memory-maps that file for the uncompressed images it can
+    map (gray, 16-bit gray and RGBA TIFFs, among others) instead of reading the stream
+    it was opened with: the pixels came from the disk a second time (a file rewritten since
+    would be scored with another file's header checks), and a TIFF whose orientation
+    turns it by 90° was mapped with its displayed width and height, scrambling its rows.
+    The name is hidden from the loader while it runs (it is what enables the mapping).
+    """
+    name, im.filename = im.filename, ""
+    try:
+        im.load()
+    finally:
+        im.filename = name
+
+
+def _orientation(im: Any) -> int:
+    if im.format in ("HEIF", "JXL"):  # libheif / libjxl applied the file's orientation
+        return 1
+    try:
+        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block must not hide the pixels (already decoded)
+        return 1
+
+
+_EXIF_ORIENTATION = 0x0112
+#: EXIF orientation tag -> transform from the stored grid to the displayed image.
+ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1, :],
+    5: lambda a: a.transpose(1, 0, 2),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
+    8: lambda a: np.rot90(a, 1),
+}
+#: The transform that undoes each one: the rotations by 90° undo each other, the
+#: mirrors and the 180° rotation undo themselves.
+_INVERSE = {6: 8, 8: 6}
 
 
 def _checked_pixels(pixels: np.ndarray, bits: int | None, fmt: str, name: str
@@ -269,12 +280,27 @@ def _checked_bits(pixels: np.ndarray, bits: int, fmt: str, name: str) -> int:
     return bits
 
 
-def _decode_16bit_colour(data: bytes, name: str) -> np.ndarray:
+def _is_gray_alpha_png(im: Any, data: bytes) -> bool:
+    """PNG colour type 4 (gray + alpha): Pillow opens a 16-bit one as RGBA."""
+    return im.format == "PNG" and len(data) > 25 and data[25] == 4
+
+
+def _decode_16bit_colour(data: bytes, name: str, *, gray_alpha: bool = False) -> np.ndarray:
+    """16-bit pixels through OpenCV (libpng, libtiff), RGB(A) order.
+
+    With ``gray_alpha`` (a 16-bit gray + alpha PNG) the result is gray + alpha, H×W×2:
+    libpng expands gray to three equal channels, which would make the image RGB and
+    refuse its comparison with the same picture saved as 16-bit gray.
+    """
     import cv2
 
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if arr is None or arr.dtype != np.uint16 or arr.ndim != 3:
         raise InputError(f"{name}: corrupt 16-bit image", name)
+    if gray_alpha:
+        if arr.shape[2] != 4:
+            raise InputError(f"{name}: corrupt 16-bit image", name)
+        return np.ascontiguousarray(arr[:, :, [0, 3]])  # B = G = R: the gray, then alpha
     order = [2, 1, 0, 3][: arr.shape[2]]  # BGR(A) -> RGB(A); a tRNS key becomes alpha
     return np.ascontiguousarray(arr[:, :, order])
 
@@ -304,8 +330,8 @@ def _pil_to_array(im: Any, name: str) -> np.ndarray:
         arr = np.asarray(im)
         if arr.min() >= 0 and arr.max() <= 65535:
             return arr.astype(np.uint16)[:, :, None]
-        raise InputError(f"{name}: 32-bit integer images are not supported; "
-                         f"{_INTEGER_TEXT}", name)
+        raise InputError(f"{name}: integer samples outside 0 .. 65535 (negative: signed "
+                         f"samples) are not supported; {INTEGER_TEXT}", name)
     if mode == "1":
         im = im.convert("L")
     elif mode == "P":
@@ -315,7 +341,7 @@ def _pil_to_array(im: Any, name: str) -> np.ndarray:
     elif mode in ("CMYK", "YCbCr"):
         im = im.convert("RGB")
     elif mode not in ("L", "LA", "RGB", "RGBA"):
-        raise InputError(f"{name}: pixel mode {mode} is not supported; {_INTEGER_TEXT}",
+        raise InputError(f"{name}: pixel mode {mode} is not supported; {INTEGER_TEXT}",
                          name)
     arr = np.asarray(im)
     return arr[:, :, None] if arr.ndim == 2 else arr

@@ -6,8 +6,9 @@ Policies (also in the README, "How images are read"):
   JPEG XL and HEIC/HEIF with the optional extras ``jxl`` and ``heif``
   (:mod:`iqa.io.codecs`). 8-bit files are decoded by Pillow (the decoder
   scikit-image, pytorch-fid and clean-fid use), 16-bit colour PNG/TIFF files by
-  OpenCV, because Pillow reduces them to 8 bits. Floating-point and 32-bit TIFFs are
-  refused, naming their sample format.
+  OpenCV, because Pillow reduces them to 8 bits (a 16-bit gray + alpha PNG stays gray
+  + alpha). Floating-point and 32-bit TIFFs are refused, naming their sample format,
+  whatever their values.
 * **Bit depth is a property of the image** (:attr:`Image.bits`, 8 to 16), read from
   the file: 8-bit images give ``uint8``; deeper ones give ``uint16`` holding their
   stored values 0 .. 2^bits − 1 (a 10-bit AVIF/HEIC/JPEG 2000 image keeps 10 bits), and
@@ -16,7 +17,9 @@ Policies (also in the README, "How images are read"):
   with a PNG ``sBIT`` chunk: its samples are scaled to span 0 .. 65535, so 65535 is
   their peak. 1-bit images become 8-bit 0/255.
 * **EXIF orientation** is applied by default, so images are compared as a viewer shows
-  them; ``exif=False`` compares the stored pixel grid.
+  them; ``exif=False`` compares the stored pixel grid. The TIFF decoders' own rotation
+  by the Orientation tag is undone first (:mod:`iqa.io.tiff`), so a TIFF follows the
+  same policy and is never turned twice.
 * **Alpha**: a PNG ``tRNS`` colour key counts as an alpha channel (0 where a pixel has
   the key colour). An alpha channel that is fully opaque is dropped (it carries
   nothing). A transparent one is handled by ``alpha``: ``"error"`` (default) refuses
@@ -30,17 +33,20 @@ Policies (also in the README, "How images are read"):
   per sample) exceed ``max_image_mb`` MiB (default :data:`DEFAULT_MAX_IMAGE_MB`, a
   16384×16384 8-bit RGB photo is 768 MiB) is refused from its header, before any pixel
   is decoded; the error names the budget and the option that raises it
-  (``--max-image-mb``). Pillow's own decompression-bomb limit is replaced by this
-  budget.
+  (``--max-image-mb``), a finite number (infinity is refused: name a large budget).
+  Pillow's own decompression-bomb limit is replaced by this budget.
 * **Only regular files** are read; pipes, devices and sockets are refused before
   reading (:mod:`iqa.io.files`).
 * **Damaged files** are refused; nothing is padded or guessed. Every decoder error is
   an error (the pixels are decoded before EXIF is read, which used to swallow it);
-  every PNG chunk's checksum is verified (Pillow skips those of the pixel data); a
-  JPEG on which libjpeg reports corrupt data ("Corrupt JPEG data: bad Huffman code",
-  "Premature end of JPEG file", ...) is refused, because libjpeg fills what it cannot
-  decode with invented pixels (:mod:`iqa.io.jpeg_check`); ``accept_jpeg_warnings=True``
-  (``--accept-jpeg-warnings``) accepts libjpeg's recovery.
+  every PNG chunk's checksum is verified (Pillow skips those of the pixel data), and
+  its pixel data must hold every row its header declares (Pillow zero-fills the
+  missing ones, :mod:`iqa.io.png_check`); a TIFF whose directory is cut off is named
+  as truncated (:mod:`iqa.io.tiff`); a JPEG on which libjpeg reports corrupt data
+  ("Corrupt JPEG data: bad Huffman code", "Premature end of JPEG file", ...) is
+  refused, because libjpeg fills what it cannot decode with invented pixels
+  (:mod:`iqa.io.jpeg_check`); ``accept_jpeg_warnings=True`` (``--accept-jpeg-warnings``)
+  accepts libjpeg's recovery.
 """
 
 from __future__ import annotations
@@ -48,14 +54,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from iqa.errors import InputError
-from iqa.io.decode import check_header, check_png_crcs, decode_pixels, open_header
+from iqa.io.decode import ORIENT, check_header, decode_pixels, open_header
 from iqa.io.files import read_regular_file
 from iqa.io.jpeg_check import libjpeg_warning
+from iqa.io.png_check import check_png, check_png_rows
 from iqa.io.policy import (  # noqa: F401 - re-exported: the decoder's policies
     ALPHA_POLICIES,
     DEFAULT_MAX_IMAGE_MB,
@@ -68,7 +74,6 @@ IMAGE_SUFFIXES = frozenset(
     {".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".webp", ".tif", ".tiff", ".bmp", ".avif",
      ".jp2", ".j2k", ".j2c", ".jpx", ".jxl", ".heic", ".heif", ".hif"}
 )
-_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ def load_image(
     path: str | os.PathLike[str],
     *,
     alpha: str = "error",
-    exif: bool = True,
+    exif: bool | str = True,
     max_image_mb: float = DEFAULT_MAX_IMAGE_MB,
     accept_jpeg_warnings: bool = False,
 ) -> Image:
@@ -131,11 +136,15 @@ def load_image(
         ``"black"``, ``"white"`` or ``"keep"`` (see the module docstring).
     exif
         Apply the EXIF orientation, as a viewer does (default), or keep the stored grid.
+        ``"pillow"``: as ``PIL.Image.open`` gives the image, which applies a TIFF's
+        Orientation tag while loading and no other format's EXIF (what pytorch-fid,
+        clean-fid and torch-fidelity decode, so ``iqa fid``'s default).
     max_image_mb
         Budget for the decoded pixels of one image, in MiB (2**20 bytes) of
         width × height × channels × bytes per sample; larger images are refused from
         their header, before decoding. The file itself may be at most this size plus
-        64 MiB.
+        64 MiB. A finite positive number; infinity and NaN raise
+        :class:`~iqa.errors.InvalidArgument`.
     accept_jpeg_warnings
         Accept JPEGs on which libjpeg reports corrupt data and invents the pixels it
         could not decode (refused by default).
@@ -149,20 +158,24 @@ def load_image(
         too_big=" (decoded-size budget plus 64 MiB); raise it with --max-image-mb "
         "(max_image_mb= in Python)",
     )
-    pixels, bits, orientation = _decode(data, name, budget, accept_jpeg_warnings)
-    if exif and orientation in _ORIENT:
-        pixels = np.ascontiguousarray(_ORIENT[orientation](pixels))
+    pixels, bits, orientation, fmt = _decode(data, name, budget, accept_jpeg_warnings)
+    if exif == "pillow":
+        exif = fmt == "TIFF"
+    if exif and orientation in ORIENT:
+        pixels = np.ascontiguousarray(ORIENT[orientation](pixels))
     return Image(pixels=_apply_alpha_policy(pixels, alpha, name, 2**bits - 1), path=name,
                  bits=bits)
 
 
 def _decode(data: bytes, name: str, budget: int, accept_jpeg_warnings: bool
-            ) -> tuple[np.ndarray, int, int]:
+            ) -> tuple[np.ndarray, int, int, str]:
     im = open_header(data, name)  # header only: nothing decoded yet
     check_header(im, data, name, budget)
     if im.format == "PNG":
-        check_png_crcs(data, name)
-    pixels, bits = decode_pixels(im, data, name)  # decodes before anything reads EXIF
+        check_png(data, name)  # every chunk's checksum
+    pixels, bits, orientation = decode_pixels(im, data, name)  # decodes, then reads EXIF
+    if im.format == "PNG":
+        check_png_rows(im, data, name)  # pixel data for every declared row
     if im.format in ("JPEG", "MPO") and not accept_jpeg_warnings:
         warning = libjpeg_warning(data)
         if warning:
@@ -173,16 +186,7 @@ def _decode(data: bytes, name: str, budget: int, accept_jpeg_warnings: bool
                 "in Python)",
                 name,
             )
-    return pixels, bits, _orientation(im)
-
-
-def _orientation(im: Any) -> int:
-    if im.format in ("HEIF", "JXL"):  # libheif / libjxl applied the file's orientation
-        return 1
-    try:
-        return int(im.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception:  # a broken EXIF block must not hide the pixels (already decoded)
-        return 1
+    return pixels, bits, orientation, im.format
 
 
 def _apply_alpha_policy(pixels: np.ndarray, alpha: str, name: str, top: int) -> np.ndarray:
@@ -205,15 +209,3 @@ def _apply_alpha_policy(pixels: np.ndarray, alpha: str, name: str, top: int) -> 
     weight = a.astype(np.float64)[:, :, None] / top
     mixed = colour * weight + background * (1.0 - weight)
     return np.rint(mixed).astype(pixels.dtype)
-
-
-# EXIF orientation tag -> transform from the stored grid to the displayed image.
-_ORIENT = {
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1, :],
-    5: lambda a: a.transpose(1, 0, 2),
-    6: lambda a: np.rot90(a, -1),
-    7: lambda a: np.rot90(a, 2).transpose(1, 0, 2),
-    8: lambda a: np.rot90(a, 1),
-}

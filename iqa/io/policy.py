@@ -11,6 +11,7 @@ command line shows as its flag (``--alpha``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,8 +32,18 @@ def check_alpha(alpha: str, allowed: tuple[str, ...] = ALPHA_POLICIES) -> str:
 
 
 def check_max_image_mb(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise invalid("max_image_mb", f"{value!r}: must be a positive number of MiB")
+    """``value`` if it is a positive number of MiB whose bytes are finite; else
+    :class:`InvalidArgument` naming ``max_image_mb=``.
+
+    Infinity is refused, not read as "no limit": the budget is the memory an image may
+    take on this machine (README, "Memory budget"), so a run states the number it allows
+    (a large one, such as 1e9, where no limit is wanted). ``int(inf · 2^20)`` used to be a
+    bare ``OverflowError``.
+    """
+    if (isinstance(value, bool) or not isinstance(value, int | float) or not value > 0
+            or not math.isfinite(value * 2**20)):
+        raise invalid("max_image_mb", f"{value!r}: must be a finite positive number of MiB "
+                      "(e.g. 4096)")
     return value
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from typing import IO, Any
 
 from iqa.rd.report import Analysis
@@ -32,16 +31,20 @@ def document(analysis: Analysis, context: dict[str, Any]) -> dict[str, Any]:
 
 def write_csv(stream: IO[str], analysis: Analysis) -> None:
     """One row per sequence and metric, then one ``mean`` row per metric."""
-    out = csv.writer(stream, lineterminator="\n")
-    out.writerow(["scope", "sequence", "metric", "bd_rate", "bd_quality", "anchor_points",
+    from iqa.output.csv_writer import csv_line
+
+    def row(cells: list[Any]) -> None:  # quoted as iqa's other CSV: a name may hold a CR
+        stream.write(csv_line(str(c) for c in cells))
+
+    row(["scope", "sequence", "metric", "bd_rate", "bd_quality", "anchor_points",
                   "test_points", "quality_overlap", "rate_overlap"])
     for s in analysis.sequences:
         for m, r in s.metrics.items():
-            out.writerow(["sequence", s.sequence, m, repr(r["bd_rate"]), repr(r["bd_quality"]),
+            row(["sequence", s.sequence, m, repr(r["bd_rate"]), repr(r["bd_quality"]),
                           r["anchor_points"], r["test_points"], repr(r["quality_overlap"]),
                           repr(r["rate_overlap"])])
     for m, r in analysis.means.items():
-        out.writerow(["mean", "", m, repr(r["bd_rate"]), repr(r["bd_quality"]), "", "", "", ""])
+        row(["mean", "", m, repr(r["bd_rate"]), repr(r["bd_quality"]), "", "", "", ""])
 
 
 def write_table(stream: IO[str], analysis: Analysis, context: dict[str, Any]) -> None:
