@@ -413,3 +413,42 @@ def test_plot_and_junit_follow_the_umask_and_write_through_links(tmp_path):
     assert real_plot.read_bytes()[:4] == b"\x89PNG" and os.stat(real_plot).st_mode & 0o777 == 0o640
     assert os.stat(new_plot).st_mode & 0o777 == 0o644
     assert "<testsuites" in real_junit.read_text()
+
+
+def test_columns_not_compared_are_not_read_as_numbers(tmp_path):
+    """A text column, or a metric with empty cells (MS-SSIM of small images is null in
+    `iqa compare` output), does not stop a BD-rate of the metrics compared: left out with
+    --metric, and left out with a warning when every shared metric is compared."""
+    anchor, test = pair_of_csvs(tmp_path)
+    for path in (anchor, test):
+        rows = list(csv.reader(path.open()))
+        rows[0] += ["notes", "ms_ssim"]
+        for row in rows[1:]:
+            row += ["a, b", ""]
+        write_csv(path, rows[0], rows[1:])
+    named = run_bdrate(anchor, test, "--metric", "psnr", "--format", "json")
+    assert named.returncode == 0, named.stderr
+    expected = reference(bjontegaard.bd_rate, *SEQ["a"])
+    got = {s["sequence"]: s["metrics"]["psnr"]["bd_rate"]
+           for s in strict_json(named.stdout)["sequences"]}
+    assert got["a"] == pytest.approx(expected, rel=1e-9)
+    every = run_bdrate(anchor, test, "--format", "json")
+    assert every.returncode == 0, every.stderr
+    assert list(strict_json(every.stdout)["metrics"]) == ["psnr", "ssim"]
+    assert "notes, ms_ssim has no number in some rows; left out" in every.stderr
+    asked = run_bdrate(anchor, test, "--metric", "psnr,ms_ssim")
+    assert asked.returncode == 2 and "ms_ssim is empty" in asked.stderr
+
+
+def test_outputs_naming_an_input_are_refused_before_any_work(tmp_path):
+    anchor, test = pair_of_csvs(tmp_path)
+    before = anchor.read_bytes(), test.read_bytes()
+    for option, target in (("-o", anchor), ("--junit", test), ("--html", anchor),
+                           ("--plot", test)):
+        proc = run_bdrate(anchor, test, "--metric", "psnr", option, target)
+        assert proc.returncode == 2, (option, proc.stderr)
+        assert "would destroy it" in proc.stderr and proc.stdout == ""
+        assert (anchor.read_bytes(), test.read_bytes()) == before
+    junit = tmp_path / "report.xml"
+    proc = run_bdrate(anchor, test, "--metric", "psnr", "-o", anchor, "--junit", junit)
+    assert proc.returncode == 2 and "would destroy it" in junit.read_text()

@@ -59,12 +59,17 @@ def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fm
     iqa bdrate anchor.csv test.csv --metric psnr --fail-if 'bd_rate(psnr)>0.5' --plot rd.png
     iqa bdrate jpeg.json webp.json --html bdrate.html
     """
+    from iqa.output import check_output_targets
     from iqa.rd import gates as rd_gates
 
-    gates = rd_gates.parse_gates(fail_if)
-    if junit and not Path(junit).resolve().parent.is_dir():
-        raise UsageError(f"--junit {junit}: folder {Path(junit).parent} does not exist")
+    # Every file the run writes, before any work: none may be ANCHOR or TEST (an -o or a
+    # --junit naming an input would replace the measurements), nor another report's file.
+    # --junit first: once it is known good, a refusal is written into it.
+    check_output_targets([("--junit", junit)], [anchor, test])
     try:
+        gates = rd_gates.parse_gates(fail_if)
+        check_output_targets([("-o", output), ("--html", html), ("--junit", junit),
+                              ("--plot", plot_path)], [anchor, test])
         return _run(anchor, test, method, metric_opts, fmt, output, plot_path, gates, junit,
                     allow_missing, html)
     except IQAError as exc:
@@ -87,10 +92,6 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
         from iqa.rd.plot import check_target
 
         check_target(plot_path)
-    if html:
-        from iqa.output import check_output_targets
-
-        check_output_targets([("-o", output), ("--html", html)], [anchor, test])
     requested = [m.strip().lower() for opt in metric_opts for m in opt.split(",") if m.strip()]
     points_a, points_t = read_points(anchor, warn), read_points(test, warn)
     metrics = choose_metrics(points_a, points_t, requested, warn)

@@ -72,6 +72,38 @@ class PointSet:
     higher_is_better: dict[str, bool] = field(default_factory=dict)
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
     sequences: dict[str, list[tuple[float, dict[str, float]]]] = field(default_factory=dict)
+    #: Each point's metric values as read (a JSON value or a CSV cell) with where they
+    #: are, in the order of ``sequences``; :meth:`use` turns those of the metrics compared
+    #: into numbers, so a column left out (a text column, a metric undefined for the
+    #: image size) is never checked.
+    raw: dict[str, list[dict[str, tuple[Any, str]]]] = field(default_factory=dict)
+
+    def add(self, sequence: str, rate: float, values: dict[str, tuple[Any, str]]) -> None:
+        self.sequences.setdefault(sequence, []).append((rate, {}))
+        self.raw.setdefault(sequence, []).append(values)
+
+    def unusable(self, metric: str) -> bool:
+        """Whether some point has no number for ``metric`` (an empty cell, a null, text,
+        NaN)."""
+        for points in self.raw.values():
+            for v in points:
+                value = v[metric][0]
+                if isinstance(value, bool) or value is None:
+                    return True
+                try:
+                    if math.isnan(float(value)):
+                        return True
+                except (TypeError, ValueError):
+                    return True
+        return False
+
+    def use(self, metrics: Iterable[str]) -> None:
+        """Check and convert the values of ``metrics`` (:class:`InputError` naming the
+        cell of the first bad one); the points then hold those metrics only."""
+        for sequence, points in self.sequences.items():
+            self.sequences[sequence] = [
+                (rate, {m: _number(*raw[m], self.path) for m in metrics})
+                for (rate, _), raw in zip(points, self.raw[sequence])]
 
 
 @dataclass(frozen=True)
@@ -145,8 +177,8 @@ def _from_compare(path: str, parsed: tuple[list[dict[str, Any]], dict[str, Any]]
             value = row.get(m)
             if value is None and m == "psnr" and row.get("psnr_band") == "identical":
                 value = math.inf
-            values[m] = _number(value, f"{where}: {m}", path)
-        points.sequences.setdefault(str(row.get("ref") or ALL), []).append((rate, values))
+            values[m] = (value, f"{where}: {m}")
+        points.add(str(row.get("ref") or ALL), rate, values)
     if len(units) > 1:
         raise InputError(f"{path}: rows mix rate units ({', '.join(sorted(units))}); give "
                          "every row the same one of bpp, kbps, bytes", path)
@@ -205,9 +237,8 @@ def _from_csv(path: str, text: str) -> PointSet:
             raise InputError(f"{where}: {row.get('pair') or 'the row'} was not scored "
                              f"({row['error']}); fix it and rerun `iqa compare`", path)
         rate = _rate(row[rate_col], f"{where}: {rate_col}", path)
-        values = {m: _number(row[m], f"{where}: {m}", path) for m in metrics}
-        sequence = row.get(SEQUENCE_COLUMN) or row.get("ref") or ALL
-        points.sequences.setdefault(sequence, []).append((rate, values))
+        values = {m: (row[m], f"{where}: {m}") for m in metrics}
+        points.add(row.get(SEQUENCE_COLUMN) or row.get("ref") or ALL, rate, values)
     if not points.sequences:
         raise InputError(f"{path}: no data rows; add one row per encoding", path)
     return points

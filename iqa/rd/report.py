@@ -35,7 +35,18 @@ class Analysis:
 
 def choose_metrics(anchor: PointSet, test: PointSet, requested: Sequence[str],
                    warn: Callable[[str], None]) -> list[str]:
-    """``requested`` (each must be on both sides), or every metric the two files share."""
+    """``requested`` (each must be on both sides), or every metric the two files share
+    and fill; the two point sets then hold those metrics' values, checked
+    (:meth:`~iqa.rd.curves.PointSet.use`: a column not compared is never read as a
+    number)."""
+    chosen = _choose(anchor, test, requested, warn)
+    for side in (anchor, test):
+        side.use(chosen)
+    return chosen
+
+
+def _choose(anchor: PointSet, test: PointSet, requested: Sequence[str],
+            warn: Callable[[str], None]) -> list[str]:
     if requested:
         for m in requested:
             for side in (anchor, test):
@@ -49,6 +60,15 @@ def choose_metrics(anchor: PointSet, test: PointSet, requested: Sequence[str],
         only = [m for m in side.metrics if m not in other.metrics]
         if only and common:
             warn(f"{side.path}: {', '.join(only)} not in {other.path}; left out")
+    # A column without a number in some row (MS-SSIM of images under 161 px is null in
+    # `iqa compare` output; a text column of notes) is left out when not asked for;
+    # asked for with --metric, the first bad cell is an error.
+    for side in (anchor, test):
+        unusable = [m for m in common if side.unusable(m)]
+        if unusable and len(unusable) < len(common):
+            warn(f"{side.path}: {', '.join(unusable)} has no number in some rows; left out "
+                 "(name it with --metric to see where)")
+            common = [m for m in common if m not in unusable]
     if not common:
         raise InputError(f"{test.path}: no metric in common with {anchor.path} (ANCHOR has "
                          f"{', '.join(anchor.metrics) or 'none'}, TEST "
