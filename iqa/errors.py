@@ -24,6 +24,16 @@ class UsageError(IQAError):
     """An option or argument that cannot work (unknown metric, bad value)."""
 
 
+class OutputError(UsageError):
+    """A report, map or stdout that cannot be written (disk full, read-only, a loop of
+    symbolic links). ``stdout`` says it was standard output, which the command line then
+    points at ``/dev/null`` so that the interpreter's last flush cannot fail again."""
+
+    def __init__(self, message: str, *, stdout: bool = False) -> None:
+        super().__init__(message)
+        self.stdout = stdout
+
+
 class InputError(IQAError):
     """An input file or folder that cannot be used (missing, corrupt, wrong size)."""
 

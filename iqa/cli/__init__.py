@@ -6,6 +6,11 @@ with ``IQA_DEBUG=1``); 130 interrupted (Ctrl-C); 141 stdout (or an output pipe) 
 closed by its reader before the report was written, as for a process killed by SIGPIPE;
 143 terminated by SIGTERM. SIGTERM takes the same path as Ctrl-C, so every temporary
 file (``.NAME.XXXXXX.part`` of reports and downloads) is removed before exiting.
+
+click's own usage errors (an unknown option, a missing argument, a value out of range)
+are one line too, ``iqa: <click's message> (run `iqa COMMAND --help` for usage)``,
+instead of click's four-line "Usage: ... Try ... Error: ..." block; ``--help`` and a
+group called without a command still print the help.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import traceback
 import click
 
 from iqa import __version__
-from iqa.errors import EXIT_INTERNAL, IQAError
+from iqa.errors import EXIT_INTERNAL, IQAError, OutputError
 
 _COMMANDS = {
     "bdrate": "iqa.cli.bdrate",
@@ -36,6 +41,10 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 success, 1 a quality gate failed, 2 usage or input error, "
     "3 internal error, 130 interrupted, 141 output closed early, 143 terminated (SIGTERM)."
 )
+
+#: ``ctx.meta`` key: callables that get the message of the :class:`IQAError` ending the
+#: command (so a JUnit report shows an error met before the command's own guard).
+ON_ERROR = "iqa.on_error"
 
 EXIT_INTERRUPTED = 130
 EXIT_PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for `yes | head -1`
@@ -92,6 +101,16 @@ class LazyGroup(click.Group):
             raise OutputClosed() from exc
         except KeyboardInterrupt as exc:
             raise _Stopped(isinstance(exc, Terminated)) from exc
+        except SystemExit as exc:
+            # A library's own broken-pipe exit (rich's Console.on_broken_pipe: exit 1, the
+            # code of a failed gate); iqa's consoles raise BrokenPipeError instead.
+            if isinstance(exc.__context__, BrokenPipeError):
+                raise OutputClosed() from exc
+            raise
+        except IQAError as exc:
+            for report in ctx.meta.get(ON_ERROR, ()):
+                report(str(exc))
+            raise
 
 
 @click.group(
@@ -104,19 +123,35 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the group and turns errors into one line + exit code."""
+    from iqa.output.files import stdout_stream
     from iqa.output.values import one_line
 
     previous = _install_sigterm()
+    # Every write to stdout (click.echo, rich, the writers) turns a full disk into the
+    # one-line OutputError; the last flush is made here, where its error is handled.
+    real_stdout = sys.stdout
+    if real_stdout is not None:
+        sys.stdout = stdout_stream(real_stdout)
     try:
         code = cli.main(args=argv, prog_name="iqa", standalone_mode=False)
+        if sys.stdout is not None:
+            sys.stdout.flush()
     except click.exceptions.Exit as exc:
         code = exc.exit_code
     except (_Stopped, click.exceptions.Abort, KeyboardInterrupt) as exc:
         code = _interrupted(exc)
-    except click.ClickException as exc:
+    except click.exceptions.NoArgsIsHelpError as exc:  # `iqa weights`: the help, as asked
         exc.show()
         code = exc.exit_code
+    except click.UsageError as exc:
+        _echo_err(_usage_line(exc))
+        code = exc.exit_code
+    except click.ClickException as exc:
+        _echo_err(f"iqa: {one_line(exc.format_message())}")
+        code = exc.exit_code
     except IQAError as exc:
+        if isinstance(exc, OutputError) and exc.stdout:
+            _silence_stdout()  # what stdout still buffers cannot fail at exit again
         click.echo(f"iqa: {one_line(str(exc))}", err=True)
         code = exc.exit_code
     except (OutputClosed, BrokenPipeError):  # `iqa ... | head`: the reader left
@@ -132,9 +167,18 @@ def main(argv: list[str] | None = None) -> None:
         )
         code = EXIT_INTERNAL
     finally:
+        sys.stdout = real_stdout
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_line(exc: click.UsageError) -> str:
+    """click's usage error as the tool's one line, with the command to read the usage."""
+    from iqa.output.values import one_line
+
+    command = exc.ctx.command_path if exc.ctx is not None else "iqa"
+    return f"iqa: {one_line(exc.format_message())} (run `{command} --help` for usage)"
 
 
 def _install_sigterm():

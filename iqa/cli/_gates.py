@@ -117,6 +117,7 @@ class _Context:
     output: str | None
     fmt: str
     allow_definition_change: bool
+    paths: list[str]  # the values of the command's path options and arguments, but --junit
 
 
 def _from_click() -> _Context:
@@ -124,7 +125,22 @@ def _from_click() -> _Context:
     params = ctx.params if ctx is not None else {}
     meta = ctx.meta if ctx is not None else {}
     return _Context(params.get("output"), params.get("fmt") or "table",
-                    bool(meta.get(_ALLOW_KEY, False)))
+                    bool(meta.get(_ALLOW_KEY, False)), _path_values(ctx))
+
+
+def _path_values(ctx: click.Context | None) -> list[str]:
+    """What the command was given as files and folders (``click.Path`` parameters: the
+    inputs, the other reports), which a JUnit error report must never replace."""
+    if ctx is None:
+        return []
+    paths: list[str] = []
+    for param in ctx.command.params:
+        if param.name == "junit" or not isinstance(param.type, click.Path):
+            continue
+        value = ctx.params.get(param.name or "")
+        values = value if isinstance(value, list | tuple) else [value]
+        paths += [str(v) for v in values if v not in (None, "-")]
+    return paths
 
 
 def prepare_gates(
@@ -146,7 +162,14 @@ def prepare_gates(
     ``allow_definition_change``, ``output`` and ``fmt`` default to the current click
     command's ``--allow-definition-change``, ``-o`` and ``--format``. The verdict goes
     to stderr unless a table goes to stdout (which already shows the gates).
+
+    With --junit, a refusal here or anywhere later in the command writes the one-error
+    JUnit report: :func:`plan_gates` for its own, and for those the command raises
+    outside :meth:`GateRun.guard` (an unknown metric, an option that does not fit the
+    inputs) the command line's error hook (:data:`iqa.cli.ON_ERROR`).
     """
+    from iqa.cli import ON_ERROR
+
     seen = _from_click()
     allow = seen.allow_definition_change if allow_definition_change is None \
         else allow_definition_change
@@ -154,7 +177,11 @@ def prepare_gates(
     fmt = fmt or seen.fmt
     run = plan_gates(command, fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                      two_sided=two_sided, junit=junit, allow_definition_change=allow,
-                     extra_names=extra_names, warn=warn)
-    return Gates(**{f.name: getattr(run, f.name) for f in fields(run)},
-                 verdict_noun=_HELP.get(command, _HELP["compare"])[2],
-                 verdict_on_stderr=fmt != "table" or output not in (None, "-"))
+                     extra_names=extra_names, warn=warn, protected=seen.paths)
+    gates = Gates(**{f.name: getattr(run, f.name) for f in fields(run)},
+                  verdict_noun=_HELP.get(command, _HELP["compare"])[2],
+                  verdict_on_stderr=fmt != "table" or output not in (None, "-"))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta.setdefault(ON_ERROR, []).append(gates.report_error)
+    return gates

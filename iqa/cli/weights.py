@@ -45,12 +45,23 @@ def list_(fmt: str) -> int:
             "used_by": s.entry.used_by,
         })
     if fmt == "json":
+        from iqa.output import open_output
         from iqa.output.values import dumps
 
-        click.echo(dumps({"weights": rows}, indent=2))
+        with open_output(None) as stream:
+            stream.write(dumps({"weights": rows}, indent=2) + "\n")
         return 0
-    from rich.console import Console
+    _print_table(rows)
+    return 0
+
+
+def _print_table(rows: list[dict]) -> None:
+    """On a terminal long paths fold to its width; piped, each file is one line (a
+    script can read it) and nothing wraps, as every table of the tool."""
     from rich.table import Table
+
+    from iqa.output import open_output
+    from iqa.output.table import make_console, text
 
     styles = {"verified": "green", "unverified": "yellow", "failed verification": "red"}
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
@@ -58,13 +69,12 @@ def list_(fmt: str) -> int:
         table.add_column(column, overflow="fold", justify="right" if column == "size" else "left")
     for r in rows:
         style = styles.get(r["status"], "")
-        table.add_row(r["name"], f"[{style}]{r['status']}[/{style}]" if style else r["status"],
+        shown = f"[{style}]{r['status']}[/{style}]" if style else r["status"]
+        table.add_row(text(r["name"]), shown,
                       "size unknown" if r["size_mib"] is None else f"{r['size_mib']:g} MiB",
-                      r["path"], r["used_by"])
-    import sys
-
-    Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)
-    return 0
+                      text(r["path"]), text(r["used_by"]))
+    with open_output(None, machine=False) as stream:
+        make_console(stream).print(table)
 
 
 @weights.command()

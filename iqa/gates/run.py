@@ -21,6 +21,7 @@ Python's :mod:`warnings` by default; the library prints nothing.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -93,6 +94,10 @@ class GateRun:
     warn: Callable[[str], None] = _warn
     evaluator: GateEvaluator | None = None
     definition_changes: list[str] = field(default_factory=list)
+    #: Files and folders the run reads (or writes otherwise): an error report is never
+    #: written over one of them (see :meth:`report_error`).
+    protected: Sequence[str] = ()
+    error_reported: bool = field(default=False, repr=False)
 
     @property
     def active(self) -> bool:
@@ -220,13 +225,33 @@ class GateRun:
         try:
             yield
         except IQAError as exc:
-            if self.junit:
-                from iqa.output.junit import write_junit
-
-                write_junit(self.junit, self.suite_name, None, results=[],
-                            problems=[InputProblem(self.suite_name, str(exc))],
-                            properties=self.properties())
+            self.report_error(str(exc))
             raise
+
+    def report_error(self, message: str) -> None:
+        """Write the JUnit report of a run that stopped on ``message`` (once; nothing
+        without --junit), atomically, so a stale report of an earlier run never stays.
+
+        The target is checked first as before any work (:func:`check_output_targets`),
+        against :attr:`protected` and the baseline too: an error met before the
+        command's own check never writes over an input or into a folder that cannot
+        take it. An unusable target, or a report that cannot be written, is left
+        without a report: the run's own error is the line the user must see."""
+        if not self.junit or self.error_reported:
+            return
+        self.error_reported = True
+        from iqa.output.files import check_output_targets
+        from iqa.output.junit import write_junit
+
+        inputs = [*self.protected, *([self.baseline.path] if self.baseline else [])]
+        try:
+            check_output_targets([("--junit", self.junit)], inputs,
+                                 input_folders=[p for p in inputs if os.path.isdir(p)])
+            write_junit(self.junit, self.suite_name, None, results=[],
+                        problems=[InputProblem(self.suite_name, message)],
+                        properties=self.properties())
+        except IQAError:
+            pass
 
     @property
     def suite_name(self) -> str:
@@ -252,12 +277,39 @@ def plan_gates(
     allow_definition_change: bool = False,
     extra_names: Iterable[str] = (),
     warn: Callable[[str], None] = _warn,
+    protected: Sequence[str] = (),
 ) -> GateRun:
     """Parse and check the gate options before any work is done.
 
     Metric names must be registered metrics (``iqa metrics``) or one of ``extra_names``
     (result fields a command offers besides metric names, such as ``kid_mean``).
+
+    --junit is checked first; once it names a usable file, every refusal here (a bad
+    expression, a missing, non-strict or foreign baseline) writes the one-error JUnit
+    report before it is raised (:meth:`GateRun.report_error`; never over one of the
+    ``protected`` paths, the files and folders the command was given).
     """
+    if junit:
+        folder = Path(junit).parent
+        if Path(junit).is_dir():
+            raise UsageError(f"--junit {junit}: is a directory; give a file name, e.g. "
+                             f"{Path(junit) / 'quality.xml'}")
+        if not folder.is_dir():
+            raise UsageError(f"--junit {junit}: folder {folder} does not exist")
+    run = GateRun(command, two_sided=two_sided, junit=junit,
+                  allow_definition_change=allow_definition_change, warn=warn,
+                  protected=[*protected, *([baseline] if baseline else [])])
+    with run.guard():
+        run.thresholds, run.tolerances, run.baseline = _parse_options(
+            command, fail_if, baseline, tolerance, two_sided, allow_definition_change,
+            extra_names)
+    return run
+
+
+def _parse_options(
+    command: str, fail_if: Sequence[str], baseline: str | None, tolerance: Sequence[str],
+    two_sided: bool, allow_definition_change: bool, extra_names: Iterable[str],
+) -> tuple[list[Threshold], dict[str, Tolerance], Baseline | None]:
     from iqa.registry import registered
 
     thresholds = parse_gates(fail_if)
@@ -269,18 +321,10 @@ def plan_gates(
         raise UsageError("--tolerance and --two-sided need --baseline FILE")
     if allow_definition_change and baseline is None:
         raise UsageError("--allow-definition-change needs --baseline FILE")
-    if junit:
-        folder = Path(junit).parent
-        if Path(junit).is_dir():
-            raise UsageError(f"--junit {junit}: is a directory; give a file name, e.g. "
-                             f"{Path(junit) / 'quality.xml'}")
-        if not folder.is_dir():
-            raise UsageError(f"--junit {junit}: folder {folder} does not exist")
     loaded = load_baseline(baseline) if baseline is not None else None
     if loaded is not None and loaded.command and loaded.command != command:
         raise UsageError(
             f"--baseline {baseline}: it holds results of `iqa {loaded.command}`, "
             f"not `iqa {command}`"
         )
-    return GateRun(command, thresholds, tolerances, loaded, two_sided, junit,
-                   allow_definition_change, warn)
+    return thresholds, tolerances, loaded

@@ -14,6 +14,11 @@ Policy (the README's "Output formats" section says the same):
   output that is a folder, that cannot be written, whose folder is missing or not
   writable, that is one of the inputs (the same file after following links: same
   device and inode), or that another output of the same run names too.
+* A report that cannot be written (a full disk, a read-only mount, a loop of symbolic
+  links) is one line, :class:`~iqa.errors.OutputError` (exit 2) — stdout included
+  (``> /dev/full``): :func:`stdout_stream` turns the errors of writing stdout into the
+  same line, naming ``stdout``. A reader that went away (EPIPE) stays
+  ``BrokenPipeError``, which the command line turns into exit code 141.
 * Text is UTF-8. Machine formats on stdout are UTF-8 whatever the locale; a file name
   that is not valid UTF-8 (Python keeps its bytes as lone surrogates) is written with
   ``backslashreplace`` (``\\udcff`` for the raw byte 0xff) instead of crashing.
@@ -32,13 +37,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from iqa.errors import UsageError
+from iqa.errors import OutputError, UsageError
 from iqa.tempfiles import part_file, signals_held
 
 _DIRECT_PREFIXES = ("/dev/", "/proc/")
 #: Errors of writing a report that the user can fix (space, quota, permissions, mounts).
+#: ELOOP: a link loop made after the check before any work (that check refuses one).
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG,
-                           errno.EACCES, errno.EPERM})
+                           errno.EACCES, errno.EPERM, errno.ELOOP})
+#: How a report on stdout is named in messages.
+STDOUT_NAME = "stdout"
 
 
 def is_stdout(path: str | None) -> bool:
@@ -125,6 +133,9 @@ def _check_writable(option: str, path: str) -> None:
     where = f"{option} {_shown(path)}"
     if os.path.isdir(path):
         raise UsageError(f"{where}: is a folder; give a file name")
+    if is_link_loop(path):
+        raise UsageError(f"{where}: is a loop of symbolic links (it names no file); remove "
+                         "the link or choose another file")
     if _writes_directly(path):
         if os.path.exists(path) and not os.access(path, os.W_OK):
             raise UsageError(f"{where}: cannot be written (permission denied)")
@@ -151,6 +162,19 @@ def _check_writable(option: str, path: str) -> None:
         ) from None
 
 
+def is_link_loop(path: str) -> bool:
+    """True when following ``path``'s links never ends (ELOOP). ``os.path`` and
+    ``pathlib`` take such a path for a missing file, which would pass every other check
+    and fail only when the report is written, after the work."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    except ValueError:  # a NUL in the name: refused elsewhere
+        return False
+    return False
+
+
 def _shown(path: str) -> str:
     from iqa.output.values import one_line
 
@@ -163,21 +187,71 @@ def _umask() -> int:
     return mask
 
 
+class _StdoutStream:
+    """A text stream on stdout whose write errors are one line (see :func:`stdout_stream`);
+    everything else (``isatty``, ``fileno``, ``encoding`` ...) is the stream's own."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with _stdout_errors():
+            return self._stream.write(text)
+
+    def writelines(self, lines) -> None:
+        with _stdout_errors():
+            self._stream.writelines(lines)
+
+    def flush(self) -> None:
+        with _stdout_errors():
+            self._stream.flush()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def stdout_stream(stream: IO[str]) -> IO[str]:
+    """``stream`` (stdout) with its write errors turned into :class:`OutputError`.
+
+    Only the writes to stdout are wrapped, not the run around them, so a full disk met by
+    another file (a cache, a map) is never blamed on stdout."""
+    if isinstance(stream, _StdoutStream):
+        return stream
+    return _StdoutStream(stream)  # type: ignore[return-value]
+
+
+@contextmanager
+def _stdout_errors() -> Iterator[None]:
+    try:
+        yield
+    except BrokenPipeError:  # the reader left: exit code 141, not an error line
+        raise
+    except OSError as exc:
+        if exc.errno not in _WRITE_ERRNOS:
+            raise
+        raise OutputError(
+            f"{STDOUT_NAME}: cannot be written ({exc.strerror or exc}); the report is lost, "
+            "other outputs are kept", stdout=True,
+        ) from None
+
+
 @contextmanager
 def _stdout(machine: bool) -> Iterator[IO[str]]:
     """stdout as text: UTF-8 for machine formats, the terminal's encoding for tables;
     characters it cannot carry are backslash-escaped instead of crashing the run."""
     buffer = getattr(sys.stdout, "buffer", None)
     if buffer is None:  # replaced by a test harness or an embedding program
-        yield sys.stdout
+        yield stdout_stream(sys.stdout)
         return
-    sys.stdout.flush()
+    with _stdout_errors():
+        sys.stdout.flush()
     encoding = "utf-8" if machine else (sys.stdout.encoding or "utf-8")
     stream = io.TextIOWrapper(buffer, encoding=encoding, errors="backslashreplace",
                               newline="", write_through=True)
     try:
-        yield stream
-        stream.flush()
+        wrapped = stdout_stream(stream)
+        yield wrapped
+        wrapped.flush()
     finally:
         try:
             stream.detach()
@@ -217,7 +291,7 @@ def _write_errors(path: str) -> Iterator[None]:
     except OSError as exc:
         if exc.errno not in _WRITE_ERRNOS:
             raise
-        raise UsageError(
+        raise OutputError(
             f"{_shown(path)}: cannot be written ({exc.strerror or exc}); the report is lost, "
             "other outputs are kept"
         ) from None

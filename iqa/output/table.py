@@ -12,6 +12,8 @@ much), cut with "…" on a narrow terminal; the summary of the gates follows the
 
 from __future__ import annotations
 
+import errno
+import functools
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -33,14 +35,24 @@ _BAND_STYLE = {
 
 
 def make_console(stream: IO[str], *, color: bool | None = None):
-    """A rich console on ``stream``: the terminal's width, or unlimited when not a tty."""
-    from rich.console import Console
+    """A rich console on ``stream``: the terminal's width, or unlimited when not a tty.
 
+    Every table of the tool is printed through it. A reader that went away raises
+    ``BrokenPipeError`` (the command line's exit code 141): rich's own
+    ``Console.on_broken_pipe`` would exit with 1, the code of a failed gate, and point
+    stdout at ``/dev/null`` even when the console writes to an ``-o`` pipe. A ``stream``
+    that is ``sys.stdout`` gets one-line write errors (:func:`stdout_stream`)."""
+    import sys
+
+    from iqa.output.files import stdout_stream
+
+    if stream is sys.stdout:
+        stream = stdout_stream(stream)
     try:
         terminal = bool(stream.isatty())
     except (AttributeError, ValueError):
         terminal = False
-    return Console(
+    return _console_class()(
         file=stream,
         width=None if terminal else UNWRAPPED_WIDTH,
         no_color=None if color is None else not color,
@@ -48,6 +60,20 @@ def make_console(stream: IO[str], *, color: bool | None = None):
         highlight=False,
         soft_wrap=False,
     )
+
+
+@functools.cache
+def _console_class() -> type:
+    """rich's ``Console`` with a broken pipe left to the caller (made on first use, so
+    importing this module does not import rich)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True  # nothing more is written to the dead pipe
+            raise BrokenPipeError(errno.EPIPE, "the reader of the output went away")
+
+    return _Console
 
 
 def text(value: str, *, cut: bool = False):

@@ -224,8 +224,12 @@ def start_visuals(*, maps_dir: str | None, html: str | None, worst: int, metrics
                   inputs: Sequence[str], keys: Sequence[str] = ()) -> PairVisuals | None:
     """The ``on_map`` sink for ``--maps DIR`` / ``--html FILE`` (``None`` without both).
 
-    ``DIR`` is created if missing; a ``DIR`` that is a file, or a map name (of the pairs
-    ``keys``) that is one of the ``inputs``, is refused (``UsageError``) before any work.
+    ``DIR`` is created if missing; a ``DIR`` that is a file, a map name (of the pairs
+    ``keys``) that is one of the ``inputs``, or a pair whose maps would take the name of
+    a colour legend (``legend.METRIC.png``: the pair ``legend`` of ``--pair-by stem``),
+    is refused (``UsageError``) before any work. A map name is ``KEY.METRIC.png`` and a
+    metric name has no dot, so ``legend`` is the only key that can collide, and with its
+    own metric's legend only; clips' ``KEY.frameN.METRIC_y.png`` never can.
     ``metrics`` are the built metrics (the rank metric is chosen among them)."""
     if maps_dir is None and html is None:
         return None
@@ -247,9 +251,13 @@ def prepare_maps_dir(maps_dir: str) -> None:
     """Create ``--maps DIR`` if missing; a ``DIR`` that is a file or cannot be created is
     refused (``UsageError``)."""
     from iqa.errors import UsageError
+    from iqa.output.files import is_link_loop
 
     if os.path.exists(maps_dir) and not os.path.isdir(maps_dir):
         raise UsageError(f"--maps {maps_dir}: is a file; give a folder (created if missing)")
+    if is_link_loop(maps_dir):
+        raise UsageError(f"--maps {maps_dir}: is a loop of symbolic links (it names no "
+                         "folder); remove the link or choose another folder")
     try:
         os.makedirs(maps_dir, exist_ok=True)
     except OSError as exc:
@@ -262,8 +270,15 @@ def _check_map_targets(folder: str, keys: Sequence[str], metrics: Sequence[str],
     from iqa.errors import UsageError
     from iqa.output.maps import input_identities
 
-    names = [legend_name(m) for m in metrics]
-    names += [map_name(k, m) for k in keys for m in metrics]
+    legends = {legend_name(m) for m in metrics}
+    for key in keys:
+        taken = sorted(legends & {os.path.normpath(map_name(key, m)) for m in metrics})
+        if taken:
+            raise UsageError(
+                f"--maps {folder}: the maps of the pair {key} would replace the colour "
+                f"legends ({', '.join(taken)}); rename its files, or pair by path "
+                "(--pair-by path keeps the suffix in the name)")
+    names = [*legends, *(map_name(k, m) for k in keys for m in metrics)]
     for name in names:
         path = os.path.join(folder, name)
         if os.path.exists(path) and input_identities([path]) & protected:

@@ -165,10 +165,13 @@ def resolve(
     path = official_path(entry)
     if path.is_file():
         digest, why = _official_digest(entry, path, remembered=True)
-        if digest is None:
+        if digest is None:  # offline, `iqa weights download` is refused: say what works
+            downloads = not offline() if allow_download is None else allow_download
+            fix = (f"replace it with: iqa weights download {name}" if downloads else
+                   f"downloads are off (IQA_OFFLINE=1): {_manual_hint(entry)}")
             raise WeightsError(
                 f"{path} fails verification ({why}): it is damaged or not the official "
-                f"file; replace it with: iqa weights download {name}"
+                f"file; {fix}"
             )
         return ResolvedWeights(name, path, digest, True, "cache")
     if allow_download is None:
@@ -220,8 +223,7 @@ def from_file(path: str | os.PathLike[str], *, name: str) -> ResolvedWeights:
     """A user-supplied file for ``name`` (``--weights FILE``); verified if it is official."""
     entry = known(name)
     file = Path(path)
-    if not file.is_file():
-        raise WeightsError(f"{file}: no such weights file")
+    _regular_file(file, "weights file")
     digest = remembered_sha256(file)
     official = entry.size_ok(file_size(file)) and entry.matches(digest)
     return ResolvedWeights(name, file, digest, official, "file")
@@ -266,8 +268,14 @@ def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = F
     """Copy a weights file fetched elsewhere into the cache (see the module docstring)."""
     entry = known(name)
     source = Path(file)
-    if not source.is_file():
-        raise WeightsError(f"{source}: no such file")
+    _regular_file(source, "file")
+    size = file_size(source)
+    if not entry.size_ok(size) and not unverified:  # refused by its size, never read
+        raise WeightsError(
+            f"{source}: {size:,} bytes is not the official {name} file ({entry.size_text}, "
+            f"sha256 {entry.sha256}); if these are converted or fine-tuned weights, "
+            f"import them with: iqa weights import {name} {source} --unverified"
+        )
     data, digest = read_bytes(source)
     if entry.size_ok(len(data)) and entry.matches(digest):
         target = official_path(entry)
@@ -300,6 +308,19 @@ def import_file(name: str, file: str | os.PathLike[str], *, unverified: bool = F
     if previous is not None and Path(previous.file) != target:
         Path(previous.file).unlink(missing_ok=True)
     return ResolvedWeights(name, target, digest, False, "unverified import")
+
+
+def _regular_file(path: Path, what: str) -> None:
+    """Refuse what is not a regular file, saying what it is: a device such as /dev/zero
+    would be read forever, and "no such file" would be wrong."""
+    if path.is_file():
+        return
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder; give the {what} itself")
+    if path.exists():
+        raise WeightsError(f"{path}: not a regular file (a device, pipe or socket); give the "
+                           f"{what} itself")
+    raise WeightsError(f"{path}: no such {what}")
 
 
 @dataclass(frozen=True)
