@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import IO
 
 from iqa.errors import OutputError, UsageError
-from iqa.tempfiles import part_file, signals_held
+from iqa.tempfiles import part_file, signals_held, umask
 
 _DIRECT_PREFIXES = ("/dev/", "/proc/")
 #: Errors of writing a report that the user can fix (space, quota, permissions, mounts).
@@ -181,12 +181,6 @@ def _shown(path: str) -> str:
     return one_line(path)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 class _StdoutStream:
     """A text stream on stdout whose write errors are one line (see :func:`stdout_stream`);
     everything else (``isatty``, ``fileno``, ``encoding`` ...) is the stream's own."""
@@ -305,7 +299,7 @@ def _atomic(path: str) -> Iterator[IO[str]]:
     try:
         mode = stat.S_IMODE(os.stat(target).st_mode)
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode = 0o666 & ~umask()
     try:
         part = part_file(folder, target.name)
         fd, tmp = next(part)
@@ -336,7 +330,7 @@ def write_file_bytes(path: str, data: bytes, protected: set[tuple[int, int]] = f
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = next(part_file(target.parent, target.name))
         try:
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, 0o666 & ~umask())
             with os.fdopen(fd, "wb") as stream:
                 stream.write(data)
             os.replace(tmp, target)

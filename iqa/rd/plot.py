@@ -8,7 +8,6 @@ is written to a temporary name beside the target and renamed at the end.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +38,9 @@ def plot(path: str, analysis: Analysis, rate_unit: str, labels: tuple[str, str])
     fig = figure(analysis, rate_unit, labels)
     target = Path(os.path.realpath(path))  # a link is followed: its target is replaced
     folder = target.parent
-    try:
-        mode = stat.S_IMODE(os.stat(target).st_mode)  # keep a replaced file's mode
-    except FileNotFoundError:
-        mask = os.umask(0o022)
-        os.umask(mask)
-        mode = 0o666 & ~mask  # a new file follows the umask, as any program's would
-    from iqa.tempfiles import part_file
+    from iqa.tempfiles import output_mode, part_file
+
+    mode = output_mode(target)  # a replaced file's mode, else what the umask gives
 
     fd, tmp = next(part_file(folder, target.name, suffix=target.suffix))
     try:

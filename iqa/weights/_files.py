@@ -17,20 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from iqa.cache import atomic_write
-
-
-def current_umask() -> int:
-    """The process umask, read without changing it where the system allows (Linux)."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)  # elsewhere: the only portable way (briefly process-wide)
-    os.umask(mask)
-    return mask
+from iqa.tempfiles import umask
 
 
 @contextmanager
@@ -38,5 +25,5 @@ def place(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """:func:`~iqa.cache.atomic_write` whose result has mode ``0666 & ~umask``."""
     with atomic_write(Path(path), mode) as stream:
         if hasattr(os, "fchmod"):
-            os.fchmod(stream.fileno(), 0o666 & ~current_umask())
+            os.fchmod(stream.fileno(), 0o666 & ~umask())
         yield stream
