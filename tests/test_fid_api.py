@@ -148,3 +148,37 @@ def test_bad_sets_raise_input_errors(tmp_path, fid_weights):
                           (tmp_path / "x.png.txt", "expected a folder of images or a statistics")]:
         with pytest.raises(InputError, match=message):
             _run(path, path, fid_weights)
+
+
+def test_two_statistics_files_are_labelled_as_they_were_made(tmp_path):
+    """With two files and no folder, the result's resize mode, alpha policy and EXIF
+    choice are what the files record: a run that would label them otherwise is refused
+    (a baseline would then compare FIDs of two definitions)."""
+    from iqa.features.inception import NETWORK_ID
+
+    def fid_api(real, fake, **options):
+        return compare_sets(real, fake, FIDOptions(device="cpu", **options), Recorder())
+
+    rng = np.random.default_rng(1)
+    paths = {}
+    for label, offset in (("a", 0.0), ("b", 0.3)):
+        stats = FeatureStats.from_features(rng.random((12, 2048)) + offset)
+        for resize, alpha in (("clean", "drop"), ("tf", "black"), ("tf", "error")):
+            path = tmp_path / f"{label}_{resize}_{alpha}.npz"
+            write_stats(path, stats, {"network": NETWORK_ID, "resize": resize, "alpha": alpha,
+                                      "exif": False})
+            paths[label, resize, alpha] = path
+    with pytest.raises(InputError, match="computed with --resize clean.*give --resize clean"):
+        fid_api(paths["a", "clean", "drop"], paths["b", "clean", "drop"])
+    clean = fid_api(paths["a", "clean", "drop"], paths["b", "clean", "drop"], resize="clean")
+    record = clean.record()
+    assert record["resize"] == "clean" and record["definitions"]["fid"]["resize"] == "clean"
+    with pytest.raises(InputError, match="--alpha black.*give --alpha black"):
+        fid_api(paths["a", "tf", "black"], paths["b", "tf", "black"])
+    black = fid_api(paths["a", "tf", "black"], paths["b", "tf", "black"], alpha="black")
+    assert black.record()["preprocessing"]["alpha"] == "black"
+    # --alpha error read sets without transparency: every policy gives their pixels
+    either = fid_api(paths["a", "tf", "error"], paths["b", "tf", "black"], alpha="black")
+    assert either.fid == pytest.approx(black.fid, rel=1e-12)
+    assert fid_api(paths["a", "clean", "drop"], paths["b", "clean", "drop"], resize="clean",
+                   alpha="error").fid == clean.fid

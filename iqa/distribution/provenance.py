@@ -5,8 +5,10 @@ network, resize mode and weights made it. Before any image is decoded, each stat
 file given to ``iqa fid`` is compared with the run:
 
 * another network or extractor than the FID Inception: refused;
-* a resize mode other than ``--resize`` when the other set is computed from images, or
-  two statistics files with different resize modes: refused;
+* a resize mode other than ``--resize`` (the result is labelled with it), or two
+  statistics files with different resize modes: refused;
+* an alpha policy or EXIF choice other than this run's (iqa's files record them):
+  refused, except ``--alpha error``, which any policy matches;
 * weights whose SHA-256 differs from the run's weights, or from the other file's: refused.
 
 Files that do not record their resize mode (pytorch-fid's ``.npz``, most clean-fid files)
@@ -71,7 +73,38 @@ def check_plans(plans: list[Any], engine: Any, warn: Callable[[str], None]) -> N
         (a, ra), (b, rb) = resizes
         raise InputError(f"{b}: was computed with --resize {rb} and {a} with --resize {ra}; "
                          "the two sets were preprocessed differently", b)
+    if not computed and resizes and resizes[0][1] != options.resize:
+        path, resize = resizes[0]
+        raise InputError(f"{path}: was computed with --resize {resize}, and this run's result "
+                         f"would be labelled --resize {options.resize}; give --resize "
+                         f"{resize}", path)
+    _check_decoding(files, options)
     _check_weights(files, engine, computed)
+
+
+def _said(key: str, value: Any) -> str:
+    if key == "alpha":
+        return f"with --alpha {value}"
+    return "with --exif" if value else "without --exif"
+
+
+def _check_decoding(files: list[Any], options: Any) -> None:
+    """The alpha policy and EXIF choice iqa's files record must be this run's: its folders
+    are decoded so, and its result is labelled so. ``--alpha error`` is compatible with
+    every policy: a set it read had no transparent pixel, so every policy gives the same
+    pixels."""
+    for key in ("alpha", "exif"):
+        ours = getattr(options.decode, key)
+        for side in files:
+            theirs = side.meta.get(key)
+            if theirs is None or theirs == ours or (key == "alpha" and "error" in (theirs,
+                                                                                  ours)):
+                continue
+            advice = (f"give --alpha {theirs}" if key == "alpha" else
+                      "give --exif" if theirs else "leave out --exif")
+            raise InputError(f"{side.path}: was computed {_said(key, theirs)}, and this run "
+                             f"decodes {_said(key, ours)}; {advice}, or use statistics made "
+                             "with this run's setting", side.path)
 
 
 def _check_weights(files: list[Any], engine: Any, computed: bool) -> None:
