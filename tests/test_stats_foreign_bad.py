@@ -193,3 +193,73 @@ def test_numpy_arrays_and_scalars_are_admitted_at_every_protocol(protocol):
     np.testing.assert_array_equal(loaded["fid"]["mu"], value["fid"]["mu"])
     np.testing.assert_array_equal(loaded["fortran"], value["fortran"])
     assert loaded["n"] == 7 and loaded["t"] == value["t"]
+
+
+def _npz_with_declared_features(path, rows: int, n: int) -> None:
+    """An iqa statistics file whose ``features`` member declares rows×2048 float32 of
+    deflated zeros (about 1000:1), written as a stream: small on disk, large inflated."""
+    import json
+    import zlib
+
+    from iqa.distribution.statsfile import STATS_FORMAT
+    from iqa.features.inception import NETWORK_ID
+
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 2048))
+    small = {"mu": x.mean(0), "sigma": np.cov(x, rowvar=False), "n": np.array(n, np.int64),
+             "meta": np.array(json.dumps({"format": STATS_FORMAT, "network": NETWORK_ID,
+                                          "resize": "tf"}))}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, value in small.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, np.asanyarray(value))
+            archive.writestr(f"{key}.npy", buffer.getvalue())
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": "<f4", "fortran_order": False, "shape": (rows, 2048)})
+        with archive.open("features.npy", "w", force_zip64=True) as member:
+            member.write(header.getvalue())
+            block = bytes(2**22)
+            left = rows * 2048 * 4
+            while left:
+                member.write(block[:min(left, len(block))])
+                left -= min(left, len(block))
+
+
+def _peak_mib(*args) -> tuple[float, object]:
+    import resource
+    import subprocess
+    import sys
+
+    code = ("import resource, sys, iqa.cli\n"
+            "try:\n    iqa.cli.main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+    del resource
+    peak, status = done.stderr.strip().splitlines()[-1].split()
+    return int(peak) / 1024, (int(status), done)
+
+
+def test_features_are_not_inflated_unless_needed(tmp_path):
+    """`stats show` and FID without KID read the features' header only; a declared shape
+    that does not match n is refused before anything is inflated."""
+    rows = 20_000  # 156 MiB of float32 once inflated
+    big = tmp_path / "big.npz"
+    _npz_with_declared_features(big, rows, rows)
+    assert big.stat().st_size < 40 * 2**20  # sigma: 32 MiB; the features: 0.2 MiB
+    lying = tmp_path / "lying.npz"
+    _npz_with_declared_features(lying, rows, 40)
+    plain, (code, _) = _peak_mib("stats", "show", lying)
+    assert code == 2
+    shown, (code, done) = _peak_mib("stats", "show", big)
+    assert code == 0, done.stderr
+    assert f"{rows}" in done.stdout
+    assert shown < plain + 60, (shown, plain)
+    fid, (code, done) = _peak_mib("fid", big, big, "--format", "json")
+    assert code == 0, done.stderr
+    assert fid < plain + 60, (fid, plain)
+    with pytest.raises(InputError, match="features hold 20000 rows but n = 40"):
+        from iqa.distribution.statsfile import read_stats
+
+        read_stats(lying)

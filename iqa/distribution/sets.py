@@ -192,13 +192,13 @@ def summarize_set(path: PathLike | SetPlan, engine: Engine, *, label: str,
 def _stats_file(path: Path, need_features: bool) -> SetSummary:
     from iqa.distribution.statsfile import read_stats
 
-    sf = read_stats(path)
+    sf = read_stats(path, features=need_features)  # 8 KiB per image: only for KID
     if need_features and sf.features is None:
         raise UsageError(
             f"{path}: KID needs the features of each set, and this file holds only mu and "
             "sigma; give the image folder, or save its statistics with --save-stats and --kid"
         )
-    n = sf.n if sf.n is not None else (len(sf.features) if sf.features is not None else None)
+    n = sf.n if sf.n is not None else sf.feature_rows
     return SetSummary(str(path), "stats file", sf.mean, sf.cov, n, None, sf.features,
                       meta=sf.meta)
 

@@ -43,6 +43,8 @@ class StatsFile:
     n: int | None = None
     features: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Rows of the file's ``features`` (None: it has none), also when they were not read.
+    feature_rows: int | None = None
 
 
 def write_stats(
@@ -73,7 +75,8 @@ def write_stats(
         np.savez(stream, **arrays)
 
 
-def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") -> StatsFile:
+def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception",
+               features: bool = True) -> StatsFile:
     """Read and check a statistics file; :class:`~iqa.errors.InputError` naming it if unusable.
 
     ``path`` is iqa's ``.npz`` or another tool's file (:mod:`iqa.distribution.foreign`:
@@ -87,6 +90,12 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
     storage of a covariance can cost; ``sigma = -I`` is refused); ``n``, when present,
     is an integer of at least 2; ``features``, when present, are finite, N×2048 with
     N ≥ 2, and N equals ``n``.
+
+    Each array's shape is read from its header inside the archive before the array is
+    inflated, so a member that declares more than its key may hold (a crafted file whose
+    deflated zeros would fill gigabytes) is refused without allocating it. ``features``
+    (N×2048, 8 KiB per image) are read only when asked for (KID, merging); otherwise only
+    their header is checked and :attr:`StatsFile.feature_rows` says how many there are.
     """
     name = str(path)
     if Path(name).suffix.lower() == ".npz":
@@ -121,10 +130,17 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
                     f"{', '.join(sorted(keys)) or 'none'})",
                     name,
                 )
+            dim = _dimension(extractor)
+            limits = {"mu": (dim,), "sigma": (dim, dim), "n": (), "meta": ()}
+            for key, shape in limits.items():
+                if key in keys:
+                    _check_declared(data, key, shape, name)
             mean = _numeric(data["mu"], "mu", name)
             cov = _numeric(data["sigma"], "sigma", name)
             n = _count(data["n"], name) if "n" in keys else None
-            features = np.asarray(data["features"], np.float32) if "features" in keys else None
+            rows = _feature_rows(data, n, dim, name) if "features" in keys else None
+            loaded = (np.asarray(data["features"], np.float32)
+                      if rows is not None and features else None)
             meta = _meta(data["meta"]) if "meta" in keys else {}
     except InputError:
         raise
@@ -153,9 +169,62 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception") ->
                              "features", name)
         meta = _foreign_meta(found)
     _check_moments(name, mean, cov, extractor)
-    if features is not None:
-        _check_features(name, features, n)
-    return StatsFile(mean, cov, n, features, meta)
+    if loaded is not None:
+        _check_features(name, loaded, n)
+    return StatsFile(mean, cov, n, loaded, meta, rows)
+
+
+_META_BYTES = 4 * 2**20  # the JSON text iqa writes is a few hundred bytes
+#: Values a member of each rank may declare and still be read, so that another
+#: extractor's statistics (up to 4096-d) are named as such after reading, not refused as
+#: damaged; past this, the header alone refuses it.
+_PLAUSIBLE = {0: 1.0, 1: 4096.0, 2: 4096.0**2}
+
+
+def _dimension(extractor: str) -> int:
+    if extractor == "inception":
+        return _DIM
+    from iqa.features.registry import load
+
+    return int(load(extractor).info.dim)
+
+
+def _declared(data: Any, key: str) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of member ``key`` of an open ``.npz``, from its ``.npy`` header."""
+    with data.zip.open(f"{key}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                  else np.lib.format.read_array_header_2_0)
+        shape, _, dtype = reader(member)
+    return tuple(int(x) for x in shape), dtype
+
+
+def _check_declared(data: Any, key: str, shape: tuple[int, ...], name: str) -> None:
+    """Refuse a member whose header declares more values (or a longer text) than ``key``
+    can have, before it is inflated. A smaller one is read, and the checks after reading
+    name what is wrong with it (another extractor's statistics, a malformed ``n``)."""
+    declared, dtype = _declared(data, key)
+    if key == "meta":
+        if declared == () and dtype.itemsize <= _META_BYTES:
+            return
+        raise InputError(f"{name}: meta declares {dtype} of shape {declared}, not one text "
+                         f"of at most {_META_BYTES // 2**20} MiB; the file is damaged", name)
+    values = float(np.prod(declared, dtype=np.float64))
+    if values > max(float(np.prod(shape, dtype=np.float64)), _PLAUSIBLE[len(shape)]):
+        raise InputError(f"{name}: {key} declares shape {declared}, more than the {shape} "
+                         "it can have; the file is damaged", name)
+
+
+def _feature_rows(data: Any, n: int | None, dim: int, name: str) -> int:
+    """The rows ``features`` declares, checked against ``n`` and the dimension first."""
+    declared, _ = _declared(data, "features")
+    if len(declared) != 2 or declared[1] != dim:
+        raise InputError(f"{name}: features have shape {declared}, expected N×{dim}", name)
+    rows = declared[0]
+    if n is not None and rows != n:
+        raise InputError(f"{name}: features hold {rows} rows but n = {n}; the file is "
+                         "inconsistent", name)
+    return rows
 
 
 def _foreign_meta(found: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,8 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     from iqa.distribution.foreign import named_extractor
     from iqa.distribution.statsfile import read_stats
 
-    sf = read_stats(path, extractor=named_extractor(Path(path)) or "inception")
+    sf = read_stats(path, extractor=named_extractor(Path(path)) or "inception",
+                    features=False)
     meta = sf.meta
     weights = meta.get("weights") or {}
     foreign = meta.get("foreign")
@@ -56,7 +57,7 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "preprocessing": settings,
         "weights": ({"name": weights.get("name"), "sha256": weights.get("sha256"),
                      "verified": weights.get("verified")} if weights else None),
-        "features": None if sf.features is None else int(len(sf.features)),
+        "features": sf.feature_rows,
         "skipped": meta.get("skipped"),
         "limit": meta.get("limit"),
         "parts": meta.get("parts"),
