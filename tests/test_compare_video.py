@@ -219,3 +219,20 @@ def test_raw_yuv_options_without_a_raw_clip_are_refused(tmp_path):
         assert result.returncode == 2
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "describe raw .yuv clips, and no input is one" in lines[0]
+
+
+def test_clips_in_a_folder_of_images_are_named_not_dropped(tmp_path):
+    from PIL import Image
+
+    from iqa.video import Frame, FrameFormat, write_y4m
+
+    for side in ("ref", "out"):
+        (tmp_path / side).mkdir()
+        Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / side / "a.png")
+    fmt = FrameFormat(16, 16, "420", 8)
+    write_y4m(tmp_path / "ref" / "c.y4m",
+              [Frame(fmt, tuple(np.zeros((h, w), np.uint8) for w, h in fmt.plane_sizes), 0)])
+    result = run_iqa("compare", tmp_path / "ref", tmp_path / "out", "-m", "psnr")
+    assert result.returncode == 0, result.stderr
+    assert "holds 1 clip as well as images" in result.stderr
+    assert "its clips are not scored" in result.stderr

@@ -200,9 +200,15 @@ def _is_video(ref: str, dist: tuple[str, ...]) -> bool:
     if not os.path.isdir(ref):
         return is_clip(ref)
     try:
-        return not list_images(Path(ref)) and bool(list_images(Path(ref), is_clip))
+        images = bool(list_images(Path(ref)))
+        clips = len(list_images(Path(ref), is_clip))
     except IQAError:
         return False  # the image pairing reports the unreadable folder
+    if images and clips:  # never dropped without a word
+        warn(f"{ref}: holds {clips} clip{'s' if clips > 1 else ''} as well as images; a folder "
+             "with images is compared as images, so its clips are not scored (compare them "
+             "as a folder of their own)")
+    return not images and bool(clips)
 
 
 def _refuse_video_options(**given: Any) -> None:
