@@ -82,8 +82,8 @@ class ContainerSource(FrameSource):
             self.pix_fmt = pix_fmt
             self._stream_rate = _stream_rate(stream)
             self._coded = coded
-            self._matrix, frame_range = _first_frame_facts(self._av, container, stream)
-            self.orientation = orientation(self._matrix, coded, name)
+            matrix, frame_range = _first_frame_facts(self._av, container, stream)
+            self.orientation = orientation(matrix, coded, name)
         fmt = coded
         if self.orientation in _TRANSPOSING:
             fmt = FrameFormat(coded.height, coded.width, layout, bits)
@@ -161,12 +161,6 @@ class ContainerSource(FrameSource):
                 f"{frame.format.name}, not the stream's {coded.width}x{coded.height} "
                 f"{self.pix_fmt}; clips whose frame size or pixel format changes "
                 "mid-stream are not supported", self.name)
-        matrix = _display_matrix(frame)
-        if matrix is not None and matrix != self._matrix:
-            if orientation(matrix, coded, self.name) != self.orientation:
-                raise InputError(f"{self.name}: frame {index} is displayed turned otherwise "
-                                 "than the first frame (its display matrix changes "
-                                 "mid-stream); such clips are not supported", self.name)
         fmt = self.format
         out = fmt.planes_of(np.frombuffer(view, np.uint8))
         item = fmt.dtype.itemsize
@@ -206,7 +200,11 @@ _TRANSPOSING = tuple(k for k in _TURNS if k.startswith("transpose"))
 
 
 def _display_matrix(frame: Any) -> tuple[int, ...] | None:
-    """The frame's display matrix (9 int32, FFmpeg's layout), or None."""
+    """The frame's display matrix (9 int32, FFmpeg's layout), or None.
+
+    Read from the first frame only, as ffmpeg's ``-autorotate`` configures its filters
+    once: reading a frame's side data through PyAV keeps the frame alive in a reference
+    cycle, so doing it for every frame made memory grow with the clip's length."""
     side = frame.side_data
     for item in side:
         if str(getattr(item, "type", "")).endswith("DISPLAYMATRIX"):
