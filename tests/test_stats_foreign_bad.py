@@ -199,7 +199,6 @@ def _npz_with_declared_features(path, rows: int, n: int) -> None:
     """An iqa statistics file whose ``features`` member declares rows×2048 float32 of
     deflated zeros (about 1000:1), written as a stream: small on disk, large inflated."""
     import json
-    import zlib
 
     from iqa.distribution.statsfile import STATS_FORMAT
     from iqa.features.inception import NETWORK_ID
@@ -227,7 +226,7 @@ def _npz_with_declared_features(path, rows: int, n: int) -> None:
 
 
 def _peak_mib(*args) -> tuple[float, object]:
-    import resource
+    """Peak resident memory (MiB) of `iqa ARGS` in a fresh process, and (exit code, run)."""
     import subprocess
     import sys
 
@@ -236,7 +235,6 @@ def _peak_mib(*args) -> tuple[float, object]:
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code, file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
                           text=True, timeout=600)
-    del resource
     peak, status = done.stderr.strip().splitlines()[-1].split()
     return int(peak) / 1024, (int(status), done)
 
