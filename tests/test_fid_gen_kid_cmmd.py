@@ -50,8 +50,9 @@ def test_kid_on_other_features_equals_torch_fidelity():
     fake = np.abs(rng.normal(size=(25, 1024)) + 0.1).astype(np.float32)
     engine, warned = _engine(kid_subsets=7, kid_subset_size=40, seed=2020)
     values, extra = _compute("kid", real, fake, engine, None)
-    ref = kid_features_to_metric(torch.from_numpy(real).double(),
-                                 torch.from_numpy(fake).double(), kid_subsets=7,
+    # torch-fidelity's convention: the generated set is input1
+    ref = kid_features_to_metric(torch.from_numpy(fake).double(),
+                                 torch.from_numpy(real).double(), kid_subsets=7,
                                  kid_subset_size=25, rng_seed=2020, verbose=False)
     assert values["kid_mean"] == pytest.approx(ref[KEY_METRIC_KID_MEAN], rel=1e-10)
     assert values["kid_std"] == pytest.approx(ref[KEY_METRIC_KID_STD], rel=1e-10)
@@ -88,7 +89,7 @@ def test_kid_on_vgg16_equals_torch_fidelity_end_to_end(folders, backbones, tmp_p
                 rows.append(net(torch.from_numpy(pixels).permute(2, 0, 1)[None])[0][0])
         return torch.stack(rows).double()  # float64: torch-fidelity's kernels in float64
 
-    ref = kid_features_to_metric(features(real), features(fake), kid_subsets=4,
+    ref = kid_features_to_metric(features(fake), features(real), kid_subsets=4,
                                  kid_subset_size=5, rng_seed=2020, verbose=False)
     assert ours["kid_mean"] == pytest.approx(ref["kernel_inception_distance_mean"], rel=1e-4)
     assert ours["kid_std"] == pytest.approx(ref["kernel_inception_distance_std"], rel=1e-3)

@@ -23,8 +23,9 @@ def _torch_fidelity(real: np.ndarray, fake: np.ndarray, **kwargs) -> tuple[float
         kid_features_to_metric,
     )
 
-    # float64 tensors: torch-fidelity then computes its kernels in float64 too.
-    out = kid_features_to_metric(torch.from_numpy(real), torch.from_numpy(fake), verbose=False,
+    # float64 tensors: torch-fidelity then computes its kernels in float64 too. Its
+    # convention: input1 is the generated set (as in its README and its prc).
+    out = kid_features_to_metric(torch.from_numpy(fake), torch.from_numpy(real), verbose=False,
                                  **kwargs)
     return out[KEY_METRIC_KID_MEAN], out[KEY_METRIC_KID_STD]
 
@@ -43,6 +44,9 @@ def test_random_subsets_are_drawn_as_torch_fidelity_draws_them():
     mean, std = _torch_fidelity(real, fake, kid_subsets=7, kid_subset_size=10, rng_seed=11)
     assert ours.mean == pytest.approx(mean, rel=1e-12)
     assert ours.std == pytest.approx(std, rel=1e-10)
+    # the order matters for which images each subset holds
+    other, _ = _torch_fidelity(fake, real, kid_subsets=7, kid_subset_size=10, rng_seed=11)
+    assert abs(other - ours.mean) > 1e-9 * abs(ours.mean)
 
 
 def test_mmd_of_a_set_with_itself_is_near_zero_and_shift_increases_it():

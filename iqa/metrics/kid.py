@@ -9,10 +9,14 @@ k(x, y) = (xᵀy / d + 1)³, d = 2048:
 averaged over ``subsets`` random subsets of ``subset_size`` features drawn without
 replacement from each set; ``kid_std`` is the standard deviation (ddof = 0) over the
 subsets. The subsets are drawn as torch-fidelity draws them
-(``numpy.random.RandomState(seed)``, then for each subset one ``choice`` from the first
-set and one from the second), so with the same seed, subset count and size the values
-are torch-fidelity's ``kernel_inception_distance_mean`` / ``_std``; kernels are computed
-in float64. With one subset as large as both sets the result is the full unbiased
+(``numpy.random.RandomState(seed)``, then for each subset one ``choice`` from its first
+input and one from its second) in torch-fidelity's convention, where the first input
+(``input1``) is the generated set: each subset of FAKE is drawn before the subset of
+REAL. So with the same seed, subset count and size the values are those of
+``torch_fidelity.calculate_metrics(input1=FAKE, input2=REAL, kid=True)`` (the call of
+its README, and the order its precision/recall needs); kernels are computed in float64.
+The estimate itself is symmetric: only which images each subset holds depends on the
+order. With one subset as large as both sets the result is the full unbiased
 estimate (independent of the seed).
 
 KID needs the features themselves, not only their mean and covariance: ``iqa fid --kid``
@@ -77,8 +81,8 @@ def kid_from_features(
     rng = np.random.RandomState(seed)
     values = np.zeros(subsets)
     for i in range(subsets):
+        y = fake[rng.choice(n_fake, subset_size, replace=False)]  # torch-fidelity's input1
         x = real[rng.choice(n_real, subset_size, replace=False)]
-        y = fake[rng.choice(n_fake, subset_size, replace=False)]
         values[i] = polynomial_mmd2(x, y)
     return KIDValue(float(values.mean()), float(values.std()))
 
