@@ -178,3 +178,26 @@ def test_vgg_metrics_refuse_a_statistics_file(folders, tmp_path):
         "precision need the features of the vgg16 extractor, and this set is a statistics "
         "file; give the folder of images")
     assert "images in" not in done.stderr
+
+
+def test_fd_and_is_take_a_statistics_file_without_features(ours, folders, random_fc,
+                                                           tmp_path):
+    """FD on the Inception is FID itself (mu and sigma suffice), and IS reads the FAKE
+    set only: a REAL statistics file without features serves both (the ADM evaluator's
+    reference batch). What does need features names itself."""
+    real, fake = folders
+    npz = tmp_path / "real.npz"
+    saved = run_iqa("fid", real, "--save-stats", npz, "--weights", random_fc, "--no-cache")
+    assert saved.returncode == 0, saved.stderr
+    done = run_iqa("fid", npz, fake, "-m", "fd,is", "--weights", random_fc, "--no-cache",
+                   "--metric-option", "is.splits=2", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)
+    assert got["fd"] == got["fid"] == pytest.approx(ours["fid"], rel=1e-9)
+    assert got["is"] == pytest.approx(ours["is"], rel=1e-12)
+    both = run_iqa("fid", npz, npz, "-m", "fd", "--weights", random_fc, "--format", "json")
+    assert both.returncode == 0, both.stderr
+    assert json.loads(both.stdout)["fd"] == pytest.approx(0, abs=1e-6)
+    kid = run_iqa("fid", fake, npz, "-m", "is", "--kid", "--weights", random_fc)
+    assert kid.returncode == 2
+    assert "npz: KID, IS need the features of each image" in kid.stderr

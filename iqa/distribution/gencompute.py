@@ -83,7 +83,9 @@ def add_generative(result: Any, plans: list[Any], engine: Any) -> None:
         described.update(info)
     for metric, name in assigned.items():
         real, fake = features[name]
-        if metric == "fd" and name != "inception" and any(
+        if metric == "fd" and name == "inception":  # FID itself, from the FID statistics
+            values, extra = {"fd": result.fid}, {}
+        elif metric == "fd" and any(
                 plan.summary is not None for plan in plans):
             from iqa.distribution.genstats import frechet
 

@@ -187,6 +187,13 @@ def other_extractors(options: Any) -> tuple[str, ...]:
     return tuple(sorted({e for e in assigned.values() if e != "inception"}))
 
 
-def needs_inception_features(metrics: tuple[str, ...], features: str | None) -> bool:
-    """Whether a generative metric reads the FID pass's Inception features."""
-    return "inception" in extractors(metrics, features).values()
+def needs_inception_features(metrics: tuple[str, ...], features: str | None,
+                             side: str | None = None) -> bool:
+    """Whether a generative metric reads the FID pass's per-image Inception features (of
+    ``side``, "real" or "fake"; None: of either). ``fd`` on the Inception is FID itself
+    and takes the FID statistics; ``is`` reads the FAKE set's features only."""
+    users = [m for m, e in extractors(metrics, features).items()
+             if e == "inception" and m != "fd"]
+    if side == "real":
+        users = [m for m in users if m != "is"]
+    return bool(users)

@@ -114,12 +114,19 @@ class FIDOptions:
 
         return (self.kid or "kid" in self.metrics) and not kid_moves(self.features)
 
-    def need_features(self) -> bool:
-        """Every image's features are kept: for KID or a plugin that takes features."""
-        from iqa.distribution.generative import needs_inception_features
+    def need_features(self, side: str | None = None) -> str:
+        """What keeps every image's features (of ``side``, "real" or "fake"; None: of
+        either), named for messages: KID, a generative metric that reads them (IS: the
+        FAKE set's only), a plugin that takes features; "" when nothing does."""
+        from iqa.distribution.generative import extractors, needs_inception_features
 
-        return (self.with_kid or needs_inception_features(self.metrics, self.features)
-                or any(getattr(c, "inputs", "stats") == "features" for c in self.plugins()))
+        users = ["KID"] if self.with_kid else []
+        if needs_inception_features(self.metrics, self.features, side):
+            users += [m for m, e in extractors(self.metrics, self.features).items()
+                      if e == "inception" and m != "fd" and not (m == "is" and side == "real")]
+        users += [c.info.name for c in self.plugins()
+                  if getattr(c, "inputs", "stats") == "features"]
+        return ", ".join(dict.fromkeys(u.upper() if u in ("is", "kid") else u for u in users))
 
     def limit_record(self, available: dict[str, int | None]) -> dict[str, Any] | None:
         """How ``limit`` chose the files (``None`` without a limit), for reports."""

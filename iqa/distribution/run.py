@@ -143,7 +143,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
 
     options.check()
     plugins = options.plugins()
-    need_features = options.need_features()
+    need = {side: options.need_features(side) for side in ("real", "fake")}
     hooks = hooks or Hooks(warn=python_warning)
     warnings: list[str] = []
     outer_warn = hooks.warn
@@ -154,8 +154,9 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
 
     engine = Engine(options, Hooks(warn, hooks.info, hooks.progress, hooks.download))
     plans = [path if isinstance(path, SetPlan) else
-             plan_set(path, need_features=need_features, limit=options.limit,
-                      limit_seed=options.limit_seed) for path in (real, fake)]
+             plan_set(path, need_features=need[label], limit=options.limit,
+                      limit_seed=options.limit_seed)
+             for path, label in ((real, "real"), (fake, "fake"))]
     from iqa.distribution.gencompute import add_generative, precheck
     from iqa.distribution.generative import other_extractors
     from iqa.distribution.provenance import check_plans
@@ -163,7 +164,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     check_plans(plans, engine, engine.hooks.warn)  # other ranks: no warnings
     precheck(plans, engine)
     engine.companion_names = other_extractors(options)
-    sides = [summarize_set(plan, engine, label=label, need_features=need_features)
+    sides = [summarize_set(plan, engine, label=label, need_features=need[label])
              for plan, label in zip(plans, ("real", "fake"))]
     current().leave_if_follower()  # under torchrun, rank 0 alone goes on
     _check_consistency(sides, engine, warn)

@@ -144,7 +144,7 @@ def limit_files(files: list[Path], limit: int | None, seed: int | None) -> list[
     return [files[i] for i in sorted(chosen)]
 
 
-def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
+def plan_set(path: PathLike, *, need_features: bool | str, limit: int | None = None,
              limit_seed: int | None = None) -> SetPlan:
     """Check one input before anything is computed; :class:`InputError` if unusable.
 
@@ -179,7 +179,7 @@ def plan_set(path: PathLike, *, need_features: bool, limit: int | None = None,
 
 
 def summarize_set(path: PathLike | SetPlan, engine: Engine, *, label: str,
-                  need_features: bool) -> SetSummary:
+                  need_features: bool | str) -> SetSummary:
     """The statistics of one set: a ``.npz`` file, a cached folder, or a computed folder."""
     plan = path if isinstance(path, SetPlan) else plan_set(path, need_features=need_features)
     if plan.summary is not None:
@@ -189,14 +189,18 @@ def summarize_set(path: PathLike | SetPlan, engine: Engine, *, label: str,
     return _folder(plan.path, plan.files or [], engine, label, need_features)
 
 
-def _stats_file(path: Path, need_features: bool) -> SetSummary:
+def _stats_file(path: Path, need_features: bool | str) -> SetSummary:
+    """``need_features``: what needs each image's features ("KID", "IS, precision"), or a
+    bool (True: KID)."""
     from iqa.distribution.statsfile import read_stats
 
-    sf = read_stats(path, features=need_features)  # 8 KiB per image: only for KID
+    sf = read_stats(path, features=bool(need_features))  # 8 KiB per image: only if needed
     if need_features and sf.features is None:
+        users = need_features if isinstance(need_features, str) else "KID"
         raise UsageError(
-            f"{path}: KID needs the features of each set, and this file holds only mu and "
-            "sigma; give the image folder, or save its statistics with --save-stats and --kid"
+            f"{path}: {users} need{'s' if ',' not in users else ''} the features of each "
+            "image, and this file holds only mu and sigma; give the image folder, or save "
+            "its statistics with --save-stats and --kid"
         )
     n = sf.n if sf.n is not None else sf.feature_rows
     return SetSummary(str(path), "stats file", sf.mean, sf.cov, n, None, sf.features,
