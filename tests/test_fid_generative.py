@@ -146,6 +146,13 @@ def test_every_metric_is_named_with_its_extractor(ours):
     (["-m", "is", "--metric-option", "is.mode=tf"], "is.mode=tf: must be one of"),
     (["-m", "is", "--metric-option", "is.bins=3"], "is has no option 'bins'"),
     (["--save-stats", "x.npz", "-m", "precision"], "-m precision compare REAL and FAKE"),
+    (["--kid", "--metric-option", "kid.subsets=3"], "kid.subsets: iqa fid sets it with "
+                                                    "--kid-subsets"),
+    (["-m", "precision", "--metric-option", "precision.k=10"], "precision takes no options"),
+    (["-m", "cmmd", "--metric-option", "cmmd.sigma=1"], "cmmd takes no options"),
+    (["-m", "is", "--metric-option", "is.split_size=10"], "applies to is.mode=adm"),
+    (["-m", "is", "--metric-option", "is.splits=2.5"], "is.splits=2.5: expected int"),
+    (["-m", "precision", "--features", "vgg16:"], "name a preprocessing mode after the colon"),
 ])
 def test_bad_options_stop_before_any_work(folders, args, message, tmp_path):
     sets = folders[:1] if "--save-stats" in args else folders

@@ -87,6 +87,20 @@ def test_bad_inputs():
         cmmd(np.zeros((3, 4)), np.zeros((3, 5)))
     with pytest.raises(InvalidArgument, match="sigma"):
         cmmd(np.zeros((3, 4)), np.zeros((3, 4)), sigma=0.0)
+    # every bad constant is one clear error, never a bare ZeroDivision/Overflow/TypeError
+    from iqa.errors import InvalidType
+
+    for sigma in (1e-300, 1e200, float("nan"), float("inf")):
+        with pytest.raises(InvalidArgument, match="sigma"):
+            cmmd(np.zeros((3, 4)), np.ones((3, 4)), sigma=sigma)
+    for sigma in ("10", True, None):
+        with pytest.raises(InvalidType, match="sigma must be a number"):
+            cmmd(np.zeros((3, 4)), np.ones((3, 4)), sigma=sigma)
+    with pytest.raises(InvalidArgument, match="scale"):
+        cmmd(np.zeros((3, 4)), np.ones((3, 4)), scale=float("nan"))
+    # features so large that their squared distances overflow are refused, not scored
+    with pytest.raises(InvalidArgument, match="beyond"):
+        cmmd(np.full((3, 4), 1e160), np.ones((3, 4)))
 
 
 def test_no_torch_at_import_or_use():

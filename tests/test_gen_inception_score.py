@@ -99,3 +99,16 @@ def test_bad_arguments():
         inception_score(logits, mode="tf")
     with pytest.raises(InvalidArgument, match="sum to 1"):
         inception_score(logits, inputs="probs")
+
+
+def test_is_options_are_whole_numbers_and_split_size_needs_adm():
+    from iqa.distribution.generative import is_params
+    from iqa.errors import UsageError
+
+    assert is_params({"is.splits": 4})["splits"] == 4
+    assert is_params({"is.splits": "4", "is.split_size": "7", "is.mode": "adm"})["split_size"] == 7
+    for bad in (2.7, True, "2.5", 0):
+        with pytest.raises(UsageError, match="is.splits"):
+            is_params({"is.splits": bad})
+    with pytest.raises(UsageError, match="applies to is.mode=adm"):
+        is_params({"is.split_size": 100})

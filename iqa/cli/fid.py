@@ -36,6 +36,7 @@ FLAGS = {name: "--" + name.replace("_", "-") for name in (
     "max_image_mb", "kid_subsets", "kid_subset_size", "seed", "limit", "limit_seed",
     "features", "stats_resize")}
 FLAGS["metrics"] = "--metric"
+FLAGS["params"] = "--metric-option"
 _RESIZE_HELP = (
     "How images are resized to 299x299: tf = TF1 bilinear (torch-fidelity, TTUR, ADM "
     "suite); pytorch-fid = torch bilinear (python -m pytorch_fid); clean = PIL bicubic "

@@ -136,6 +136,9 @@ def is_params(params: dict[str, Any]) -> dict[str, Any]:
             raise UsageError(f"metric option {key}: is has no option {name!r}; its options: "
                              f"{', '.join(IS_OPTIONS)}")
         kind, _, choices = IS_OPTIONS[name]
+        if kind is int and (isinstance(value, bool) or (
+                isinstance(value, float) and not value.is_integer())):
+            raise UsageError(f"metric option {key}={value}: expected a whole number")
         try:
             converted = kind(value)
         except (TypeError, ValueError):
@@ -145,6 +148,10 @@ def is_params(params: dict[str, Any]) -> dict[str, Any]:
         if kind is int and converted < 1:
             raise UsageError(f"metric option {key}={value}: must be at least 1")
         out[name] = converted
+    if out["mode"] != "adm" and any(k == "is.split_size" for k in params):
+        raise UsageError("metric option is.split_size: applies to is.mode=adm (the ADM "
+                         "evaluator's splits of that many images); torch-fidelity's mode "
+                         "splits into is.splits parts")
     return out
 
 
@@ -154,6 +161,10 @@ def check(metrics: tuple[str, ...], features: str | None, params: dict[str, Any]
     from iqa.features.registry import load
 
     chosen = selected(metrics)
+    _no_other_options(params)
+    if features is not None and features.endswith(":"):
+        raise invalid("features", f"{features!r}: name a preprocessing mode after the "
+                      f"colon, or give {features[:-1]} alone for its default")
     features, mode = split_features(features)
     if features is not None:
         cls = load(features)  # UsageError / PluginError naming it
@@ -178,6 +189,25 @@ def check(metrics: tuple[str, ...], features: str | None, params: dict[str, Any]
         is_params(params)
     elif any(k.startswith("is.") for k in params):
         raise invalid("metrics", "is options given without the is metric")
+
+
+#: Flags that set what a ``kid.*`` option would (``iqa fid`` has them already).
+_KID_FLAGS = {"subsets": "--kid-subsets", "subset_size": "--kid-subset-size", "seed": "--seed"}
+
+
+def _no_other_options(params: dict[str, Any]) -> None:
+    """Refuse options of the generative metrics other than ``is``: they have none here
+    (k of the k-NN metrics and CMMD's sigma are the papers' values), and KID's are the
+    ``--kid-*`` flags. Given anyway, they would be silently ignored."""
+    for key in params:
+        metric, _, name = key.partition(".")
+        if metric not in METRICS or metric == "is":
+            continue
+        if metric == "kid" and name in _KID_FLAGS:
+            raise invalid("params", f"{key}: iqa fid sets it with {_KID_FLAGS[name]} "
+                          f"(kid_{name}= in Python)")
+        raise invalid("params", f"{key}: {metric} takes no options in iqa fid (its "
+                      "constants are the paper's and the reference tool's)")
 
 
 def other_extractors(options: Any) -> tuple[str, ...]:

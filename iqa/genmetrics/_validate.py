@@ -36,7 +36,35 @@ def feature_array(value: object, name: str, *, min_rows: int = 1) -> np.ndarray:
         raise InvalidArgument(f"{name} has feature dimension 0; pass non-empty features")
     if np.issubdtype(array.dtype, np.floating) and not _all_finite(array):
         raise InvalidArgument(f"{name} holds NaN or infinite values; check the feature extractor")
+    if _largest(array) > _LARGEST:
+        raise InvalidArgument(
+            f"{name} holds values beyond ±1e150, whose squared distances and products "
+            "overflow float64; check the feature extractor")
     return array
+
+
+#: Above this magnitude, a sum of squares of a few thousand values overflows float64
+#: (1.8e308): distances would be inf and the metrics silently wrong.
+_LARGEST = 1e150
+
+
+def _largest(array: np.ndarray, rows: int = 4096) -> float:
+    """max |x| over the array, in blocks (no full-size temporary); 0 when empty."""
+    if not np.issubdtype(array.dtype, np.floating):
+        return float(max((np.abs(array[i:i + rows].astype(np.float64)).max()
+                          for i in range(0, array.shape[0], rows)), default=0.0))
+    return float(max((np.abs(array[i:i + rows]).max() for i in range(0, array.shape[0], rows)),
+                     default=0.0))
+
+
+def positive_number(value: object, name: str) -> float:
+    """A finite positive real (not a bool or a string), as a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidType(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if not (np.isfinite(number) and number > 0):
+        raise InvalidArgument(f"{name} must be a finite positive number, got {value}")
+    return number
 
 
 def _all_finite(array: np.ndarray, rows: int = 4096) -> bool:

@@ -7,7 +7,7 @@ import numpy as np
 
 from iqa.errors import InvalidArgument
 from iqa.genmetrics import knn
-from iqa.genmetrics._validate import feature_array, same_dim
+from iqa.genmetrics._validate import feature_array, positive_number, same_dim
 
 SIGMA = 10.0
 SCALE = 1000.0
@@ -51,9 +51,13 @@ def cmmd(real: object, fake: object, *, sigma: float = SIGMA, scale: float = SCA
     x = feature_array(real, "real embeddings")
     y = feature_array(fake, "fake embeddings")
     same_dim(x, y, "real embeddings", "fake embeddings")
-    if not (np.isfinite(sigma) and sigma > 0):
-        raise InvalidArgument(f"sigma must be a positive number, got {sigma}")
-    gamma = 1.0 / (2.0 * float(sigma) ** 2)
+    sigma = positive_number(sigma, "sigma")
+    scale = positive_number(scale, "scale")
+    twice_variance = 2.0 * sigma * sigma  # Python floats: inf or 0 here, never an error
+    if not (0.0 < twice_variance < np.inf):
+        raise InvalidArgument(f"sigma {sigma:g} is out of range (2 sigma^2 is "
+                              f"{twice_variance:g}); the paper's sigma is 10")
+    gamma = 1.0 / twice_variance
     x_sq, y_sq = knn.squared_norms(x), knn.squared_norms(y)
     k_xx = _mean_kernel(x, x_sq, x, x_sq, gamma)
     k_yy = _mean_kernel(y, y_sq, y, y_sq, gamma)
