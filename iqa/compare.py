@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any
 
-from iqa.errors import ImageSizeError, InputError, UsageError
+from iqa.errors import ImageSizeError, InputError, InvalidArgument, InvalidType, UsageError
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB, Image
 from iqa.io.pairing import Pair
 from iqa.metrics.base import PAIR, MetricOptions, PairMetric
@@ -223,14 +223,18 @@ def compare_files(
     from iqa.io.pairing import pair_inputs
     from iqa.output.report import compare_context, compare_report, compare_settings
 
+    ref, dist = _path_text(ref, "ref"), _paths_text(dist)
+    metrics = _metric_spec(metrics)
+    for name, value, low in (("crop_border", crop_border, 0), ("batch_size", batch_size, 1),
+                             ("worst", worst, 0)):
+        if value is not None:
+            _whole(value, name, low)
     load = LoadSettings(alpha=alpha, exif=exif, channels=channels, max_image_mb=max_image_mb,
                         accept_jpeg_warnings=accept_jpeg_warnings, luma=luma,
                         crop_border=crop_border).check()
     params = {"psnr.luma": luma, "lpips.net": lpips_net}
     names = resolve_metric_names(metrics or DEFAULT_METRICS, params=params, warn=warn)
     optional = set(names) if metrics is None else set()
-    if crop_border < 0:
-        raise UsageError(f"crop_border must be 0 or more pixels, not {crop_border}")
     settings = compare_settings(
         pair_by=pair_by, alpha=alpha, exif=exif, channels=channels,
         accept_jpeg_warnings=accept_jpeg_warnings, crop_border=crop_border,
@@ -260,3 +264,46 @@ def compare_files(
 
         write_compare_page(html, doc, sink, load.load_cropped)
     return doc
+
+
+def _path_text(value: Any, name: str) -> str:
+    """A path given as ``str`` or ``os.PathLike``, as text (the report holds text)."""
+    import os
+
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value)
+        if isinstance(text, str):
+            return text
+    raise InvalidType(f"{name} must be a path (str or pathlib.Path), got {value!r}")
+
+
+def _paths_text(value: Any) -> str | list[str]:
+    """``dist``: one path, or a sequence of paths."""
+    import os
+
+    if isinstance(value, (str, os.PathLike)):
+        return _path_text(value, "dist")
+    if isinstance(value, (list, tuple)) and value:
+        return [_path_text(v, "dist") for v in value]
+    raise InvalidType(f"dist must be a path or a non-empty list of paths, got {value!r}")
+
+
+def _metric_spec(value: Any) -> str | None:
+    """``metrics``: None (the default set), a comma list, or a sequence of names."""
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        value = ",".join(value)
+    if not isinstance(value, str):
+        raise InvalidType(f"metrics must be a comma list or a list of names, got {value!r}")
+    if not value.strip(" ,"):
+        raise InvalidArgument("metrics names no metric; give one (see `iqa metrics`), or "
+                              "None for the default set")
+    return value
+
+
+def _whole(value: Any, name: str, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidType(f"{name} must be a whole number, got {value!r}")
+    if value < low:
+        raise InvalidArgument(f"{name} must be at least {low}, got {value}")

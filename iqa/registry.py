@@ -48,14 +48,29 @@ def scan_group(group: str, builtin: Mapping[str, str]) -> dict[str, Registered]:
     """Every name registered in the entry-point ``group``, without importing any of them;
     ``builtin`` (name → "module:Class") stands in for iqa's own entries that the installed
     metadata lacks (iqa run from a source tree newer than its install)."""
-    found: dict[str, Registered] = {}
+    found: dict[str, Registered] = {name: Registered(name, target, "iqa")
+                                    for name, target in builtin.items()}
+    shadowed = SHADOWED.setdefault(group, [])
+    shadowed.clear()
     for ep in entry_points(group=group):
         dist = getattr(ep, "dist", None)
         package = dist.metadata["Name"] if dist is not None else "?"
-        found.setdefault(ep.name, Registered(ep.name, ep.value, package))
-    for name, target in builtin.items():
-        found.setdefault(name, Registered(name, target, "iqa"))
+        if package == "iqa":
+            found[ep.name] = Registered(ep.name, ep.value, package)  # the installed entry
+        elif ep.name in found:
+            # iqa's own metrics and another plugin's keep their name: a plugin cannot
+            # replace what a run would otherwise compute (which would depend on the
+            # order of sys.path); it is named, not silently dropped.
+            shadowed.append(f"plugin {ep.name!r} ({ep.value}, from package {package}) is "
+                            f"not used: {found[ep.name].package} already registers "
+                            f"{ep.name!r}; rename it")
+        else:
+            found[ep.name] = Registered(ep.name, ep.value, package)
     return found
+
+
+#: Per entry-point group: plugins left out because their name was taken (one line each).
+SHADOWED: dict[str, list[str]] = {}
 
 
 def load_target(kind: str, entry: Registered, group: str) -> Any:
@@ -96,8 +111,10 @@ def load(name: str):
 
 
 def load_all() -> tuple[list, list[str]]:
-    """All metric classes that load, and one error line for each that does not."""
-    return load_each(registered(), load)
+    """All metric classes that load, and one error line for each that does not (or whose
+    name was taken)."""
+    classes, errors = load_each(registered(), load)
+    return classes, SHADOWED.get(GROUP, []) + errors
 
 
 def load_each(names: Iterable[str], loader: Callable[[str], type]) -> tuple[list, list[str]]:

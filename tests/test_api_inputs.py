@@ -208,3 +208,15 @@ def test_lpips_channel_count_is_a_value_error():
     with pytest.raises(IQAError, match="RGB or gray") as info:
         iqa.lpips(rgba, rgba)
     assert isinstance(info.value, ValueError)
+
+
+def test_misused_arguments_are_the_documented_errors():
+    import iqa
+    from iqa.errors import InvalidArgument, InvalidType
+
+    for bad in (None, 3):
+        with pytest.raises(InvalidType, match="path must be a str or os.PathLike"):
+            iqa.load_image(bad)
+    image = np.zeros((40, 40, 3), np.uint8)
+    with pytest.raises(InvalidArgument, match="net must be one of"):
+        iqa.lpips(image, image, net=["alex"])

@@ -228,3 +228,22 @@ def test_broken_plugin_gives_one_line_and_others_work(tmp_path, backbones):
     assert used.returncode == 2 and "needs libfoo" in used.stderr
     fine = run_iqa("compare", SAMPLES / "reference.png", CODEC[0], "-m", "all", env=env)
     assert fine.returncode == 0 and "ms_ssim" in fine.stdout
+
+
+def test_a_plugin_cannot_take_a_builtin_name(tmp_path):
+    """A plugin registering `psnr` would silently replace iqa's PSNR (which one won
+    depended on sys.path): it is left out, named on stderr, and PSNR stays iqa's."""
+    info = tmp_path / "shadow_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shadow-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[iqa.metrics]\npsnr = shadow_mod:Shadow\n")
+    (tmp_path / "shadow_mod.py").write_text("raise ImportError('never imported')\n")
+    env = {"PYTHONPATH": str(tmp_path)}
+    listing = run_iqa("metrics", env=env)
+    assert listing.returncode == 0
+    assert ("plugin 'psnr' (shadow_mod:Shadow, from package shadow-plugin) is not used: "
+            "iqa already registers 'psnr'") in listing.stderr
+    scored = run_iqa("compare", SAMPLES / "reference.png", CODEC[0], "-m", "psnr",
+                     "--format", "json", env=env)
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads(scored.stdout)["pairs"][0]["psnr"] > 20

@@ -28,3 +28,25 @@ def test_compare_files_reports_a_bad_pair_and_scores_the_others(tmp_path):
     doc = compare_files(str(SAMPLES / "reference.png"), [missing, good], metrics="psnr")
     assert doc["counts"] == {"pairs": 2, "scored": 1, "failed": 1}
     assert doc["pairs"][0]["error"] and doc["pairs"][1]["psnr"] > 20
+
+
+def test_compare_files_takes_paths_and_lists_and_refuses_the_rest(tmp_path):
+    import json
+    from pathlib import Path
+
+    import pytest
+
+    from iqa.compare import compare_files
+    from iqa.errors import InvalidArgument, InvalidType
+
+    ref = Path(__file__).resolve().parents[1] / "sample_images" / "reference.png"
+    doc = compare_files(ref, [ref], metrics=["psnr", "ssim"])
+    json.dumps(doc)  # paths are text in the document, as in --format json
+    assert doc["pairs"][0]["ref"] == str(ref) and doc["metrics"] == ["psnr", "ssim"]
+    for kwargs, error in (({"metrics": ""}, InvalidArgument), ({"metrics": 5}, InvalidType),
+                          ({"crop_border": 1.5}, InvalidType), ({"crop_border": "2"}, InvalidType),
+                          ({"batch_size": -1}, InvalidArgument), ({"worst": -1}, InvalidArgument)):
+        with pytest.raises(error):
+            compare_files(str(ref), str(ref), **kwargs)
+    with pytest.raises(InvalidType, match="dist must be a path"):
+        compare_files(str(ref), 5)

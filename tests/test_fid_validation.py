@@ -133,3 +133,25 @@ def test_pytorch_fid_file_without_n_is_described_as_statistics(good, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "?" not in result.stderr and "?" not in result.stdout
     assert "statistics" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["--seed", "-1"], ["--seed", "99999999999"],
+                                  ["--limit", "2", "--limit-seed", "-1"]])
+def test_seeds_out_of_numpys_range_are_usage_errors(good, args):
+    result = run_iqa("fid", good, good, *args)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--" in lines[0] and "seed" in lines[0], result.stderr
+
+
+def test_kid_and_fid_options_of_the_wrong_type_are_refused_by_name(good):
+    import iqa
+    from iqa.errors import InvalidArgument, InvalidType
+
+    for kwargs, error, needle in (({"subsets": 1.5}, InvalidType, "subsets"),
+                                  ({"subsets": True}, InvalidType, "subsets"),
+                                  ({"seed": -1}, InvalidArgument, "seed"),
+                                  ({"seed": 2**40}, InvalidArgument, "seed"),
+                                  ({"seed": None}, InvalidType, "seed")):
+        with pytest.raises(error, match=needle):
+            iqa.kid(good, good, **kwargs)

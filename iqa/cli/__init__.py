@@ -133,6 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     if real_stdout is not None:
         sys.stdout = stdout_stream(real_stdout)
     try:
+        if not _asks_for_help(sys.argv[1:] if argv is None else argv):
+            from iqa.environment import check
+
+            check()  # every variable's bad value is one line before any work
         code = cli.main(args=argv, prog_name="iqa", standalone_mode=False)
         if sys.stdout is not None:
             sys.stdout.flush()
@@ -171,6 +175,11 @@ def main(argv: list[str] | None = None) -> None:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _asks_for_help(args: list[str]) -> bool:
+    """``--help``, ``-h``, ``--version`` or no command: shown whatever the environment."""
+    return not args or any(a in ("--help", "-h", "--version") for a in args)
 
 
 def _usage_line(exc: click.UsageError) -> str:

@@ -57,7 +57,8 @@ _RESIZE_HELP = (
               show_default=True, help="Random subsets KID is averaged over.")
 @click.option("--kid-subset-size", type=click.IntRange(min=2), default=DEFAULT_SUBSET_SIZE,
               show_default=True, help="Images per KID subset (reduced to the smaller set).")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=DEFAULT_SEED,
+              show_default=True,
               help="Seed of the KID subsets (torch-fidelity's default).")
 @click.option("--weights", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="FID Inception state dict in pytorch-fid's key layout, instead of the "
@@ -74,7 +75,8 @@ _RESIZE_HELP = (
 @click.option("--limit", type=int, default=None, metavar="N",
               help="Use only N files of each folder: the first N in sorted order, or N "
               "chosen at random with --limit-seed (quick checks; recorded in the output).")
-@click.option("--limit-seed", type=int, default=None, metavar="SEED",
+@click.option("--limit-seed", type=click.IntRange(0, 2**32 - 1), default=None,
+              metavar="SEED",
               help="With --limit: draw the N files at random with this seed.")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes decoding and resizing images ahead of the network (0: in the "

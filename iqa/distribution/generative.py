@@ -204,8 +204,9 @@ def _no_other_options(params: dict[str, Any]) -> None:
         if metric not in METRICS or metric == "is":
             continue
         if metric == "kid" and name in _KID_FLAGS:
+            python = "seed=" if name == "seed" else f"kid_{name}= in iqa.fid, {name}="
             raise invalid("params", f"{key}: iqa fid sets it with {_KID_FLAGS[name]} "
-                          f"(kid_{name}= in Python)")
+                          f"({python} in iqa.kid)")
         raise invalid("params", f"{key}: {metric} takes no options in iqa fid (its "
                       "constants are the paper's and the reference tool's)")
 

@@ -11,12 +11,18 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from iqa.device import check_device
 from iqa.distribution.data import DecodeSettings
 from iqa.distribution.preprocess import resize_mode
+from iqa.errors import InvalidType
 from iqa.io.policy import DEFAULT_MAX_IMAGE_MB
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
 from iqa.params import invalid
+
+#: NumPy's ``RandomState`` takes seeds 0 .. 2^32 − 1 (KID's subsets, ``limit_seed``).
+_MAX_SEED = 2**32 - 1
 
 
 @dataclass(frozen=True)
@@ -70,10 +76,18 @@ class FIDOptions:
         self.decode.check()
         limits = (("batch_size", self.batch_size, 1), ("workers", self.workers, 0),
                   ("kid_subsets", self.kid_subsets, 1),
-                  ("kid_subset_size", self.kid_subset_size, 2), ("limit", self.limit, 2))
+                  ("kid_subset_size", self.kid_subset_size, 2), ("limit", self.limit, 2),
+                  ("seed", self.seed, 0), ("limit_seed", self.limit_seed, 0))
         for name, value, low in limits:
-            if value is not None and value < low:
+            if value is None and name != "seed":  # None: the default (seed has one)
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise InvalidType(f"{name}={value!r}: must be a whole number")
+            if value < low:
                 raise invalid(name, f"{value}: must be at least {low}")
+            if name.endswith("seed") and value > _MAX_SEED:
+                raise invalid(name, f"{value}: a seed of NumPy's RandomState is at most "
+                              f"{_MAX_SEED} (2^32 - 1)")
         if self.limit_seed is not None and self.limit is None:
             raise invalid("limit_seed", f"{self.limit_seed}: chooses which files limit keeps; "
                           "give limit too")

@@ -58,8 +58,12 @@ def load(name: str) -> type:
 
 
 def load_all() -> tuple[list[type], list[str]]:
-    """All extractor classes that load, and one error line for each that does not."""
-    return load_each(registered(), load)
+    """All extractor classes that load, and one error line for each that does not (or
+    whose name was taken)."""
+    from iqa.registry import SHADOWED
+
+    classes, errors = load_each(registered(), load)
+    return classes, SHADOWED.get(GROUP, []) + errors
 
 
 def split_features(features: str | None) -> tuple[str | None, str | None]:

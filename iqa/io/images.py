@@ -149,6 +149,11 @@ def load_image(
         Accept JPEGs on which libjpeg reports corrupt data and invents the pixels it
         could not decode (refused by default).
     """
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        from iqa.errors import InvalidType
+
+        raise InvalidType(f"load_image: path must be a str or os.PathLike, got {path!r} "
+                          "(open files and descriptors are not read)")
     check_alpha(alpha)  # the same errors (parameter named) as iqa.fid() and compare
     check_max_image_mb(max_image_mb)
     name = str(path)

@@ -16,8 +16,6 @@ pair gets the same value alone or in a batch.
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import threading
 import warnings
 from collections.abc import Iterator
@@ -25,9 +23,9 @@ from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
 
+from iqa.environment import SSIM_ENGINES as ENGINES  # noqa: F401 - re-exported
 from iqa.errors import UsageError
 
-ENGINES = ("auto", "numba", "blas")
 #: under ``auto``, the smallest image (pixels per channel, at full resolution) that
 #: runs on the compiled kernels: 1280×720
 AUTO_MIN_PIXELS = 1280 * 720
@@ -36,14 +34,9 @@ AUTO_MIN_PIXELS = 1280 * 720
 def choice() -> str:
     """``IQA_SSIM_ENGINE``, checked without importing numba (metrics call this when they
     are built, so that a bad setting stops a run before its first pair)."""
-    value = os.environ.get("IQA_SSIM_ENGINE", "").strip().lower() or "auto"
-    if value not in ENGINES:
-        raise UsageError(f"IQA_SSIM_ENGINE={value!r} is not an SSIM engine: use one of "
-                         f"{', '.join(ENGINES)}")
-    if value == "numba" and importlib.util.find_spec("numba") is None:
-        raise UsageError('IQA_SSIM_ENGINE=numba needs numba, which is not installed: '
-                         'pip install "iqa[fast]"')
-    return value
+    from iqa.environment import ssim_engine
+
+    return ssim_engine()
 
 
 _sized = threading.local()

@@ -18,7 +18,6 @@ spinning (measured: three times the time of the same work, twice the CPU time).
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -84,9 +83,11 @@ def _horizontal_band() -> np.ndarray:
 
 def thread_count() -> int:
     """Threads for the pixel metrics: ``IQA_THREADS``, else the usable cores."""
-    env = os.environ.get("IQA_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
+    from iqa.environment import threads
+
+    chosen = threads()
+    if chosen is not None:
+        return chosen
     from iqa.device import usable_cpus
 
     return usable_cpus()

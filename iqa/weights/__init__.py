@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from iqa.cache import checkpoints_dir
-from iqa.errors import UsageError, WeightsError
+from iqa.errors import WeightsError
 from iqa.weights import _store
 from iqa.weights._digests import remembered_sha256
 from iqa.weights._download import Progress, cancel_downloads, fetch
@@ -105,20 +105,10 @@ class ResolvedWeights:
 
 
 def offline() -> bool:
-    """Whether downloads are turned off: ``IQA_OFFLINE`` set to 1/true/yes/on.
+    """Whether downloads are turned off (``IQA_OFFLINE``): :func:`iqa.environment.offline`."""
+    from iqa.environment import offline as parsed
 
-    Unset, empty or 0/false/no/off allow downloads; any other value is a usage error
-    (a typo must not silently allow downloads on a machine meant to be offline).
-    """
-    raw = os.environ.get("IQA_OFFLINE", "")
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("", "0", "false", "no", "off"):
-        return False
-    raise UsageError(
-        f"IQA_OFFLINE={raw!r} is not valid; set it to 1 (no downloads) or 0, or unset it"
-    )
+    return parsed()
 
 
 def official_path(entry: KnownFile) -> Path:

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import http.client
-import math
-import os
 import socket
 import threading
 import time
@@ -63,21 +61,16 @@ def cancel_downloads() -> None:
 
 
 def source_url(entry: KnownFile) -> str:
-    mirror = os.environ.get("IQA_WEIGHTS_MIRROR", "").strip()
-    return f"{mirror.rstrip('/')}/{entry.filename}" if mirror else entry.url
+    from iqa.environment import mirror
+
+    origin = mirror()
+    return f"{origin}/{entry.filename}" if origin else entry.url
 
 
 def _setting(variable: str, default: float, *, zero_ok: bool, valid: str) -> float:
-    raw = os.environ.get(variable, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        raise UsageError(f"{variable}={raw!r} is not valid; set it to {valid}, or unset it")
-    return value
+    from iqa.environment import number
+
+    return number(variable, default, zero_ok=zero_ok, valid=valid)
 
 
 def timeout_s() -> float:
