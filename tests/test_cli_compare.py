@@ -247,3 +247,14 @@ def test_a_plugin_cannot_take_a_builtin_name(tmp_path):
                      "--format", "json", env=env)
     assert scored.returncode == 0, scored.stderr
     assert json.loads(scored.stdout)["pairs"][0]["psnr"] > 20
+
+
+def test_a_metric_option_contradicting_its_flag_is_refused():
+    ref = SAMPLES / "reference.png"
+    done = run_iqa("compare", ref, ref, "-m", "psnr", "--luma", "--metric-option",
+                   "psnr.luma=false")
+    assert done.returncode == 2
+    assert "psnr.luma=false contradicts --luma" in done.stderr
+    same = run_iqa("compare", ref, ref, "-m", "psnr", "--luma", "--metric-option",
+                   "psnr.luma=true")
+    assert same.returncode == 0, same.stderr

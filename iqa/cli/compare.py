@@ -18,7 +18,7 @@ from iqa.cli._common import (
 )
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
 from iqa.distribution.ranks import distributed
-from iqa.errors import IQAError
+from iqa.errors import IQAError, UsageError
 from iqa.gates import InputProblem, Quantity
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB
 from iqa.registry import DEFAULT_METRICS
@@ -229,6 +229,14 @@ def _metric_params(names: list[str], aliases: dict[str, Any],
     from iqa.registry import parse_metric_options, validate_params
 
     given = parse_metric_options(metric_options)
+    ctx = click.get_current_context()
+    for key, flag, param in (("psnr.luma", "--luma", "luma"),
+                             ("lpips.net", "--lpips-net", "lpips_net")):
+        source = ctx.get_parameter_source(param)
+        if (key in given and source is not click.core.ParameterSource.DEFAULT
+                and str(given[key]).lower() != str(aliases[key]).lower()):
+            raise UsageError(f"--metric-option {key}={given[key]} contradicts {flag} "
+                             f"{aliases[key]}; give one of them")
     chosen = {k: v for k, v in aliases.items() if k.split(".")[0] in names}
     return {**aliases, **validate_params({**chosen, **given}, names)}
 
