@@ -210,14 +210,21 @@ def test_metrics_lists_builtins():
     assert rows["ssim"]["kind"] == "pair" and rows["ssim"]["direction"] == "higher is better"
 
 
+def _plugin(folder, package: str, entry: str, module: str, source: str) -> dict[str, str]:
+    """An installed distribution ``package`` (its metadata only, in ``folder``) that
+    registers ``entry`` in iqa.metrics, with ``module``'s ``source``; the env to use it."""
+    info = folder / f"{package.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[iqa.metrics]\n{entry}\n")
+    (folder / f"{module}.py").write_text(source)
+    return {"PYTHONPATH": str(folder)}
+
+
 def test_broken_plugin_gives_one_line_and_others_work(tmp_path, backbones):
     """`-m all` still runs every metric that loads (lpips on imported trunk weights)."""
-    info = tmp_path / "broken_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[iqa.metrics]\nbroken = broken_mod:Broken\n")
-    (tmp_path / "broken_mod.py").write_text("raise ImportError('needs libfoo')\n")
-    env = {"PYTHONPATH": str(tmp_path)}
+    env = _plugin(tmp_path, "broken-plugin", "broken = broken_mod:Broken", "broken_mod",
+                  "raise ImportError('needs libfoo')\n")
     listing = run_iqa("metrics", env=env)
     assert listing.returncode == 0 and "ssim" in listing.stdout
     assert listing.stderr.strip() == (
@@ -233,12 +240,8 @@ def test_broken_plugin_gives_one_line_and_others_work(tmp_path, backbones):
 def test_a_plugin_cannot_take_a_builtin_name(tmp_path):
     """A plugin registering `psnr` would silently replace iqa's PSNR (which one won
     depended on sys.path): it is left out, named on stderr, and PSNR stays iqa's."""
-    info = tmp_path / "shadow_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shadow-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[iqa.metrics]\npsnr = shadow_mod:Shadow\n")
-    (tmp_path / "shadow_mod.py").write_text("raise ImportError('never imported')\n")
-    env = {"PYTHONPATH": str(tmp_path)}
+    env = _plugin(tmp_path, "shadow-plugin", "psnr = shadow_mod:Shadow", "shadow_mod",
+                  "raise ImportError('never imported')\n")
     listing = run_iqa("metrics", env=env)
     assert listing.returncode == 0
     assert ("plugin 'psnr' (shadow_mod:Shadow, from package shadow-plugin) is not used: "

@@ -218,13 +218,16 @@ def other_extractors(options: Any) -> tuple[str, ...]:
     return tuple(sorted({e for e in assigned.values() if e != "inception"}))
 
 
-def needs_inception_features(metrics: tuple[str, ...], features: str | None,
-                             side: str | None = None) -> bool:
-    """Whether a generative metric reads the FID pass's per-image Inception features (of
+def inception_feature_users(metrics: tuple[str, ...], features: str | None,
+                            side: str | None = None) -> list[str]:
+    """The generative metrics that read the FID pass's per-image Inception features (of
     ``side``, "real" or "fake"; None: of either). ``fd`` on the Inception is FID itself
     and takes the FID statistics; ``is`` reads the FAKE set's features only."""
-    users = [m for m, e in extractors(metrics, features).items()
-             if e == "inception" and m != "fd"]
-    if side == "real":
-        users = [m for m in users if m != "is"]
-    return bool(users)
+    return [m for m, e in extractors(metrics, features).items()
+            if e == "inception" and m != "fd" and not (m == "is" and side == "real")]
+
+
+def needs_inception_features(metrics: tuple[str, ...], features: str | None,
+                             side: str | None = None) -> bool:
+    """Whether :func:`inception_feature_users` names any metric."""
+    return bool(inception_feature_users(metrics, features, side))

@@ -132,12 +132,10 @@ class FIDOptions:
         """What keeps every image's features (of ``side``, "real" or "fake"; None: of
         either), named for messages: KID, a generative metric that reads them (IS: the
         FAKE set's only), a plugin that takes features; "" when nothing does."""
-        from iqa.distribution.generative import extractors, needs_inception_features
+        from iqa.distribution.generative import inception_feature_users
 
         users = ["KID"] if self.with_kid else []
-        if needs_inception_features(self.metrics, self.features, side):
-            users += [m for m, e in extractors(self.metrics, self.features).items()
-                      if e == "inception" and m != "fd" and not (m == "is" and side == "real")]
+        users += inception_feature_users(self.metrics, self.features, side)
         users += [c.info.name for c in self.plugins()
                   if getattr(c, "inputs", "stats") == "features"]
         return ", ".join(dict.fromkeys(u.upper() if u in ("is", "kid") else u for u in users))
