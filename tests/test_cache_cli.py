@@ -97,6 +97,32 @@ def test_empty_cache_lists_nothing(tmp_path):
     assert result.exit_code == 0 and "no cached statistics" in result.output
 
 
+def test_cache_folder_that_is_a_file_is_one_line_exit_2(monkeypatch, tmp_path, capsys):
+    import pytest
+
+    import iqa.cli
+    from iqa.cli import main
+
+    monkeypatch.setitem(iqa.cli._COMMANDS, "cache", "iqa.cli.cache")
+    (tmp_path / "afile").write_text("x")
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    for where in (tmp_path / "afile", tmp_path / "afile" / "below", loop):
+        monkeypatch.setenv("IQA_CACHE_DIR", str(where))
+        for command in (["cache", "list"], ["cache", "clear"]):
+            with pytest.raises(SystemExit) as exit_info:
+                main(command)
+            assert exit_info.value.code == 2, (where, command)
+            captured = capsys.readouterr()
+            assert captured.out == ""
+            assert captured.err.count("\n") == 1 and "is not a folder" in captured.err
+    monkeypatch.setenv("IQA_CACHE_DIR", str(tmp_path / "not-yet"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["cache", "list"])
+    assert exit_info.value.code in (0, None)
+    assert "no cached statistics" in capsys.readouterr().out
+
+
 def test_warm_fid_run_does_not_import_torch(tmp_path, fid_weights):
     from tests.fid_helpers import make_pair
 

@@ -214,10 +214,24 @@ def _describe(path: Path) -> EntryInfo:
     return info
 
 
+def _listable_folder() -> Path | None:
+    """The cache folder, or None when it does not exist yet; :class:`UsageError` when it
+    (or a folder above it) is something else than a folder, so that ``iqa cache`` does
+    not report an empty cache that ``iqa fid`` could never fill."""
+    folder = stats_cache_dir()
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            if path.is_dir():
+                return folder if path == folder else None
+            raise UsageError(f"{path}: is not a folder, so the statistics cache "
+                             f"{folder} cannot exist; set IQA_CACHE_DIR to a folder")
+    return None  # pragma: no cover - the root always exists
+
+
 def list_entries() -> list[EntryInfo]:
     """Every ``.npz`` in the cache folder, most recently used first."""
-    folder = stats_cache_dir()
-    if not folder.is_dir():
+    folder = _listable_folder()
+    if folder is None:
         return []
     entries = [_describe(p) for p in folder.glob("*.npz") if p.is_file()]
     return sorted(entries, key=lambda e: e.last_used, reverse=True)
@@ -226,8 +240,8 @@ def list_entries() -> list[EntryInfo]:
 def clear_entries(older_than_days: float | None = None) -> tuple[int, int]:
     """Remove entries (and leftover temporary files) not used for ``older_than_days``
     days, or all of them; returns (entries removed, bytes freed)."""
-    folder = stats_cache_dir()
-    if not folder.is_dir():
+    folder = _listable_folder()
+    if folder is None:
         return 0, 0
     limit = None if older_than_days is None else time.time() - older_than_days * 86400
     removed = freed = 0

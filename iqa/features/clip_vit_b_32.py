@@ -54,13 +54,13 @@ def clean_fid_pixels(images: Any) -> Any:
 def torch_fidelity_pixels(images: Any) -> Any:
     """uint8 N×3×H×W → float32 N×3×224×224 as torch-fidelity's CLIP extractor."""
     import torch
-    import torchvision.transforms.functional as TF
 
     from iqa.distribution.preprocess import tf_bilinear
+    from iqa.features.channel_normalize import channel_normalize
     from iqa.features.clip_openai import MEAN, STD
 
     x = tf_bilinear(images.to(torch.float32), SIZE)
-    return TF.normalize(x, tuple(255 * m for m in MEAN), tuple(255 * s for s in STD))
+    return channel_normalize(x, tuple(255 * m for m in MEAN), tuple(255 * s for s in STD))
 
 
 _MODES = {"clean-fid": clean_fid_pixels, "torch-fidelity": torch_fidelity_pixels}

@@ -126,18 +126,18 @@ def torch_pixels(images: Any) -> Any:
 def torch_fidelity_pixels(images: Any) -> Any:
     """uint8 N×3×H×W → float32 N×3×224×224: torch-fidelity's DINOv2 extractor."""
     import torch
-    import torchvision.transforms.functional as TF
 
     from iqa.distribution.preprocess import tf_bilinear
+    from iqa.features.channel_normalize import channel_normalize
 
     x = tf_bilinear(images.to(torch.float32), SIZE)
-    return TF.normalize(x, tuple(255 * m for m in MEAN), tuple(255 * s for s in STD))
+    return channel_normalize(x, tuple(255 * m for m in MEAN), tuple(255 * s for s in STD))
 
 
 def _normalize(x: Any) -> Any:
-    import torchvision.transforms.functional as TF
+    from iqa.features.channel_normalize import channel_normalize
 
-    return TF.normalize(x, MEAN, STD)
+    return channel_normalize(x, MEAN, STD)
 
 
 _MODES = {"pil": pil_pixels, "torch": torch_pixels, "torch-fidelity": torch_fidelity_pixels}

@@ -43,9 +43,9 @@ REQUIRED_KEYS = (
 
 def normalize(x: Any) -> Any:
     """ImageNet mean/std on 0…255 values (N×3×224×224 float32), as torch-fidelity."""
-    import torchvision.transforms.functional as TF
+    from iqa.features.channel_normalize import channel_normalize
 
-    return TF.normalize(x, MEAN, STD, inplace=False)
+    return channel_normalize(x, MEAN, STD)
 
 
 class VGG16Features:
