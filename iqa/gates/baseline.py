@@ -68,7 +68,17 @@ class Baseline:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def has_metric(self, key: str) -> bool:
-        return any(key in record for record in self.records.values())
+        """Whether some result holds a value of ``key``. A metric left null in every
+        result (MS-SSIM of images too small for it, a run's default set) has nothing to
+        compare with, so it is not compared; a value that is not a number counts, so
+        that :meth:`values` names it."""
+        for record in self.records.values():
+            try:
+                if record_value(record, key) is not None:
+                    return True
+            except ValueError:
+                return True
+        return False
 
     def values(self, keys: Iterable[str]) -> dict[str, dict[str, float | None]]:
         """``{pair: {metric key: value}}`` for the given metric keys; raises InputError
@@ -110,9 +120,18 @@ class Baseline:
                 keys = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
                 detail = ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys)
                 changed.append(f"{name} definition changed ({detail})")
-        for key in sorted(set(self.settings) & set(settings)):
-            if self.settings[key] != settings[key]:
-                line = f"setting {key} changed ({self.settings[key]!r} -> {settings[key]!r})"
+        from iqa.output.report import QUIET_DEFAULTS
+
+        if not self.settings:  # a document that says nothing of its settings
+            return changed, neutral
+        # A report leaves a setting out when it has its default: it is filled in on
+        # both sides, so a baseline made with --crop-border 8 is not compared with a
+        # run made without it.
+        old = {**QUIET_DEFAULTS, **self.settings}
+        new = {**QUIET_DEFAULTS, **settings}
+        for key in sorted(set(old) & set(new)):
+            if old[key] != new[key]:
+                line = f"setting {key} changed ({old[key]!r} -> {new[key]!r})"
                 (neutral if key in NEUTRAL_SETTINGS else changed).append(line)
         return changed, neutral
 

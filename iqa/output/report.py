@@ -12,8 +12,9 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-#: Settings written only when they differ from these defaults (older baselines match).
-_QUIET_DEFAULTS = {"channels": "as-is", "accept_jpeg_warnings": False, "crop_border": 0}
+#: Settings written only when they differ from these defaults (older baselines match);
+#: a report without one of them used its default.
+QUIET_DEFAULTS = {"channels": "as-is", "accept_jpeg_warnings": False, "crop_border": 0}
 
 
 def compare_settings(
@@ -28,7 +29,7 @@ def compare_settings(
     optional = {"channels": channels, "accept_jpeg_warnings": accept_jpeg_warnings,
                 "crop_border": crop_border}
     for key, value in optional.items():
-        if value != _QUIET_DEFAULTS[key]:
+        if value != QUIET_DEFAULTS[key]:
             settings[key] = value
     if max_image_mb is not None:
         settings["max_image_mb"] = max_image_mb
