@@ -170,3 +170,24 @@ def test_empty_kbps_cells_fall_back_to_bpp(tmp_path):
     assert doc["rate"] == "bpp" and list(doc["metrics"]) == ["psnr_y"]
     expected = reference(bjontegaard.bd_rate, *curves["anchor"], *curves["test"])
     assert doc["metrics"]["psnr_y"]["bd_rate"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_raw_av1_stream_has_no_frame_rate_of_its_own(request, tmp_path):
+    """An AV1 OBU stream carries no frame rate: its demuxer stamps frames at a default
+    25 fps, which must not become the clip's (a 30000/1001 clip's kbps would be 17 % too
+    low). The rate is unknown without --fps; the same stream in IVF keeps its own."""
+    exe = request.getfixturevalue("ffmpeg")
+    ref = tmp_path / "ref.y4m"
+    run_ffmpeg(exe, "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30000/1001",
+               "-frames:v", "6", "-pix_fmt", "yuv420p", str(ref))
+    ivf, obu = tmp_path / "d.ivf", tmp_path / "d.obu"
+    run_ffmpeg(exe, "-i", str(ref), "-c:v", "libaom-av1", "-cpu-used", "8", "-crf", "40",
+               str(ivf))
+    run_ffmpeg(exe, "-i", str(ivf), "-c", "copy", "-f", "obu", str(obu))
+    timed = clip_record(ref, ivf)
+    assert timed["fps"] == 30000 / 1001 and timed["frames"] == 6
+    raw = clip_record(ref, obu)
+    assert (raw["fps"], raw["kbps"], raw["frames"]) == (None, None, 6)
+    assert raw["psnr"] == timed["psnr"] and raw["bpp"] == 8 * obu.stat().st_size / (64 * 48 * 6)
+    given = clip_record(ref, obu, "--fps", "30000/1001")
+    assert given["kbps"] == float(Fraction(8 * obu.stat().st_size * 30000, 1001) / 6 / 1000)

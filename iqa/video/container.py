@@ -27,6 +27,10 @@ missing PyAV is a :class:`~iqa.extras.MissingExtraError` (exit 2) naming the ext
   durations that differ by more than one tick of the stream's time base, which is how
   a constant rate like 30000/1001 is stored at 1/1000) is refused: convert it to a
   constant rate first. A frame size or pixel format that changes mid-stream is refused.
+  A raw AV1 stream (``.obu``: low-overhead or Annex B) carries **no frame rate**: the
+  demuxer stamps its frames at a default 25 fps, which is not the clip's. Its rate is
+  unknown (``kbps`` null) unless ``--fps`` gives it; the optional timing information of
+  an AV1 sequence header is not read.
 * **Memory**: frames are decoded one at a time into the reused buffers of
   :class:`~iqa.video.frames.FrameSource`; nothing grows with the clip's length.
 """
@@ -80,7 +84,8 @@ class ContainerSource(FrameSource):
                                  name) from None
             self.codec = ctx.name
             self.pix_fmt = pix_fmt
-            self._stream_rate = _stream_rate(stream)
+            self._timed = container.format.name not in _UNTIMED
+            self._stream_rate = _stream_rate(stream) if self._timed else None
             self._coded = coded
             matrix, frame_range = _first_frame_facts(self._av, container, stream)
             self.orientation = orientation(matrix, coded, name)
@@ -131,7 +136,8 @@ class ContainerSource(FrameSource):
                 return count, InputError(f"{self.name}: damaged after {count} frames "
                                          f"({_reason(exc)}); score the frames before it "
                                          f"with --frames {count}", self.name)
-            rate = _constant_rate(self.name, times, stream.time_base, self._stream_rate)
+            rate = (_constant_rate(self.name, times, stream.time_base, self._stream_rate)
+                    if self._timed else None)
             if self.rate is None:
                 self.rate = rate
         return count, None
@@ -299,6 +305,11 @@ def _layout(pix_fmt: str, name: str) -> tuple[str, int]:
 def _reason(exc: Exception) -> str:
     text = getattr(exc, "strerror", None) or str(exc)
     return text.split(":")[0].strip() if ":" in text and "Errno" in text else text.strip()
+
+
+#: Demuxers of raw streams that carry no timing: their frame stamps and rate are the
+#: demuxer's default (25 fps), not the clip's.
+_UNTIMED = frozenset({"obu", "av1"})
 
 
 def _stream_rate(stream: Any) -> Fraction | None:
