@@ -135,7 +135,19 @@ def test_unusable_targets_are_refused_before_work(tmp_path, make, message):
 
 
 def test_stdout_and_devices_pass_the_check():
-    check_output_targets([("-o", None), ("-o", "-"), ("--junit", "/dev/null")])
+    check_output_targets([("-o", None), ("--junit", "/dev/null"), ("--html", None)])
+    check_output_targets([("-o", "-"), ("--junit", "/dev/null")])
+    check_output_targets([("-o", "out.json"), ("--junit", "-")])
+
+
+@pytest.mark.parametrize("outputs", [
+    [("-o", None), ("--junit", "-")],
+    [("-o", "-"), ("--html", "-")],
+    [("-o", "a.json"), ("--junit", "-"), ("--html", "-")],
+])
+def test_two_reports_on_standard_output_are_refused(outputs):
+    with pytest.raises(UsageError, match="standard output too"):
+        check_output_targets(outputs)
 
 
 def test_undecodable_names_give_valid_utf8_json_and_stay_recoverable():

@@ -132,6 +132,11 @@ def main(argv: list[str] | None = None) -> None:
     real_stdout = sys.stdout
     if real_stdout is not None:
         sys.stdout = stdout_stream(real_stdout)
+    from iqa.cli import _early_junit
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    junit = _early_junit.target(args)
+    message = None
     try:
         if not _asks_for_help(sys.argv[1:] if argv is None else argv):
             from iqa.environment import check
@@ -148,15 +153,18 @@ def main(argv: list[str] | None = None) -> None:
         exc.show()
         code = exc.exit_code
     except click.UsageError as exc:
-        _echo_err(_usage_line(exc))
+        message = _usage_line(exc)
+        _echo_err(message)
         code = exc.exit_code
     except click.ClickException as exc:
-        _echo_err(f"iqa: {one_line(exc.format_message())}")
+        message = f"iqa: {one_line(exc.format_message())}"
+        _echo_err(message)
         code = exc.exit_code
     except IQAError as exc:
         if isinstance(exc, OutputError) and exc.stdout:
             _silence_stdout()  # what stdout still buffers cannot fail at exit again
-        click.echo(f"iqa: {one_line(str(exc))}", err=True)
+        message = f"iqa: {one_line(str(exc))}"
+        click.echo(message, err=True)
         code = exc.exit_code
     except (OutputClosed, BrokenPipeError):  # `iqa ... | head`: the reader left
         _silence_stdout()
@@ -164,16 +172,16 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # a bug: never let it look like "gate failed" (exit 1)
         if os.environ.get("IQA_DEBUG"):
             traceback.print_exc()
-        click.echo(
-            f"iqa: internal error ({type(exc).__name__}: {one_line(str(exc))}); "
-            "rerun with IQA_DEBUG=1 for the traceback and please report it",
-            err=True,
-        )
+        message = (f"iqa: internal error ({type(exc).__name__}: {one_line(str(exc))}); "
+                   "rerun with IQA_DEBUG=1 for the traceback and please report it")
+        click.echo(message, err=True)
         code = EXIT_INTERNAL
     finally:
         sys.stdout = real_stdout
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if message is not None:  # an error the command may not have reported in its JUnit file
+        _early_junit.report(junit, args, message.removeprefix("iqa: "))
     sys.exit(code if isinstance(code, int) else 0)
 
 

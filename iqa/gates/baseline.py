@@ -326,9 +326,16 @@ def _json_lines(text: str) -> dict[str, Any] | None:
         return None
     if len(lines) < 2 or not all(isinstance(line, dict) for line in lines):
         return None
+    frames = False
     for line in lines:
         if line.get("type") == "summary":
             summary = line
         else:
+            frames = frames or line.get("type") == "frame"
             pairs.append({k: v for k, v in line.items() if k != "type"})
-    return {**{k: v for k, v in summary.items() if k != "type"}, "pairs": pairs}
+    if frames and isinstance(summary.get("clips"), list):
+        # Clips written frame by frame: the summary holds each clip's record, which is
+        # what a clip's gate tests (MSE-pooled PSNR, mean SSIM), not its frames.
+        pairs = summary["clips"]
+    document = {k: v for k, v in summary.items() if k not in ("type", "clips")}
+    return {**document, "pairs": pairs}

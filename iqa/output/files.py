@@ -75,21 +75,34 @@ def _identity(path: str) -> tuple[int, int] | None:
 
 def check_output_targets(
     outputs: Sequence[tuple[str, str | None]], inputs: Iterable[str] = (),
-    *, input_folders: Iterable[str] = (),
+    *, input_folders: Iterable[str] = (), maps_dir: str | None = None,
 ) -> None:
     """Refuse, before any work, outputs that cannot be written or would destroy an input.
 
-    ``outputs`` are ``(option, path)`` pairs such as ``("-o", "scores.json")``; ``None``
-    and ``"-"`` (stdout) are skipped. ``inputs`` are the files the run reads (images,
+    ``outputs`` are ``(option, path)`` pairs such as ``("-o", "scores.json")``; ``"-"``
+    is standard output, and so is ``("-o", None)`` (the main report without ``-o``);
+    ``None`` for any other option means it was not given. Two outputs on standard output
+    are refused. ``inputs`` are the files the run reads (images,
     baselines, statistics); an output that is the same file as one of them (same
     ``st_dev``/``st_ino`` after following links, so hard links count too) is refused.
+    ``maps_dir`` is the ``--maps`` folder, whose ``.png`` names are the maps'.
     ``input_folders`` are folders read as a whole (``iqa fid`` sets): an output with an
     image suffix anywhere inside one is refused too, existing or not, since it would
     replace an image of the set or join it. Raises :class:`~iqa.errors.UsageError`
     naming the option and the path.
     """
+    # Standard output: "-", or no -o at all (the main report goes there then).
+    on_stdout = [option for option, path in outputs
+                 if path == "-" or (option == "-o" and path is None)]
+    if len(on_stdout) > 1:
+        first, second = on_stdout[:2]
+        first = "the report" if first == "-o" else first
+        raise UsageError(f"{second} -: {first} is written to standard output too, and the "
+                         "two would be mixed; give one of them a file")
     named = [(option, str(path)) for option, path in outputs if not is_stdout(path)]
     _check_not_in_sets(named, input_folders)
+    if maps_dir is not None:
+        _check_not_a_map(named, maps_dir)
     seen: dict[tuple[int, int] | str, str] = {}
     for option, path in named:
         _check_writable(option, path)
@@ -114,6 +127,17 @@ def check_output_targets(
                 f"{option} {_shown(path)}: is the input {_shown(source)}; writing the report "
                 "there would destroy it. Choose another output file"
             )
+
+
+def _check_not_a_map(named: list[tuple[str, str]], maps_dir: str) -> None:
+    """Every map and colour legend ``--maps DIR`` writes is a ``.png`` directly in DIR:
+    a report given such a name would replace a map, or be replaced by one."""
+    folder = os.path.realpath(maps_dir)
+    for option, path in named:
+        target = os.path.realpath(path)
+        if os.path.dirname(target) == folder and target.lower().endswith(".png"):
+            raise UsageError(f"{option} {_shown(path)}: is in the --maps folder, where every "
+                             ".png is a map or a colour legend; write it elsewhere")
 
 
 def _check_not_in_sets(named: list[tuple[str, str]], folders: Iterable[str]) -> None:

@@ -225,7 +225,7 @@ def gate_lines(gates: dict[str, Any]) -> list[str]:
     elif failed:
         verdict += " (exit code 1)"
     lines.append(f"result: {verdict}")
-    return lines
+    return [one_line(line) for line in lines]  # pair names in them stay on their line
 
 
 def _check_text(check: dict[str, Any]) -> str:

@@ -66,7 +66,7 @@ def run_clips(
         inputs.append(gates.baseline.path)
     try:
         check_output_targets([("-o", output), ("--junit", gates.junit),
-                              ("--html", visuals[1])], inputs)
+                              ("--html", visuals[1])], inputs, maps_dir=visuals[0])
     except IQAError:
         gates.junit = None
         raise
