@@ -245,3 +245,30 @@ def test_html_needs_the_extra(monkeypatch):
     monkeypatch.setitem(EXTRAS, "html", ("iqa_no_such_module",))
     with pytest.raises(MissingExtraError, match=r'pip install "iqa\[html\]"'):
         render("fid.html")
+
+
+def test_the_banner_of_a_run_with_input_errors_is_not_pass(tmp_path):
+    """Exit code 2 (a file that could not be read) with every gate passing: the page
+    must not say PASS in green, as the table says "input error (exit code 2)"."""
+    from PIL import Image
+
+    ref, dist = tmp_path / "ref", tmp_path / "dist"
+    ref.mkdir()
+    dist.mkdir()
+    img = np.full((20, 20, 3), 120, np.uint8)
+    for name in ("a.png", "b.png"):
+        Image.fromarray(img).save(ref / name)
+    Image.fromarray(img + 3).save(dist / "a.png")
+    (dist / "b.png").write_bytes(b"not an image")
+    page = tmp_path / "r.html"
+    proc = run_iqa("compare", ref, dist, "-m", "psnr", "--fail-if", "psnr<5",
+                   "--html", page, "-o", tmp_path / "r.json", "--format", "json")
+    assert proc.returncode == 2
+    banner = re.search(r'<div class="verdict (\w+)">([^<]*)<', page.read_text())
+    assert banner.groups() == ("fail", "INPUT ERROR (exit code 2): 0 of 1 gate(s) failed")
+    Image.fromarray(img).save(dist / "b.png")
+    proc = run_iqa("compare", ref, dist, "-m", "psnr", "--fail-if", "psnr<5",
+                   "--html", page, "-o", tmp_path / "r.json", "--format", "json")
+    assert proc.returncode == 0
+    banner = re.search(r'<div class="verdict (\w+)">([^<]*)<', page.read_text())
+    assert banner.groups() == ("pass", "PASS: 0 of 1 gate(s) failed")
