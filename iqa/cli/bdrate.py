@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -99,30 +101,29 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
         if gate.metric not in metrics:
             raise UsageError(f"--fail-if {gate.text}: {gate.metric} is not compared (metrics: "
                              f"{', '.join(metrics)}); name one of them")
-    with warnings.catch_warnings(record=True) as caught:  # numpy's RankWarning of `cubic`
-        warnings.simplefilter("always")
+    seen: set[str] = set()
+    with _one_line_warnings(method, seen):
         analysis = analyse(points_a, points_t, metrics, method, allow_missing=allow_missing,
                            warn=warn)
-    for message in dict.fromkeys(str(w.message) for w in caught):
-        warn(f"--method {method}: {message}; --method pchip does not fit a polynomial")
     checks = rd_gates.check(gates, analysis)
     failed = any(c.failed for c in checks)
     code = EXIT_GATE_FAILED if failed else EXIT_OK
     context = {"tool": "iqa", "version": __version__, "command": "bdrate", "anchor": anchor,
                "test": test, "rate": points_a.rate_unit}
+    labels = (f"ANCHOR {Path(anchor).stem}", f"TEST {Path(test).stem}")
     if plot_path:
         from iqa.rd.plot import plot
 
-        plot(plot_path, analysis, points_a.rate_unit,
-             (f"ANCHOR {Path(anchor).stem}", f"TEST {Path(test).stem}"))
+        with _one_line_warnings(method, seen):  # `cubic` is fitted again: warned once
+            plot(plot_path, analysis, points_a.rate_unit, labels)
     if html:
         from iqa.output.html.bdrate import write_bdrate_page
 
         doc = document(analysis, context)
         if gates:
             doc["gates"] = {**rd_gates.section(checks), "exit_code": code}
-        write_bdrate_page(html, doc, analysis, points_a.rate_unit,
-                          (f"ANCHOR {Path(anchor).stem}", f"TEST {Path(test).stem}"))
+        with _one_line_warnings(method, seen):
+            write_bdrate_page(html, doc, analysis, points_a.rate_unit, labels)
     with open_output(output) as stream:
         if fmt == "json":
             doc = document(analysis, context)
@@ -139,3 +140,21 @@ def _run(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fmt:
         if c.failed:
             say(c.message)
     return code
+
+
+@contextmanager
+def _one_line_warnings(method: str, seen: set[str]) -> Iterator[None]:
+    """Python warnings of the block (numpy's RankWarning of ``--method cubic``, matplotlib's)
+    as one ``iqa: warning:`` line each; a message in ``seen`` (the plot fits ``cubic``
+    again) is not repeated."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        message = str(w.message)
+        if message in seen:
+            continue
+        seen.add(message)
+        if w.category.__name__ == "RankWarning":
+            message = f"--method {method}: {message}; --method pchip does not fit a polynomial"
+        warn(message)

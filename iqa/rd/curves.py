@@ -7,6 +7,8 @@
   column; video clips carry both kbps and bpp, whose ratio W·H·fps/1000 is the same for
   every encoding of a clip, so either gives the same BD-rate; a clip without a frame
   rate has no kbps, so its file's rate is bpp);
+* records end at CR, LF or CRLF outside quotes (a quoted cell keeps its line breaks;
+  U+2028, form feeds ... are never line ends); a UTF-8 BOM is skipped;
 * ``sequence`` (optional): which RD curve a row belongs to; without it, the ``ref``
   column groups the rows (one curve per reference, as in the CSV of ``iqa compare``),
   and without either the whole file is one curve; a row with a non-empty ``error``
@@ -22,7 +24,9 @@ the summary line's ``clips``; the rate of a row is its ``kbps``, ``bpp``, ``byte
 ``rate`` field
 (first present), otherwise the size in bytes of its ``dist`` file (looked up relative to
 the current folder, then to the JSON file's folder). A row with an ``error`` is refused.
-A ``null`` PSNR with ``psnr_band: "identical"`` is an infinite PSNR.
+A ``null`` value with ``<metric>_band: "identical"`` (``psnr``, ``psnr_y`` ... of a lossless
+encoding) is an infinite PSNR. The document's ``settings`` are kept to be compared
+(:func:`iqa.rd.report.check_settings`).
 
 Rules for every curve (:func:`curve`): at least :data:`MIN_POINTS` points; rates finite
 and > 0 and all different; metric values finite, except that points with an infinite
@@ -34,9 +38,11 @@ Anything else is an :class:`~iqa.errors.InputError` naming the file and the fix.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +83,9 @@ class PointSet:
     #: into numbers, so a column left out (a text column, a metric undefined for the
     #: image size) is never checked.
     raw: dict[str, list[dict[str, tuple[Any, str]]]] = field(default_factory=dict)
+    #: The ``settings`` of the ``iqa compare`` run (decoding, cropping); empty for a CSV
+    #: file or a document that does not say.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def add(self, sequence: str, rate: float, values: dict[str, tuple[Any, str]]) -> None:
         self.sequences.setdefault(sequence, []).append((rate, {}))
@@ -93,7 +102,7 @@ class PointSet:
                 try:
                     if math.isnan(float(value)):
                         return True
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     return True
         return False
 
@@ -118,7 +127,8 @@ class Curve:
 def read_points(path: str, warn: Callable[[str], None]) -> PointSet:
     """The RD points of a CSV or ``iqa compare`` JSON file (chosen by content)."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        with open(path, encoding="utf-8-sig", newline="") as f:  # a quoted CR stays a CR
+            text = f.read()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file; give a CSV file or `iqa compare --format "
                          "json` output", path) from None
@@ -131,40 +141,69 @@ def read_points(path: str, warn: Callable[[str], None]) -> PointSet:
 
 
 def _json_rows(path: str, text: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    try:
-        document = json.loads(text)
-        lines = [document]
-    except json.JSONDecodeError:
-        try:
-            lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}: not valid JSON ({exc}); give `iqa compare --format "
-                             "json` output or a CSV file", path) from None
+    lines = _json_lines(path, text)
     if len(lines) == 1 and isinstance(lines[0], dict) and isinstance(lines[0].get("pairs"), list):
-        return lines[0]["pairs"], lines[0]
-    pairs = [x for x in lines if isinstance(x, dict) and x.get("type") == "pair"]
-    header = next((x for x in lines if isinstance(x, dict) and x.get("type") == "summary"), {})
-    if not pairs and isinstance(header.get("clips"), list):  # clips scored frame by frame
-        pairs = [x for x in header["clips"] if isinstance(x, dict)]
+        pairs, header = lines[0]["pairs"], lines[0]
+    else:
+        pairs = [x for x in lines if isinstance(x, dict) and x.get("type") == "pair"]
+        header = next((x for x in lines if isinstance(x, dict) and x.get("type") == "summary"),
+                      {})
+        if not pairs and isinstance(header.get("clips"), list):  # clips scored frame by frame
+            pairs = [x for x in header["clips"] if isinstance(x, dict)]
     if not pairs:
         raise InputError(f"{path}: no `pairs` in this JSON; give `iqa compare --format json` "
                          "output or a CSV file", path)
+    for i, row in enumerate(pairs, 1):
+        if not isinstance(row, dict):
+            raise InputError(f"{path}: pair {i} is {type(row).__name__}, not an object; give "
+                             "`iqa compare --format json` output or a CSV file", path)
     return pairs, header
+
+
+def _json_lines(path: str, text: str) -> list[Any]:
+    """The JSON document as a list of one, or the objects of JSON Lines."""
+    try:
+        return [json.loads(text)]
+    except (ValueError, RecursionError):  # JSONDecodeError, an integer of too many digits
+        pass
+    try:
+        # JSON Lines end at CR or LF only: U+2028 or NEL may be in a string as they are
+        return [json.loads(line) for line in re.split("\r\n|\r|\n", text) if line.strip()]
+    except (ValueError, RecursionError) as exc:
+        reason = exc if isinstance(exc, ValueError) else "nested too deeply"
+        raise InputError(f"{path}: not valid JSON ({reason}); give `iqa compare --format "
+                         "json` output or a CSV file", path) from None
+
+
+def _header_field(header: dict[str, Any], name: str, kind: type) -> Any:
+    """``header[name]`` when it is a ``kind`` (a list, a dict), else an empty one."""
+    value = header.get(name)
+    return value if isinstance(value, kind) else kind()
+
+
+def _lossless(row: dict[str, Any], metric: str) -> Any:
+    """The row's value of ``metric``: ``inf`` for a null with ``<metric>_band:
+    "identical"`` (the infinite PSNR of a lossless encoding, psnr_y as psnr)."""
+    value = row.get(metric)
+    if value is None and row.get(f"{metric}_band") == "identical":
+        return math.inf
+    return value
 
 
 def _from_compare(path: str, parsed: tuple[list[dict[str, Any]], dict[str, Any]],
                   warn: Callable[[str], None]) -> PointSet:
     rows, header = parsed
-    metrics = [m for m in header.get("metrics") or [] if isinstance(m, str)]
+    metrics = [m for m in _header_field(header, "metrics", list) if isinstance(m, str)]
     if not metrics:
         metrics = [k for k, v in rows[0].items() if isinstance(v, int | float)
-                   and k.lower() not in NOT_METRICS]
-    definitions = header.get("definitions") or {}
+                   and not isinstance(v, bool) and k.lower() not in NOT_METRICS]
+    definitions = _header_field(header, "definitions", dict)
     hib = {m: bool(definitions[m]["higher_is_better"]) for m in metrics
            if isinstance(definitions.get(m), dict) and "higher_is_better" in definitions[m]}
     units = set()
     points = PointSet(path, "", metrics, hib,
-                      {m: definitions[m] for m in metrics if isinstance(definitions.get(m), dict)})
+                      {m: definitions[m] for m in metrics if isinstance(definitions.get(m), dict)},
+                      settings=_header_field(header, "settings", dict))
     for i, row in enumerate(rows, 1):
         where = f"{path}: pair {row.get('pair') or row.get('dist') or i}"
         if row.get("error"):
@@ -172,12 +211,7 @@ def _from_compare(path: str, parsed: tuple[list[dict[str, Any]], dict[str, Any]]
                              "`iqa compare`", path)
         unit, rate = _row_rate(path, row, where)
         units.add(unit)
-        values = {}
-        for m in metrics:
-            value = row.get(m)
-            if value is None and m == "psnr" and row.get("psnr_band") == "identical":
-                value = math.inf
-            values[m] = (value, f"{where}: {m}")
+        values = {m: (_lossless(row, m), f"{where}: {m}") for m in metrics}
         points.add(str(row.get("ref") or ALL), rate, values)
     if len(units) > 1:
         raise InputError(f"{path}: rows mix rate units ({', '.join(sorted(units))}); give "
@@ -202,9 +236,25 @@ def _row_rate(path: str, row: dict[str, Any], where: str) -> tuple[str, float]:
                      "found; run the JSON's `iqa compare` folder or add a rate", path)
 
 
+def _csv_lines(path: str, text: str) -> list[tuple[int, list[str]]]:
+    """``(line number, cells)`` of each CSV record. Records end at CR, LF or CRLF outside
+    quotes only (a quoted name keeps its line breaks, U+2028, form feeds ...); the number
+    is the line the record starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records, line = [], 1
+    try:
+        for cells in reader:
+            records.append((line, cells))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InputError(f"{path}: line {reader.line_num}: not CSV ({exc}); fix the row",
+                         path) from None
+    return records
+
+
 def _from_csv(path: str, text: str) -> PointSet:
-    reader = csv.reader(text.splitlines())
-    header = next(reader, None)
+    records = _csv_lines(path, text)
+    header = records[0][1] if records else None
     if not header or not any(h.strip() for h in header):
         raise InputError(f"{path}: empty CSV; give a header row with a rate column "
                          f"({', '.join(RATE_COLUMNS)}) and metric columns", path)
@@ -216,7 +266,7 @@ def _from_csv(path: str, text: str) -> PointSet:
     if not present:
         raise InputError(f"{path}: no rate column; add a column named one of "
                          f"{', '.join(RATE_COLUMNS)} (any unit)", path)
-    lines = list(enumerate(reader, 2))
+    lines = records[1:]
     filled = [c for c in present if all(
         len(cells) != len(names) or cells[names.index(c)].strip()
         for _, cells in lines if any(x.strip() for x in cells))]
@@ -253,9 +303,18 @@ def _number(value: Any, where: str, path: str) -> float:
     except (TypeError, ValueError):
         raise InputError(f"{where}: {value!r} is not a number; fix the cell or leave the "
                          "column out with --metric", path) from None
+    except OverflowError:  # a JSON integer beyond float range (10**400)
+        raise InputError(f"{where} is {_short(value)}, beyond the range of a float; give "
+                         "a finite number", path) from None
     if math.isnan(number) or number == -math.inf:
         raise InputError(f"{where} is {value}; give a finite number", path)
     return number
+
+
+def _short(value: Any) -> str:
+    """An integer of hundreds of digits as its first digits and its length."""
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:12]}... ({len(text)} digits)"
 
 
 def _rate(value: Any, where: str, path: str) -> float:

@@ -47,13 +47,20 @@ class BDGate:
         subject = f"{self.quantity}({self.metric})"
         if self.aggregate != "mean":
             subject = f"{self.aggregate}({subject})"
-        return f"{subject}{self.op}{self.limit:g}"
+        return f"{subject}{self.op}{_exact(self.limit)}"
 
     def fails(self, value: float) -> bool:
         if math.isnan(value):
             return True
         return {"<": value < self.limit, "<=": value <= self.limit,
                 ">": value > self.limit, ">=": value >= self.limit}[self.op]
+
+
+def _exact(limit: float) -> str:
+    """The limit as given: ``0.5``, ``-10``, ``0.123456789`` (never rounded)."""
+    if limit.is_integer() and abs(limit) < 1e15:
+        return str(int(limit))
+    return repr(limit)
 
 
 def parse_gates(expressions: Iterable[str]) -> list[BDGate]:
@@ -109,11 +116,26 @@ def section(checks: Sequence[GateCheck]) -> dict:
 
 def write_junit(path: str, checks: Sequence[GateCheck], version: str,
                 error: str | None = None) -> None:
-    """A JUnit XML file: one test case per gate (or one error when the run failed)."""
+    """A JUnit XML file: one test case per gate (or one error when the run failed), well
+    formed whatever the file names (:func:`iqa.output.junit.xml_safe`)."""
+    from iqa.output import open_output
+
+    root = _junit_tree(checks, version, error)
+    ET.indent(root)
+    with open_output(path) as stream:  # regular files atomically, pipes/devices through
+        stream.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        stream.write(ET.tostring(root, encoding="unicode"))
+        stream.write("\n")
+
+
+def _junit_tree(checks: Sequence[GateCheck], version: str, error: str | None) -> ET.Element:
+    from iqa.output.junit import xml_safe
+
     root = ET.Element("testsuites", name="iqa bdrate")
     suite = ET.SubElement(root, "testsuite", name="iqa bdrate")
     props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="iqa.version", value=version)
+    for name, value in (("iqa.command", "bdrate"), ("iqa.version", version)):
+        ET.SubElement(props, "property", name=name, value=value)
     failures = 0
     for c in checks:
         case = ET.SubElement(suite, "testcase", classname="iqa.bdrate", name=c.gate.text)
@@ -128,7 +150,7 @@ def write_junit(path: str, checks: Sequence[GateCheck], version: str,
         element.set("tests", str(count))
         element.set("failures", str(failures))
         element.set("errors", str(int(error is not None)))
-    from iqa.output import open_output
-
-    with open_output(path) as stream:  # regular files atomically, pipes/devices through
-        ET.ElementTree(root).write(stream, encoding="unicode", xml_declaration=True)
+    for element in root.iter():
+        for key, value in element.attrib.items():
+            element.set(key, xml_safe(value))
+    return root

@@ -67,36 +67,53 @@ def svg_bytes(analysis: Analysis, rate_unit: str, labels: tuple[str, str]) -> by
 
 
 def figure(analysis: Analysis, rate_unit: str, labels: tuple[str, str]):
-    """The matplotlib Figure of the RD curves (one panel per metric)."""
+    """The matplotlib Figure of the RD curves (one panel per metric). Names (files,
+    sequences, metrics) are drawn as they are, never as mathtext (:func:`_plain`)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     from matplotlib.figure import Figure
 
+    labels = (_plain(labels[0]), _plain(labels[1]))
     n = len(analysis.metrics)
     fig = Figure(figsize=(5.5 * n, 4.5), layout="constrained")
     axes = fig.subplots(1, n, squeeze=False)[0]
-    colours = [f"C{i % 10}" for i in range(len(analysis.sequences))]
     for ax, metric in zip(axes, analysis.metrics):
-        for colour, seq in zip(colours, analysis.sequences):
-            sides = (colour, colour) if len(analysis.sequences) > 1 else ("C0", "C1")
-            for c, style, marker, label, tint in zip(seq.curves[metric], ("-", "--"),
-                                                      ("o", "x"), labels, sides):
-                name = f"{label}" if len(analysis.sequences) == 1 else f"{label}: {seq.sequence}"
-                q = np.linspace(c.quality.min(), c.quality.max(), 200)
-                rates = 10.0 ** evaluate(c.quality, np.log10(c.rates), analysis.method, q)
-                ax.plot(rates, q, style, color=tint, linewidth=1.2)
-                ax.plot(c.rates, c.quality, marker, color=tint, linestyle="none", label=name)
-        mean = analysis.means[metric]
-        ax.set_xscale("log")
-        ax.set_xlabel("rate" if rate_unit == "rate" else f"rate, {rate_unit}")
-        label = metric + (f" ({mean['unit']})" if mean["unit"] else "")
-        ax.set_ylabel(label + ("" if analysis.higher_is_better[metric] else ", lower is better"))
-        ax.set_title(f"{metric}: BD-rate {mean['bd_rate']:+.2f} %, BD-{metric} "
-                     f"{mean['bd_quality']:+.4g} {mean['unit']}".rstrip(), fontsize=10)
-        ax.grid(True, which="both", alpha=0.3)
-        if len(analysis.sequences) <= 8:
-            ax.legend(fontsize=8)
+        _panel(ax, analysis, metric, rate_unit, labels)
     fig.suptitle(f"{labels[1]} vs {labels[0]} ({analysis.method}; mean of "
                  f"{len(analysis.sequences)} sequence(s))", fontsize=11)
     return fig
+
+
+def _panel(ax, analysis: Analysis, metric: str, rate_unit: str,
+           labels: tuple[str, str]) -> None:
+    """One metric's panel: each sequence's ANCHOR and TEST points and curves."""
+    colours = [f"C{i % 10}" for i in range(len(analysis.sequences))]
+    for colour, seq in zip(colours, analysis.sequences):
+        sides = (colour, colour) if len(analysis.sequences) > 1 else ("C0", "C1")
+        for c, style, marker, label, tint in zip(seq.curves[metric], ("-", "--"),
+                                                  ("o", "x"), labels, sides):
+            name = label if len(analysis.sequences) == 1 else f"{label}: {_plain(seq.sequence)}"
+            q = np.linspace(c.quality.min(), c.quality.max(), 200)
+            rates = 10.0 ** evaluate(c.quality, np.log10(c.rates), analysis.method, q)
+            ax.plot(rates, q, style, color=tint, linewidth=1.2)
+            ax.plot(c.rates, c.quality, marker, color=tint, linestyle="none", label=name)
+    mean = analysis.means[metric]
+    shown, unit = _plain(metric), _plain(str(mean["unit"]))
+    ax.set_xscale("log")
+    ax.set_xlabel("rate" if rate_unit == "rate" else f"rate, {_plain(rate_unit)}")
+    label = shown + (f" ({unit})" if unit else "")
+    ax.set_ylabel(label + ("" if analysis.higher_is_better[metric] else ", lower is better"))
+    ax.set_title(f"{shown}: BD-rate {mean['bd_rate']:+.2f} %, BD-{shown} "
+                 f"{mean['bd_quality']:+.4g} {unit}".rstrip(), fontsize=10)
+    ax.grid(True, which="both", alpha=0.3)
+    if len(analysis.sequences) <= 8:
+        ax.legend(fontsize=8)
+
+
+def _plain(text: str) -> str:
+    """``text`` for a matplotlib label: one line, each ``$`` escaped so that no part of a
+    name is parsed as mathtext (``cost$\\q$.png`` stays as it is)."""
+    from iqa.output.values import one_line
+
+    return one_line(text).replace("$", r"\$")

@@ -90,6 +90,24 @@ def check_definitions(anchor: PointSet, test: PointSet, metrics: list[str]) -> N
                          "with the same options", test.path)
 
 
+def check_settings(anchor: PointSet, test: PointSet) -> None:
+    """Refuse two ``iqa compare`` runs whose settings change values (``--channels gray``,
+    ``--crop-border 4`` on one side), by the rule of ``--baseline``
+    (:meth:`~iqa.gates.baseline.Baseline.definition_changes`: settings left out are
+    their defaults; pairing and the size limit change no value). A file that says
+    nothing of its settings (a CSV file) is not checked."""
+    from iqa.gates.baseline import Baseline
+
+    if not anchor.settings or not test.settings:
+        return
+    changed, _ = Baseline(anchor.path, {}, settings=anchor.settings).definition_changes(
+        {}, test.settings, ())
+    if changed:
+        raise InputError(f"{test.path}: made with other settings than {anchor.path} "
+                         f"({'; '.join(changed)}); run both `iqa compare` with the same "
+                         "options", test.path)
+
+
 def unit(metric: str, anchor: PointSet) -> str:
     """The metric's unit ("dB" for PSNR): the file's definitions, else the registry."""
     from iqa.rd.curves import registered_info
@@ -127,6 +145,7 @@ def analyse(anchor: PointSet, test: PointSet, metrics: list[str], method: str, *
         for s in missing:
             warn(f"{other.path}: no sequence {s!r}; left out of the means")
     check_definitions(anchor, test, metrics)
+    check_settings(anchor, test)
     hib = {m: direction(m, anchor, test) for m in metrics}
     results = [_sequence(s, anchor, test, metrics, hib, method, warn) for s in names]
     means = {}

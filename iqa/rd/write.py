@@ -48,6 +48,8 @@ def write_csv(stream: IO[str], analysis: Analysis) -> None:
 
 
 def write_table(stream: IO[str], analysis: Analysis, context: dict[str, Any]) -> None:
+    """The report as a rich table. Sequence and metric names are shown as they are (never
+    read as rich markup: ``photo [edit].png`` stays whole), control characters escaped."""
     from rich.console import Console
     from rich.table import Table
 
@@ -57,21 +59,31 @@ def write_table(stream: IO[str], analysis: Analysis, context: dict[str, Any]) ->
     table = Table(show_edge=False, pad_edge=False, header_style="bold")
     table.add_column("sequence", overflow="fold")
     for m in analysis.metrics:
-        table.add_column(f"{m} BD-rate", justify="right")
+        table.add_column(_text(f"{m} BD-rate"), justify="right")
         u = analysis.means[m]["unit"]
-        table.add_column(f"BD-{m}" + (f" ({u})" if u else ""), justify="right")
+        table.add_column(_text(f"BD-{m}" + (f" ({u})" if u else "")), justify="right")
     for s in analysis.sequences:
-        cells = [s.sequence]
+        cells = [_text(s.sequence)]
         for m in analysis.metrics:
-            cells += [f"{s.metrics[m]['bd_rate']:+.2f} %", f"{s.metrics[m]['bd_quality']:+.4f}"]
+            cells += [_text(f"{s.metrics[m]['bd_rate']:+.2f} %"),
+                      _text(f"{s.metrics[m]['bd_quality']:+.4f}")]
         table.add_row(*cells)
     table.add_section()
-    cells = [f"[bold]mean of {len(analysis.sequences)}[/bold]"]
+    cells = [_text(f"mean of {len(analysis.sequences)}", "bold")]
     for m in analysis.metrics:
         r = analysis.means[m]
-        cells += [f"[bold]{r['bd_rate']:+.2f} %[/bold]", f"[bold]{r['bd_quality']:+.4f}[/bold]"]
+        cells += [_text(f"{r['bd_rate']:+.2f} %", "bold"), _text(f"{r['bd_quality']:+.4f}", "bold")]
     table.add_row(*cells)
     console.print(table)
-    console.print(
+    console.print(_text(
         f"ANCHOR {context['anchor']}  TEST {context['test']}  method {analysis.method}, rate "
-        f"{context['rate']}; negative BD-rate: TEST needs fewer bits", markup=False)
+        f"{context['rate']}; negative BD-rate: TEST needs fewer bits"))
+
+
+def _text(value: str, style: str = ""):
+    """A cell that rich shows verbatim (no markup), on one line."""
+    from rich.text import Text
+
+    from iqa.output.values import one_line
+
+    return Text(one_line(value), style=style)
