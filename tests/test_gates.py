@@ -115,8 +115,10 @@ def test_parse_tolerances():
         ("psnr:0.05", "expected METRIC=AMOUNT"),
         ("psnr=", "'' is not a number"),
         ("psnr=abc", "'abc' is not a number"),
-        ("psnr=-0.1", "must be a number >= 0"),
-        ("psnr=nan", "must be a number >= 0"),
+        ("psnr=-0.1", "must be a finite number >= 0"),
+        ("psnr=nan", "must be a finite number >= 0"),
+        ("psnr=inf", "must be a finite number >= 0"),
+        ("ssim=1e400%", "must be a finite number >= 0"),
         ("psnr=0.1%%", "expected METRIC=AMOUNT"),
     ],
 )

@@ -185,8 +185,9 @@ def parse_tolerance(text: str) -> tuple[str, Tolerance]:
         amount = float(amount_text)
     except ValueError:
         raise UsageError(f"{where}: {amount_text!r} is not a number") from None
-    if math.isnan(amount) or amount < 0:
-        raise UsageError(f"{where}: a tolerance must be a number >= 0")
+    if not math.isfinite(amount) or amount < 0:
+        raise UsageError(f"{where}: a tolerance must be a finite number >= 0 (an infinite "
+                         "one would pass any value, and none against an identical pair)")
     return match["metric"].lower(), Tolerance(amount, relative=bool(match["pct"]))
 
 
