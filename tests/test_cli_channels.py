@@ -66,15 +66,27 @@ def test_gray_conversion_equals_pillow_bit_for_bit():
     assert np.array_equal(convert_channels(rgb, "gray")[..., 0], expected)
 
 
-def test_y_is_matlab_rgb2ycbcr():
+def _basicsr_bgr2ycbcr_y(rgb: np.ndarray) -> np.ndarray:
+    """BasicSR ``bgr2ycbcr(img, y_only=True)`` on uint8 input, its steps and dtypes: the
+    BGR image / 255 in float32, a float64 dot with its weights, + 16, ``round()``."""
+    x = np.ascontiguousarray(rgb[..., ::-1]).astype(np.float32)
+    x /= 255.0
+    return (np.dot(x, [24.966, 128.553, 65.481]) + 16.0).round().astype(np.uint8)
+
+
+def test_y_is_basicsr_bgr2ycbcr():
     rgb = astronaut()[:64, :64]
-    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
-    # MATLAB rgb2ycbcr for uint8 (BasicSR rgb2ycbcr(y_only=True) on [0, 255] input)
-    expected = np.round(16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255).astype(np.uint8)
-    assert np.array_equal(convert_channels(rgb, "y")[..., 0], expected)
+    assert np.array_equal(convert_channels(rgb, "y")[..., 0], _basicsr_bgr2ycbcr_y(rgb))
+    # Colours whose exact Y is a half (16 + 9307.5/255 = 52.5): BasicSR's float32 steps
+    # land above it (53), where a float64 formula rounded half to even gives 52.
+    ties = np.array([[[2, 44, 141], [2, 44, 142]]], np.uint8)
+    assert convert_channels(ties, "y")[0, :, 0].tolist() == [53, 53]
+    assert np.array_equal(convert_channels(ties, "y")[..., 0], _basicsr_bgr2ycbcr_y(ties))
     gray = camera()[:8, :8]
-    expected_gray = np.round(16 + 219 * gray.astype(np.float64) / 255).astype(np.uint8)
-    assert np.array_equal(convert_channels(gray[..., None], "y")[..., 0], expected_gray)
+    as_rgb = np.repeat(gray[..., None], 3, axis=2)
+    assert np.array_equal(convert_channels(gray[..., None], "y")[..., 0],
+                          _basicsr_bgr2ycbcr_y(as_rgb))
+    expected = _basicsr_bgr2ycbcr_y(rgb)
     sixteen = (rgb.astype(np.uint16) * 257)
     y16 = convert_channels(sixteen, "y")
     assert y16.dtype == np.uint16 and abs(int(y16.max()) - int(expected.max()) * 257) <= 257

@@ -1,10 +1,11 @@
 """``--luma`` on PSNR, SSIM and MS-SSIM, and ``--crop-border N``, against BasicSR.
 
-The reference is a float64 port of BasicSR's ``basicsr/metrics/psnr_ssim.py``
-(``calculate_psnr`` / ``calculate_ssim`` with ``test_y_channel=True``) and of
-``basicsr/utils/color_util.py`` (``to_y_channel`` → ``bgr2ycbcr(y_only=True)``), with
-the channel order changed from OpenCV's BGR to RGB (BasicSR's weights
-[24.966, 128.553, 65.481] apply to B, G, R).
+The reference follows BasicSR's ``basicsr/metrics/psnr_ssim.py`` (``calculate_psnr`` /
+``calculate_ssim`` with ``test_y_channel=True``) and ``basicsr/utils/color_util.py``
+(``to_y_channel`` → ``bgr2ycbcr(y_only=True)``) step by step, dtypes included: the image
+in OpenCV's BGR order, / 255 in float32, the weights [24.966, 128.553, 65.481] of B, G, R
+in a float64 dot product, + 16, / 255 and back to float32, × 255 in float32, then
+float64 for the metric.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ from tests.images import astronaut, jpeg, noisy
 
 
 def to_y_channel(img: np.ndarray) -> np.ndarray:
-    """BasicSR ``to_y_channel`` on an RGB uint8 image: float64 Y in [16, 235], unrounded."""
-    img = img.astype(np.float64) / 255.0
-    y = np.dot(img, [65.481, 128.553, 24.966]) + 16.0  # bgr2ycbcr(y_only=True), RGB order
-    y = y / 255.0  # _convert_output_type_range for a float input
-    return y[..., None] * 255.0
+    """BasicSR ``to_y_channel`` on an RGB uint8 image (turned to BGR first, as cv2 reads
+    it): Y in [16, 235], float32 as BasicSR returns it."""
+    bgr = np.ascontiguousarray(img[..., ::-1])
+    x = bgr.astype(np.float32) / 255.0
+    y = np.dot(x, [24.966, 128.553, 65.481]) + 16.0  # float64
+    y = (y / 255.0).astype(np.float32)  # _convert_output_type_range(float32)
+    return y[..., None] * 255.0  # float32
 
 
 def calculate_psnr(img, img2, crop_border):
@@ -92,6 +95,26 @@ def test_luma_and_crop_border_equal_basicsr(sr_pair, crop):
         assert doc["settings"]["crop_border"] == crop
     # the rate is the whole file's, per pixel of the whole decoded image
     assert pair["bpp"] == pytest.approx(8 * dist_path.stat().st_size / (230 * 220))
+
+
+@pytest.mark.parametrize("changed, crop", [(0.01, 0), (0.001, 4), (0.0005, 0)])
+def test_near_lossless_luma_psnr_equals_basicsr(tmp_path, changed, crop):
+    """Above 70 dB the float32 rounding of BasicSR's Y shows (a float64 Y was up to
+    6.5e-5 dB away): the values must still be BasicSR's, to float noise."""
+    ref = astronaut()[:200, :160]
+    rng = np.random.default_rng(7)
+    step = np.where(rng.random(ref.shape) < changed, rng.choice([-1, 1], ref.shape), 0)
+    dist = np.clip(ref.astype(int) + step, 0, 255).astype(np.uint8)
+    Image.fromarray(ref).save(tmp_path / "r.png")
+    Image.fromarray(dist).save(tmp_path / "d.png")
+    result = run_iqa("compare", tmp_path / "r.png", tmp_path / "d.png", "--luma",
+                     "--crop-border", str(crop), "-m", "psnr,ssim", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    pair = strict_json(result.stdout)["pairs"][0]
+    expected = calculate_psnr(ref, dist, crop)
+    assert expected > 72
+    assert pair["psnr"] == pytest.approx(expected, rel=1e-12, abs=0)
+    assert pair["ssim"] == pytest.approx(calculate_ssim(ref, dist, crop), abs=1e-9)
 
 
 def test_crop_border_without_luma_crops_every_channel(sr_pair):

@@ -18,17 +18,24 @@ alpha policy, before any metric:
     (weights 0.299, 0.587, 0.114 in 16-bit fixed point, rounded), in the image's own
     bit depth (the same integer formula for 16-bit). Gray images are unchanged.
 ``y``
-    An RGB image becomes limited-range BT.601 Y as MATLAB's ``rgb2ycbcr`` and
-    BasicSR's ``rgb2ycbcr(y_only=True)`` compute it (the "Y channel" of
-    super-resolution papers): ``Y = 16 + (65.481 r + 128.553 g + 24.966 b)`` with
-    ``r, g, b`` in [0, 1], scaled to the bit depth (×1 for 8-bit, ×257 for 16-bit) and
-    rounded half to even, as numpy does. A gray image ``v`` is taken as ``r = g = b``,
-    so both sides of a pair get the same transform.
+    An RGB image becomes limited-range BT.601 Y, the "Y channel" of super-resolution
+    papers: ``Y = 16 + (65.481 r + 128.553 g + 24.966 b)`` with ``r, g, b`` in [0, 1],
+    rounded. On 8-bit images this is BasicSR's ``bgr2ycbcr(img, y_only=True)`` bit for
+    bit: its steps (``r, g, b`` = the 8-bit value / 255 in float32, the weighted sum in
+    float64, rounded half to even by numpy). MATLAB's ``rgb2ycbcr`` computes in double
+    and rounds halves away from zero, so on the rare colours whose Y lies within float
+    rounding of a half (194 of the 2^24 8-bit colours fall exactly on one) it may
+    differ by one level. On 16-bit images the same formula in float64, scaled ×257.
+    A gray image ``v`` is taken as ``r = g = b``, so both sides of a pair get the same
+    transform.
 
 An alpha channel kept by ``--alpha keep`` stays a separate, last channel.
 
 :func:`bt601_luma` is the *unrounded* Y of ``--luma`` (and ``iqa.psnr(luma=True)``):
-BasicSR's ``to_y_channel``, in float64, on the image's own scale.
+on 8-bit images BasicSR's ``to_y_channel`` bit for bit (Y held in float32, as its
+``bgr2ycbcr`` returns it: the values differ from a float64 Y by up to 4e-6, which moves
+a PSNR above 80 dB by up to 1e-4 dB); on deeper images the same formula in float64, on
+the image's own scale.
 """
 
 from __future__ import annotations
@@ -48,12 +55,29 @@ def bt601_luma(pixels: np.ndarray, peak: float) -> np.ndarray:
     then ×255) and MATLAB's ``rgb2ycbcr`` before rounding. A 1-channel (gray) image is
     returned as float64 unchanged.
     """
-    values = np.asarray(pixels, dtype=np.float64)
-    if values.shape[-1] == 1:
-        return values
-    if values.shape[-1] != 3:
-        raise ValueError(f"luma needs RGB or gray images, got {values.shape[-1]} channels")
+    pixels = np.asarray(pixels)
+    if pixels.shape[-1] not in (1, 3):
+        raise ValueError(f"luma needs RGB or gray images, got {pixels.shape[-1]} channels")
+    if pixels.shape[-1] == 1:
+        return pixels.astype(np.float64)  # BasicSR's float32 x / 255 · 255 is x again
+    if pixels.dtype == np.uint8 and peak == 255:
+        # BasicSR: bgr2ycbcr returns Y / 255 as float32; to_y_channel multiplies by 255
+        y = (_basicsr_y(pixels) / 255.0).astype(np.float32) * np.float32(255.0)
+        return y.astype(np.float64)[..., None]
+    values = pixels.astype(np.float64)
     return (values @ BT601_WEIGHTS + 16.0 * peak / 255.0)[..., None]
+
+
+#: BasicSR's weights of B, G, R (its images are OpenCV's BGR).
+_BASICSR_BGR_WEIGHTS = [24.966, 128.553, 65.481]
+
+
+def _basicsr_y(rgb8: np.ndarray) -> np.ndarray:
+    """Y (float64, unrounded, 16 … 235) of H×W×3 uint8 RGB by BasicSR's steps in
+    ``bgr2ycbcr(y_only=True)``: the BGR values / 255 in float32, then ``np.dot`` with
+    its weights (float64) + 16."""
+    bgr = np.ascontiguousarray(rgb8[..., ::-1]).astype(np.float32) / 255.0
+    return np.dot(bgr, _BASICSR_BGR_WEIGHTS) + 16.0
 
 
 def convert_channels(pixels: np.ndarray, mode: str, *, peak: float | None = None) -> np.ndarray:
@@ -97,6 +121,9 @@ def _limited_range_y(colour: np.ndarray, peak: float | None = None) -> np.ndarra
     if peak is None:
         peak = 65535.0 if colour.dtype == np.uint16 else 255.0
     peak = float(peak)
+    if colour.dtype == np.uint8 and peak == 255.0:
+        rgb = colour if colour.shape[-1] == 3 else np.repeat(colour, 3, axis=-1)
+        return np.clip(np.round(_basicsr_y(rgb)), 0, 255)[..., None].astype(np.uint8)
     unit = colour.astype(np.float64) / peak
     if unit.shape[-1] == 1:
         r = g = b = unit[..., 0]
