@@ -77,6 +77,37 @@ def mirror() -> str | None:
     return raw.rstrip("/")
 
 
+#: ``IQA_DIST_TIMEOUT``: seconds a collective waits for the other ranks, by default and at
+#: most (the upper bound keeps the value a duration torch can hold).
+DIST_TIMEOUT_S = 1800.0
+DIST_TIMEOUT_MAX_S = 1e9
+#: ``IQA_DIST_BACKEND`` values (unset: NCCL on CUDA, gloo on the CPU).
+DIST_BACKENDS = ("gloo", "nccl")
+
+
+def dist_timeout() -> float:
+    """``IQA_DIST_TIMEOUT``: seconds, from 1 to 1e9 (default 1800)."""
+    valid = "a number of seconds from 1 to 1e9 (default 1800)"
+    value = number("IQA_DIST_TIMEOUT", DIST_TIMEOUT_S, zero_ok=False, valid=valid)
+    if not 1 <= value <= DIST_TIMEOUT_MAX_S:
+        raw = os.environ.get("IQA_DIST_TIMEOUT", "").strip()
+        raise UsageError(f"IQA_DIST_TIMEOUT={raw!r} is not valid; set it to {valid}, or "
+                         "unset it")
+    return value
+
+
+def dist_backend() -> str | None:
+    """``IQA_DIST_BACKEND``: ``gloo`` or ``nccl``; None when unset or empty (the run's
+    device decides). Whether NCCL fits the device is checked when the ranks start."""
+    raw = os.environ.get("IQA_DIST_BACKEND", "").strip()
+    if not raw:
+        return None
+    if raw.lower() not in DIST_BACKENDS:
+        raise UsageError(f"IQA_DIST_BACKEND={raw!r} is not valid; set it to gloo or nccl, or "
+                         "unset it (default: NCCL on CUDA, gloo on the CPU)")
+    return raw.lower()
+
+
 #: ``IQA_SSIM_ENGINE`` values (:mod:`iqa.metrics._ssim_engine`).
 SSIM_ENGINES = ("auto", "numba", "blas")
 
@@ -105,3 +136,5 @@ def check() -> None:
            "than 0")
     number("IQA_DOWNLOAD_MIN_RATE", 0.0, zero_ok=True, valid="a number of KiB/s, 0 or more "
            "(0 turns the rule off)")
+    dist_timeout()
+    dist_backend()

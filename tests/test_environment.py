@@ -18,6 +18,14 @@ SAMPLE = ROOT / "sample_images" / "reference.png"
     ("IQA_THREADS", "1.5", "IQA_THREADS='1.5' is not valid"),
     ("IQA_WEIGHTS_MIRROR", "notaurl", "IQA_WEIGHTS_MIRROR='notaurl' is not a URL"),
     ("IQA_DOWNLOAD_TIMEOUT", "-3", "IQA_DOWNLOAD_TIMEOUT='-3' is not valid"),
+    # read only under torchrun, checked in every run
+    ("IQA_DIST_TIMEOUT", "abc", "IQA_DIST_TIMEOUT='abc' is not valid"),
+    ("IQA_DIST_TIMEOUT", "nan", "IQA_DIST_TIMEOUT='nan' is not valid"),
+    ("IQA_DIST_TIMEOUT", "inf", "IQA_DIST_TIMEOUT='inf' is not valid"),
+    ("IQA_DIST_TIMEOUT", "0", "IQA_DIST_TIMEOUT='0' is not valid"),
+    ("IQA_DIST_TIMEOUT", "-5", "IQA_DIST_TIMEOUT='-5' is not valid"),
+    ("IQA_DIST_TIMEOUT", "1e12", "IQA_DIST_TIMEOUT='1e12' is not valid"),
+    ("IQA_DIST_BACKEND", "bogus", "IQA_DIST_BACKEND='bogus' is not valid"),
 ])
 def test_a_bad_value_stops_any_command_with_one_line(variable, value, needle):
     # PSNR alone uses none of these variables: they are refused anyway
@@ -42,3 +50,16 @@ def test_good_values_pass_and_are_used(monkeypatch):
     monkeypatch.setenv("IQA_WEIGHTS_MIRROR", "ftp//x")
     with pytest.raises(UsageError, match="is not a URL"):
         environment.check()
+
+
+def test_the_distributed_variables_parse_once_for_every_reader(monkeypatch):
+    """ranks.start reads them through these parsers: the same rules as the check."""
+    from iqa import environment
+
+    monkeypatch.delenv("IQA_DIST_TIMEOUT", raising=False)
+    monkeypatch.delenv("IQA_DIST_BACKEND", raising=False)
+    assert environment.dist_timeout() == 1800 and environment.dist_backend() is None
+    monkeypatch.setenv("IQA_DIST_TIMEOUT", " 90 ")
+    monkeypatch.setenv("IQA_DIST_BACKEND", "GLOO")
+    environment.check()
+    assert environment.dist_timeout() == 90 and environment.dist_backend() == "gloo"

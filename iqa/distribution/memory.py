@@ -87,9 +87,10 @@ def batches(value: Any, label: str) -> Iterator[np.ndarray]:
 
 
 def extract_arrays(value: Any, label: str, network: Callable[[Any], Any], resize: Callable,
-                   *, device: str, batch_size: int,
-                   keep_features: bool) -> tuple[FeatureStats, np.ndarray | None]:
-    """Statistics (and features when asked) of an in-memory set."""
+                   *, device: str, batch_size: int, keep_features: bool,
+                   least: int = 2) -> tuple[FeatureStats, np.ndarray | None]:
+    """Statistics (and features when asked) of an in-memory set; InputError with fewer
+    than ``least`` images (0 for one rank's share of a set, checked once gathered)."""
     import torch
 
     del device  # kept in the signature for symmetry with extract()
@@ -113,8 +114,13 @@ def extract_arrays(value: Any, label: str, network: Callable[[Any], Any], resize
             if len(pending) == batch_size:
                 flush()
     flush()
-    if stats.n < 2:
-        raise InputError(f"{label}: holds {stats.n} image(s); FID and KID need at least 2 "
-                         "images per set", label)
-    features = np.concatenate(kept) if keep_features else None
+    if stats.n < least:
+        raise too_few(label, stats.n)
+    features = (np.concatenate(kept) if kept else np.zeros((0, FEATURE_DIM), np.float32)
+                ) if keep_features else None
     return stats, features
+
+
+def too_few(label: str, n: int) -> InputError:
+    return InputError(f"{label}: holds {n} image(s); FID and KID need at least 2 images "
+                      "per set", label)

@@ -9,6 +9,7 @@ statistics instead (:mod:`iqa.distribution.foreign`).
 
 from __future__ import annotations
 
+import io
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,11 +69,19 @@ class NpzImages:
         return shape
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        return self._read(0, self.shape[0])
+
+    def window(self, start: int, stop: int) -> NpzWindow:
+        """Images ``[start, stop)`` (one rank's share under torchrun), re-iterable."""
+        return NpzWindow(self, start, stop)
+
+    def _read(self, first: int, stop: int) -> Iterator[np.ndarray]:
         archive, stream, shape = self._open()
         per_image = int(np.prod(shape[1:]))
         with archive:
-            for start in range(0, shape[0], BATCH):
-                count = min(BATCH, shape[0] - start)
+            self._skip(stream, first * per_image)
+            for start in range(first, stop, BATCH):
+                count = min(BATCH, stop - start)
                 try:
                     data = stream.read(count * per_image)  # type: ignore[attr-defined]
                 except (OSError, zipfile.BadZipFile, EOFError) as exc:
@@ -82,3 +91,24 @@ class NpzImages:
                     raise InputError(f"{self.path}: arr_0 ends after {start} images of "
                                      f"{shape[0]}; the file is truncated", str(self.path))
                 yield np.frombuffer(data, np.uint8).reshape(count, *shape[1:])
+
+    def _skip(self, stream: object, size: int) -> None:
+        """Move past ``size`` bytes of ``arr_0`` (zipfile reads a deflated member through;
+        newer Pythons seek in a stored one)."""
+        if size <= 0:
+            return
+        try:
+            stream.seek(size, io.SEEK_CUR)  # type: ignore[attr-defined]
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise InputError(f"{self.path}: is damaged ({type(exc).__name__})",
+                             str(self.path)) from None
+
+
+class NpzWindow:
+    """Images ``[start, stop)`` of an :class:`NpzImages`, as its batches (re-iterable)."""
+
+    def __init__(self, images: NpzImages, start: int, stop: int) -> None:
+        self.images, self.start, self.stop = images, start, stop
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.images._read(self.start, self.stop)

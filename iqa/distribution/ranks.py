@@ -34,22 +34,28 @@ How one image folder is computed (:func:`iqa.distribution.sets._folder`):
 
 An error shared by every rank (:class:`RankFailed`) is printed by ``LOCAL_RANK`` 0
 alone, one line per machine; an error one rank meets outside the shared steps is
-printed by that rank, which exits at once (torchrun then stops the others). Outside
-``torchrun`` :func:`current` is a single-process :class:`Solo` and nothing here changes
-a run.
+printed by that rank, which exits at once (torchrun then stops the others). An error met
+before any shared step (an empty folder, a bad ``-o`` that only rank 0 checks) is shared
+too: the first collective of every rank exchanges such errors (:meth:`Ranks.begin`).
+Failures between ranks (the group cannot be joined, a rank stops answering or is gone)
+are environment problems, not bugs: one line naming the rank (:class:`GroupError`,
+exit 2), and torch's C++ log lines are turned off (``TORCH_CPP_LOG_LEVEL=FATAL`` unless
+the user set it), so no C++ stack frames reach stderr. Outside ``torchrun``
+:func:`current` is a single-process :class:`Solo` and nothing here changes a run.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from iqa.errors import EXIT_INTERNAL, IQAError
+from iqa.environment import DIST_TIMEOUT_S as DEFAULT_TIMEOUT_S
+from iqa.errors import EXIT_INTERNAL, IQAError, UsageError
 
 T = TypeVar("T")
-
-DEFAULT_TIMEOUT_S = 1800
 
 
 class RankFailed(IQAError):
@@ -58,6 +64,11 @@ class RankFailed(IQAError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class GroupError(IQAError):
+    """The ranks cannot reach each other: the group cannot be joined, or a rank stopped
+    answering or is gone (exit 2: the environment, not a bug)."""
 
 
 class Finished(Exception):
@@ -91,12 +102,56 @@ class Solo:
 class Ranks(Solo):
     """This process's place in a torch.distributed run, and the collectives ``iqa`` uses."""
 
-    def __init__(self, rank: int, world: int, local_rank: int, device: Any) -> None:
+    def __init__(self, rank: int, world: int, local_rank: int, device: Any,
+                 timeout: float = DEFAULT_TIMEOUT_S) -> None:
         self.rank, self.world, self.local_rank = rank, world, local_rank
         self.main = rank == 0
         #: rank 0 is past :meth:`leave_if_follower`: the others wait in the last barrier
         self.alone = False
+        #: this rank has made its first collective (:meth:`begin`)
+        self.begun = False
         self.device = device  # where collective tensors live (cuda:LOCAL_RANK for NCCL)
+        self.timeout = timeout
+
+    def begin(self, failure: tuple[int, str] | None = None) -> None:
+        """The first collective of every rank: the errors ranks met before it (``failure``:
+        exit code and message) are exchanged, and the first in rank order is raised on
+        every rank as :class:`RankFailed`. Every collective starts here, so a rank that
+        fails early meets the others wherever they first wait for it."""
+        if self.begun:
+            return
+        self.begun = True
+        self._raise_first(self.all_gather(failure))
+
+    def all_gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value`` (small, picklable), in rank order."""
+        import torch.distributed as dist
+
+        values: list[Any] = [None] * self.world
+        with self.talking():
+            dist.all_gather_object(values, value)
+        return values
+
+    @contextmanager
+    def talking(self) -> Iterator[None]:
+        """Around a collective: a failure of the transport (a rank gone or silent past the
+        timeout) is :class:`GroupError`, one line, instead of gloo's or NCCL's message."""
+        try:
+            yield
+        except RuntimeError as exc:
+            if not _transport_error(exc):
+                raise  # a bug: an internal error
+            detail = _detail(exc)
+            if _timed_out(detail):
+                detail += f"; IQA_DIST_TIMEOUT is {self.timeout:g} s"
+            raise GroupError(f"lost contact with the other ranks ({detail}); see the error of "
+                             "the rank that stopped first") from None
+
+    def _raise_first(self, outcomes: list[Any]) -> None:
+        for rank, outcome in enumerate(outcomes):
+            if outcome is not None:
+                code, message = outcome
+                raise RankFailed(f"rank {rank} of {self.world}: {message}", code)
 
     def span(self, count: int, batch: int) -> tuple[int, int]:
         """This rank's files ``[start, stop)`` of ``count``: contiguous, whole batches of
@@ -114,35 +169,24 @@ class Ranks(Solo):
         with ``all_gather_object``; the first failure in rank order is raised everywhere
         as :class:`RankFailed`: ``rank R of W: <message>``.
         """
-        import torch.distributed as dist
-
+        self.begin()
         value: Any = None
         failure: tuple[int, str] | None = None
         try:
             value = fn()
-        except IQAError as exc:
-            failure = (exc.exit_code, str(exc))
-        except Exception as exc:  # a bug on this rank: exit 3 everywhere
-            failure = (EXIT_INTERNAL, f"internal error ({type(exc).__name__}: {exc}); rerun "
-                       "with IQA_DEBUG=1 for the traceback and please report it")
-            if os.environ.get("IQA_DEBUG"):
-                import traceback
-
-                traceback.print_exc()
-        outcomes: list[Any] = [None] * self.world
-        dist.all_gather_object(outcomes, failure)
-        for rank, outcome in enumerate(outcomes):
-            if outcome is not None:
-                code, message = outcome
-                raise RankFailed(f"rank {rank} of {self.world}: {message}", code)
+        except Exception as exc:
+            failure = outcome(exc)
+        self._raise_first(self.all_gather(failure))
         return value
 
     def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` (small, picklable) on every rank."""
         import torch.distributed as dist
 
+        self.begin()
         box = [value]
-        dist.broadcast_object_list(box, src=0)
+        with self.talking():
+            dist.broadcast_object_list(box, src=0)
         return box[0]
 
     def combine(self, result: Any) -> Any:
@@ -156,15 +200,16 @@ class Ranks(Solo):
         from iqa.distribution.data import Extraction
         from iqa.distribution.stats import FeatureStats, merge
 
+        self.begin()
         stats = result.stats
         packed = torch.from_numpy(np.concatenate(
             [[float(stats.n)], stats.total, stats.outer.ravel()])).to(self.device)
         parts = [torch.empty_like(packed) for _ in range(self.world)] if self.main else None
-        dist.gather(packed, parts, dst=0)
-        shapes: list[Any] = [None] * self.world
+        with self.talking():
+            dist.gather(packed, parts, dst=0)
         rows = None if result.features is None else len(result.features)
         kept = {name: len(f) for name, f in result.companions.items()}
-        dist.all_gather_object(shapes, (rows, result.skipped, result.seconds, kept))
+        shapes = self.all_gather((rows, result.skipped, result.seconds, kept))
         features = self._gather_rows(result.features, [s[0] for s in shapes])
         companions = {name: self._gather_rows(result.companions[name],
                                               [s[3][name] for s in shapes])
@@ -191,13 +236,15 @@ class Ranks(Solo):
         padded[:len(array)] = torch.from_numpy(np.ascontiguousarray(array, np.float32))
         padded = padded.to(self.device)
         parts = [torch.empty_like(padded) for _ in range(self.world)] if self.main else None
-        dist.gather(padded, parts, dst=0)
+        with self.talking():
+            dist.gather(padded, parts, dst=0)
         if not self.main:
             return None
         return np.concatenate([p[:c].cpu().numpy() for p, c in zip(parts or [], counts)])
 
     def leave_if_follower(self) -> None:
         """Ranks other than 0 stop here (:class:`Finished`): the data is on rank 0."""
+        self.begin()
         if not self.main:
             raise Finished()
         self.alone = True
@@ -225,10 +272,50 @@ def in_input_order(items: Sequence[Any], score: Callable[[Sequence[Any]], Iterab
         mine = items[k * chunk:(k + 1) * chunk]
         results = group.collect(lambda part=mine: list(score(part)) if part else [])
         gathered: list[Any] | None = [None] * group.world if group.main else None
-        dist.gather_object(results, gathered, dst=0)
+        with group.talking():
+            dist.gather_object(results, gathered, dst=0)
         for part in gathered or []:
             yield from part
     group.leave_if_follower()
+
+
+def outcome(exc: Exception) -> tuple[int, str]:
+    """(exit code, message) of an error, as every rank is told it: an
+    :class:`~iqa.errors.IQAError`'s own, else an internal error (exit 3, a bug)."""
+    if isinstance(exc, IQAError):
+        return exc.exit_code, str(exc)
+    if os.environ.get("IQA_DEBUG"):
+        import traceback
+
+        traceback.print_exception(exc)
+    return EXIT_INTERNAL, (f"internal error ({type(exc).__name__}: {exc}); rerun with "
+                           "IQA_DEBUG=1 for the traceback and please report it")
+
+
+#: Sentences of gloo's messages that say nothing about this failure.
+_BOILERPLATE = ("This is typically", "Check the logs", "GLHF")
+
+
+def _detail(exc: BaseException) -> str:
+    """The useful part of torch's, gloo's or NCCL's message: its first line, without the
+    C++ source location (``[/path/pair.cc:545] ``) and gloo's advice."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    sentences = [x for x in text.split(". ") if not x.startswith(_BOILERPLATE)]
+    return ". ".join(sentences).strip().rstrip(".") or type(exc).__name__
+
+
+def _transport_error(exc: RuntimeError) -> bool:
+    """torch's ``DistError`` (NCCL, the store, ...) or gloo's own RuntimeError, whose
+    message starts with its source file (``[.../gloo/transport/tcp/pair.cc:545]``)."""
+    import torch.distributed as dist
+
+    dist_error = getattr(dist, "DistError", ())
+    return isinstance(exc, dist_error) or "gloo" in str(exc).split("]")[0]
+
+
+def _timed_out(detail: str) -> bool:
+    return "timed out" in detail.lower() or "timeout" in detail.lower()
 
 
 _CURRENT: Solo = Solo()
@@ -253,26 +340,21 @@ def start(device: str) -> Solo:
     global _CURRENT
     if not under_torchrun():
         return _CURRENT
-    from datetime import timedelta
-
     from iqa.device import resolve_device
-    from iqa.errors import UsageError
+    from iqa.environment import dist_backend, dist_timeout
     from iqa.extras import require
 
+    rank, world, local_rank = _place()
+    timeout = dist_timeout()
     require("torch", "iqa fid under torchrun")
+    _quiet_cpp_logs()
     import torch
-    import torch.distributed as dist
 
-    try:
-        rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        timeout = float(os.environ.get("IQA_DIST_TIMEOUT", DEFAULT_TIMEOUT_S))
-    except ValueError as exc:
-        raise UsageError(f"torch.distributed variables: {exc}; launch with torchrun") from None
     cuda = resolve_device(device) == "cuda"
-    backend = os.environ.get("IQA_DIST_BACKEND") or ("nccl" if cuda else "gloo")
-    if backend not in ("nccl", "gloo") or (backend == "nccl" and not cuda):
+    backend = dist_backend() or ("nccl" if cuda else "gloo")
+    if backend == "nccl" and not cuda:
         raise UsageError(f"IQA_DIST_BACKEND={backend}: use gloo, or nccl with CUDA devices")
+    count = 0
     if cuda:
         count = torch.cuda.device_count()
         if backend == "nccl" and local_rank >= count:
@@ -281,14 +363,65 @@ def start(device: str) -> Solo:
                              "(torchrun --nproc-per-node), or share them with "
                              "IQA_DIST_BACKEND=gloo")
         torch.cuda.set_device(local_rank % count)  # gloo: several ranks may share a GPU
-    if not dist.is_initialized():
-        dist.init_process_group(backend, init_method="env://",
-                                timeout=timedelta(seconds=timeout))
+    _join(backend, rank, world, timeout)
     _CURRENT = Ranks(rank, world, local_rank, torch.device("cuda", local_rank % count)
-                     if backend == "nccl" else torch.device("cpu"))
+                     if backend == "nccl" else torch.device("cpu"), timeout)
     if rank != 0:
         _silence_stdout()
     return _CURRENT
+
+
+def _place() -> tuple[int, int, int]:
+    """(RANK, WORLD_SIZE, LOCAL_RANK) and the rendezvous address, checked before joining:
+    UsageError naming what torchrun would have set."""
+    names = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+    try:
+        rank, world, local_rank = (int(os.environ.get(name, "0")) for name in names)
+    except ValueError:
+        shown = ", ".join(f"{n}={os.environ.get(n, '')!r}" for n in names)
+        raise UsageError(f"torch.distributed variables {shown}: not whole numbers; launch "
+                         "with torchrun") from None
+    if not 0 <= rank < world or local_rank < 0:
+        raise UsageError(f"RANK={rank} with WORLD_SIZE={world}: a rank is from 0 to "
+                         "WORLD_SIZE - 1; launch with torchrun")
+    missing = [n for n in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(n, "").strip()]
+    if missing:
+        raise UsageError(f"RANK and WORLD_SIZE are set, and {' and '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not: launch with torchrun, "
+                         "or set MASTER_ADDR and MASTER_PORT (the address of rank 0)")
+    port = os.environ["MASTER_PORT"].strip()
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"MASTER_PORT={port!r} is not a port number (1 to 65535); launch "
+                         "with torchrun")
+    return rank, world, local_rank
+
+
+def _quiet_cpp_logs() -> None:
+    """No C++ log lines (with their stack frames) from c10d on stderr: the failures they
+    describe reach the user as one line. Read once, when torch is imported, so set
+    before; a value the user set is kept."""
+    os.environ.setdefault("TORCH_CPP_LOG_LEVEL", "FATAL")
+
+
+def _join(backend: str, rank: int, world: int, timeout: float) -> None:
+    """``init_process_group``; a failure (the port taken, rank 0 unreachable or never
+    started) is :class:`GroupError` naming this rank and the address."""
+    from datetime import timedelta
+
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    try:
+        dist.init_process_group(backend, init_method="env://",
+                                timeout=timedelta(seconds=timeout))
+    except (RuntimeError, ValueError) as exc:
+        where = f"{os.environ['MASTER_ADDR'].strip()}:{os.environ['MASTER_PORT'].strip()}"
+        detail = _detail(exc)
+        if _timed_out(detail):
+            detail += f"; IQA_DIST_TIMEOUT is {timeout:g} s"
+        raise GroupError(f"rank {rank} of {world}: cannot join the process group at {where} "
+                         f"({detail})") from None
 
 
 def _silence_stdout() -> None:
@@ -300,20 +433,55 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
-def _finish(code: int) -> int:
+def _finish(group: Ranks, code: int) -> int:
     """At exit: wait for every rank (so torchrun stops none early), leave the group, and
     return the run's exit code: rank 0's when it is not 0 (rank 0 alone scores gates and
     writes), else the largest of the ranks' (a shared :class:`RankFailed` code is the
-    same on all). If a rank is gone, nothing is left to wait for: ``code`` stays."""
+    same on all). A rank that has made no collective yet first makes :meth:`Ranks.begin`
+    (where an early error of another rank reaches it). If rank 0 is gone, a rank that
+    succeeded cannot know the run's outcome: it says so and exits 2; rank 0 keeps
+    ``code`` when another rank is gone."""
     import torch.distributed as dist
 
     try:
-        codes: list[Any] = [None] * dist.get_world_size()
-        dist.all_gather_object(codes, code)
+        group.begin()
+    except RankFailed as exc:
+        _tell_shared(group, exc)
+        code = exc.exit_code
+    except GroupError as exc:
+        return _lost(group, exc, code)
+    try:
+        codes = group.all_gather(code)
+    except GroupError as exc:
+        return _lost(group, exc, code)
+    try:
         dist.destroy_process_group()
-    except Exception:  # a rank is gone
-        return code
+    except Exception:  # noqa: S110 - leaving: every rank has its code already
+        pass
     return codes[0] or max(codes)
+
+
+def _lost(group: Ranks, exc: GroupError, code: int) -> int:
+    """The other ranks are gone at exit: rank 0 (or a rank with its own error) keeps its
+    code; another rank that succeeded says it lost them (exit 2)."""
+    if group.main or code != 0:
+        return code
+    _say(f"rank {group.rank} of {group.world}: {exc}")
+    return exc.exit_code
+
+
+def _say(message: str) -> None:
+    import click
+
+    from iqa.output.values import one_line
+
+    click.echo(f"iqa: {one_line(message)}", err=True)
+
+
+def _tell_shared(group: Ranks, exc: RankFailed) -> None:
+    """A shared error: one line per machine, from ``LOCAL_RANK`` 0."""
+    if group.local_rank == 0:
+        _say(str(exc))
 
 
 def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -321,14 +489,18 @@ def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
     first, and every rank ends here once all ranks are done, with the run's exit code
     (:func:`_leave`); ranks other than 0 end at :class:`Finished`, and a shared error
     is printed by ``LOCAL_RANK`` 0 alone (one line per machine). Outside torchrun the
-    command runs as it is."""
+    command runs as it is.
+
+    Reports and JUnit files are rank 0's alone: the other ranks run without them, and
+    rank 0's refusal of a target reaches them at their first collective
+    (:meth:`Ranks.begin`), so every rank exits 2 with that one line."""
     import functools
 
     @functools.wraps(command)
     def run(*args: Any, **kwargs: Any) -> Any:
         group = start(kwargs.get("device", "auto"))
         if isinstance(group, Ranks):
-            if not group.main:  # reports and JUnit files are rank 0's alone
+            if not group.main:
                 kwargs.update({k: None for k in ("output", "junit") if k in kwargs})
             return _run_rank(group, command, args, kwargs)
         return command(*args, **kwargs)
@@ -342,39 +514,45 @@ def _run_rank(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any)
     Success, :class:`Finished` and :class:`RankFailed` (which every rank raises
     together) end after a barrier, all ranks at once, with the run's exit code
     (:func:`_finish`). So does an error on rank 0 once the others have left
-    (:attr:`Ranks.alone`): they wait for it in that barrier. Any other error is this
-    rank's alone, where the others may be waiting in a collective: it is printed with
-    the rank's number and the process exits at once; torchrun then stops the others."""
-    import click
-
-    from iqa.output.values import one_line
-
+    (:attr:`Ranks.alone`): they wait for it in that barrier, and an error met before
+    any collective, which every rank learns at its first (:func:`_command`). Any other
+    error is this rank's alone, where the others may be waiting in a collective: it is
+    printed with the rank's number and the process exits at once; torchrun then stops
+    the others. A lost rank (:class:`GroupError`) ends this one at once too."""
     try:
-        code = command(*args, **kwargs)
+        code = _command(group, command, args, kwargs)
     except Finished:
         code = 0
     except RankFailed as exc:
-        if group.local_rank == 0:
-            click.echo(f"iqa: {one_line(str(exc))}", err=True)
+        _tell_shared(group, exc)
         code = exc.exit_code
-    except IQAError as exc:
-        click.echo(f"iqa: rank {group.rank} of {group.world}: {one_line(str(exc))}", err=True)
-        _leave(exc.exit_code, wait=group.alone)
     except BrokenPipeError:  # `... | head`: the command line's own exit code (141)
         raise
-    except Exception as exc:  # a bug outside the shared steps
-        if os.environ.get("IQA_DEBUG"):
-            import traceback
-
-            traceback.print_exc()
-        click.echo(f"iqa: rank {group.rank} of {group.world}: internal error "
-                   f"({type(exc).__name__}: {one_line(str(exc))}); rerun with IQA_DEBUG=1 "
-                   "for the traceback and please report it", err=True)
-        _leave(EXIT_INTERNAL, wait=group.alone)
-    _leave(code if isinstance(code, int) else 0)
+    except Exception as exc:  # this rank's own error (3: a bug outside the shared steps)
+        exit_code, message = outcome(exc)
+        _say(f"rank {group.rank} of {group.world}: {message}")
+        _leave(group, exit_code, wait=group.alone and not isinstance(exc, GroupError))
+    _leave(group, code if isinstance(code, int) else 0)
 
 
-def _leave(code: int, *, wait: bool = True) -> None:
+def _command(group: Ranks, command: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    """The command; an error before this rank's first collective goes to every rank
+    through :meth:`Ranks.begin` (raised here as :class:`RankFailed`)."""
+    try:
+        return command(*args, **kwargs)
+    except (Finished, RankFailed, BrokenPipeError):
+        raise
+    except Exception as exc:
+        if group.begun:
+            raise
+        try:
+            group.begin(outcome(exc))
+        except GroupError:  # nobody to tell: this rank's own error is the one to print
+            raise exc from None
+        raise  # pragma: no cover - begin raises this rank's error, or an earlier rank's
+
+
+def _leave(group: Ranks, code: int, *, wait: bool = True) -> None:
     """Wait for every rank, then exit at once with the run's code (``wait``, see
     :func:`_finish`) or with ``code``.
 
@@ -384,7 +562,7 @@ def _leave(code: int, *, wait: bool = True) -> None:
     import sys
 
     if wait:
-        code = _finish(code)
+        code = _finish(group, code)
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

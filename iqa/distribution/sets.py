@@ -311,11 +311,14 @@ def _placeholder(folder: Path) -> SetSummary:
 
 
 def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
-    """Statistics of an in-memory set (never cached: there is no file to key on)."""
+    """Statistics of an in-memory set (never cached: there is no file to key on). An
+    ``.npz`` of images is shared out like a folder (:func:`_npz_images`)."""
     import time
 
     from iqa.distribution.memory import extract_arrays
 
+    if hasattr(plan.memory, "window"):
+        return _npz_images(plan, engine, need_features)
     name = str(plan.path)
     start = time.perf_counter()
     stats, features = extract_arrays(
@@ -324,6 +327,48 @@ def _memory(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
         batch_size=engine.options.batch_size or _default_batch(engine.device))
     source = getattr(plan.memory, "source", "memory")  # an .npz of images: "images"
     return _summary(plan.path, source, stats, features, [], time.perf_counter() - start)
+
+
+def _npz_images(plan: SetPlan, engine: Engine, need_features: bool) -> SetSummary:
+    """An ``.npz`` of images (:class:`~iqa.distribution.npzimages.NpzImages`): under
+    torchrun each rank extracts its share (whole batches, :meth:`Ranks.span`) and rank 0
+    gets the sums and features in image order (:meth:`Ranks.combine`), as for a folder;
+    in one process, the whole file."""
+    group = current()
+    batch = engine.options.batch_size or _default_batch(engine.device)
+    start, stop = group.span(plan.memory.shape[0], batch)
+    result = group.collect(lambda: _extract_window(plan, engine, need_features, batch,
+                                                   start, stop))
+    result = group.combine(result)
+    if not group.main:
+        return group.collect(lambda: None) or _placeholder(plan.path)
+    return group.collect(lambda: _window_summary(plan, result))
+
+
+def _extract_window(plan: SetPlan, engine: Engine, need_features: bool, batch: int,
+                    start: int, stop: int) -> Any:
+    """One rank's images ``[start, stop)`` of an ``.npz``, as an Extraction."""
+    import time
+
+    from iqa.distribution.data import Extraction
+    from iqa.distribution.memory import extract_arrays
+
+    began = time.perf_counter()
+    stats, features = extract_arrays(
+        plan.memory.window(start, stop), str(plan.path), engine.network,
+        resize_mode(engine.options.resize).fn, device=engine.device,
+        keep_features=need_features, batch_size=batch, least=0)
+    return Extraction(stats, features, [], time.perf_counter() - began)
+
+
+def _window_summary(plan: SetPlan, result: Any) -> SetSummary:
+    """Rank 0: the whole ``.npz``'s statistics, checked (at least 2 images)."""
+    from iqa.distribution.memory import too_few
+
+    if result.stats.n < 2:
+        raise too_few(str(plan.path), result.stats.n)
+    return _summary(plan.path, plan.memory.source, result.stats, result.features, [],
+                    result.seconds)
 
 
 def _summary(folder: Path, source: str, stats: FeatureStats, features: np.ndarray | None,

@@ -91,9 +91,11 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception",
     is an integer of at least 2; ``features``, when present, are finite, N×2048 with
     N ≥ 2, and N equals ``n``.
 
-    Each array's shape is read from its header inside the archive before the array is
-    inflated, so a member that declares more than its key may hold (a crafted file whose
-    deflated zeros would fill gigabytes) is refused without allocating it. ``features``
+    Each array's shape and dtype are read from its header inside the archive before the
+    array is inflated, so a member that declares more than its key may hold (more values,
+    or values that are not numbers, or more bytes per value than any number takes: a
+    crafted file whose deflated zeros would fill gigabytes) is refused without allocating
+    it. The types of ``meta``'s fields are checked too (:func:`_check_meta`). ``features``
     (N×2048, 8 KiB per image) are read only when asked for (KID, merging); otherwise only
     their header is checked and :attr:`StatsFile.feature_rows` says how many there are.
     """
@@ -141,7 +143,7 @@ def read_stats(path: str | os.PathLike[str], *, extractor: str = "inception",
             rows = _feature_rows(data, n, dim, name) if "features" in keys else None
             loaded = (np.asarray(data["features"], np.float32)
                       if rows is not None and features else None)
-            meta = _meta(data["meta"]) if "meta" in keys else {}
+            meta = _meta(data["meta"], name) if "meta" in keys else {}
     except InputError:
         raise
     except OSError as exc:
@@ -179,6 +181,8 @@ _META_BYTES = 4 * 2**20  # the JSON text iqa writes is a few hundred bytes
 #: extractor's statistics (up to 4096-d) are named as such after reading, not refused as
 #: damaged; past this, the header alone refuses it.
 _PLAUSIBLE = {0: 1.0, 1: 4096.0, 2: 4096.0**2}
+#: Bytes of the widest number a member may hold (complex128, long double).
+_ITEM_BYTES = 16
 
 
 def _dimension(extractor: str) -> int:
@@ -209,15 +213,29 @@ def _check_declared(data: Any, key: str, shape: tuple[int, ...], name: str) -> N
             return
         raise InputError(f"{name}: meta declares {dtype} of shape {declared}, not one text "
                          f"of at most {_META_BYTES // 2**20} MiB; the file is damaged", name)
+    if key != "n":  # n's own check (after reading its few bytes) names a bad one
+        _check_numbers(key, dtype, name)
     values = float(np.prod(declared, dtype=np.float64))
-    if values > max(float(np.prod(shape, dtype=np.float64)), _PLAUSIBLE[len(shape)]):
+    limit = max(float(np.prod(shape, dtype=np.float64)), _PLAUSIBLE[len(shape)])
+    if values > limit:
         raise InputError(f"{name}: {key} declares shape {declared}, more than the {shape} "
                          "it can have; the file is damaged", name)
+    if values * dtype.itemsize > limit * _ITEM_BYTES:
+        raise InputError(f"{name}: {key} declares {dtype} of shape {declared}, "
+                         f"{values * dtype.itemsize:.0f} bytes, more than {key} can take; "
+                         "the file is damaged", name)
+
+
+def _check_numbers(key: str, dtype: np.dtype, name: str) -> None:
+    """A member of numbers (integers or floating point, at most 16 bytes each)."""
+    if dtype.kind not in "fiu" or dtype.itemsize > _ITEM_BYTES:
+        raise InputError(f"{name}: {key} is an array of {dtype}, not of numbers", name)
 
 
 def _feature_rows(data: Any, n: int | None, dim: int, name: str) -> int:
     """The rows ``features`` declares, checked against ``n`` and the dimension first."""
-    declared, _ = _declared(data, "features")
+    declared, dtype = _declared(data, "features")
+    _check_numbers("features", dtype, name)
     if len(declared) != 2 or declared[1] != dim:
         raise InputError(f"{name}: features have shape {declared}, expected N×{dim}", name)
     rows = declared[0]
@@ -300,9 +318,72 @@ def _check_features(name: str, features: np.ndarray, n: int | None) -> None:
         raise InputError(f"{name}: features hold NaN or infinite values", name)
 
 
-def _meta(value: np.ndarray) -> dict[str, Any]:
+def _meta(value: np.ndarray, name: str) -> dict[str, Any]:
+    """``meta``'s JSON object ({} when it is not one: the file is then taken for another
+    tool's); iqa's own is checked by :func:`_check_meta`."""
     try:
         meta = json.loads(str(value))
     except ValueError:
         return {}
-    return meta if isinstance(meta, dict) else {}
+    if not isinstance(meta, dict):
+        return {}
+    if str(meta.get("format", "")).startswith("iqa-fid-stats/"):
+        _check_meta(meta, name)
+    return meta
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _flag(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _count_of(value: Any, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _weights(value: Any) -> bool:
+    return isinstance(value, dict) and all(
+        value.get(k) is None or _text(value[k]) for k in ("name", "sha256")) and (
+        value.get("verified") is None or _flag(value["verified"]))
+
+
+def _part(value: Any) -> bool:
+    return (isinstance(value, dict) and _text(value.get("file")) and _count_of(value.get("n"), 1)
+            and (value.get("stats_sha256") is None or _text(value["stats_sha256"]))
+            and (value.get("limit") is None or isinstance(value["limit"], dict)))
+
+
+#: The fields of iqa's ``meta`` that code reads: (test of a value, what it must be).
+#: A field may also be null (not recorded).
+_META_FIELDS: dict[str, tuple[Any, str]] = {
+    "format": (_text, "a text"), "network": (_text, "a text"), "resize": (_text, "a text"),
+    "alpha": (_text, "a text"), "channels": (_text, "a text"), "iqa": (_text, "a text"),
+    "exif": (_flag, "true or false"), "accept_jpeg_warnings": (_flag, "true or false"),
+    "max_image_mb": (_number, "a number"), "skipped": (_count_of, "a whole number, 0 or more"),
+    "weights": (_weights, "an object with name, sha256 and verified"),
+    "limit": (lambda v: isinstance(v, dict), "an object"),
+    "parts": (lambda v: isinstance(v, list) and all(_part(p) for p in v),
+              "a list of objects with file and n"),
+}
+
+
+def _check_meta(meta: dict[str, Any], name: str) -> None:
+    """Refuse iqa's ``meta`` whose fields have the wrong types (a crafted or damaged
+    file), naming the field: every reader after this may trust them."""
+    if "foreign" in meta:
+        raise InputError(f"{name}: meta records 'foreign', which only iqa sets for other "
+                         "tools' files; the file is damaged", name)
+    for key, (test, what) in _META_FIELDS.items():
+        value = meta.get(key)
+        if value is not None and not test(value):
+            shown = json.dumps(value)
+            shown = shown if len(shown) <= 40 else shown[:37] + "..."
+            raise InputError(f"{name}: meta's {key} is {shown}, not {what}; the file is "
+                             "damaged", name)

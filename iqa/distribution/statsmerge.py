@@ -11,13 +11,18 @@ Merging refuses, naming the file: a file without ``n`` (pytorch-fid's own ``.npz
 only μ and Σ, from which the sums cannot be recovered), a file that does not record how it
 was computed, and files whose network, weights (SHA-256) or preprocessing (resize mode,
 alpha, EXIF, channel and decoding settings) differ; the same file given twice, or two
-files with the same statistics (a part counted twice). Features (kept with ``--kid``)
-are concatenated in the order the files are given when every part has them, else left
-out of the result.
+files with the same statistics, or a part that is already in a merged file given (a part
+counted twice). A merged file records its parts (``parts``: each original part's file
+name, count and ``stats_sha256``, a digest of its n and μ), the parts of a merged input
+listed in its place, so that a part is recognised however deep it was merged; parts
+recorded by older versions, without the digest, are recognised by file name and count.
+Features (kept with ``--kid``) are concatenated in the order the files are given when
+every part has them, else left out of the result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -83,6 +88,38 @@ def _difference(a: dict[str, Any], b: dict[str, Any]) -> str:
     return "; ".join(f"{k} {a.get(k)!r} vs {b.get(k)!r}" for k in keys)
 
 
+def _digest(n: int, mean: np.ndarray) -> str:
+    """``stats_sha256``: what identifies a part's statistics, its n and μ (float64)."""
+    data = int(n).to_bytes(8, "little", signed=True)
+    return hashlib.sha256(data + np.ascontiguousarray(mean, "<f8").tobytes()).hexdigest()
+
+
+def _leaves(path: str, sf: Any) -> list[dict[str, Any]]:
+    """The original parts a file holds: those a merged file records, else itself."""
+    if sf.meta.get("parts"):
+        return [dict(p) for p in sf.meta["parts"]]
+    leaf = {"file": os.path.basename(path), "n": sf.n, "stats_sha256": _digest(sf.n, sf.mean)}
+    if sf.meta.get("limit"):
+        leaf["limit"] = sf.meta["limit"]
+    return [leaf]
+
+
+def _same_part(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a.get("stats_sha256") and b.get("stats_sha256"):
+        return bool(a["stats_sha256"] == b["stats_sha256"])
+    return bool(a["file"] == b["file"] and a["n"] == b["n"])
+
+
+def _refuse_overlap(path: str, leaves: list[dict[str, Any]],
+                    earlier: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    """A part of ``path`` that an earlier file holds too: it would be counted twice."""
+    for other, theirs in earlier:
+        for leaf in leaves:
+            if any(_same_part(leaf, part) for part in theirs):
+                raise InputError(f"{path} and {other} both hold the part {leaf['file']} "
+                                 f"({leaf['n']} images); a part would be counted twice", path)
+
+
 def merge_files(paths: list[str], target: str) -> dict[str, Any]:
     """Merge the statistics files ``paths`` into ``target`` (written atomically).
 
@@ -100,6 +137,7 @@ def merge_files(paths: list[str], target: str) -> dict[str, Any]:
     check_output_targets([("-o", target)], paths)
     seen: dict[str, str] = {}
     parts, first = [], None
+    held: list[tuple[str, list[dict[str, Any]]]] = []  # each file's original parts
     for path in paths:
         resolved = os.path.realpath(path)
         if resolved in seen:
@@ -122,6 +160,9 @@ def merge_files(paths: list[str], target: str) -> dict[str, Any]:
             if sf.n == earlier.n and np.array_equal(sf.mean, earlier.mean):
                 raise InputError(f"{path}: holds the same statistics as {other}; a part "
                                  "would be counted twice", path)
+        leaves = _leaves(path, sf)
+        _refuse_overlap(path, leaves, held)
+        held.append((path, leaves))
         parts.append((path, sf))
     total = merge(FeatureStats.from_moments(sf.mean, sf.cov, sf.n) for _, sf in parts)
     features = None
@@ -132,8 +173,6 @@ def merge_files(paths: list[str], target: str) -> dict[str, Any]:
     base = parts[0][1].meta
     meta = {k: v for k, v in base.items() if k not in ("format", "limit", "parts")}
     meta.update(iqa=__version__, skipped=sum(int(sf.meta.get("skipped") or 0) for _, sf in parts),
-                parts=[{"file": os.path.basename(p), "n": sf.n,
-                        **({"limit": sf.meta["limit"]} if sf.meta.get("limit") else {})}
-                       for p, sf in parts])
+                parts=[leaf for _, leaves in held for leaf in leaves])
     write_stats(target, total, meta, features)
     return describe(target)
