@@ -218,7 +218,7 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     from pathlib import Path
 
     from iqa.distribution.ranks import current
-    from iqa.distribution.run import Engine, plan_set, summarize_set
+    from iqa.distribution.run import Engine, listing_notes, plan_set, summarize_set
     from iqa.distribution.statsfile import write_stats
     from iqa.errors import InputError
 
@@ -227,6 +227,7 @@ def save_folder_stats(folder: str, target: str, options: Any, hooks: Any) -> dic
     engine = Engine(options, hooks)
     plan = plan_set(folder, need_features=options.with_kid, limit=options.limit,
                     limit_seed=options.limit_seed)
+    listing_notes([plan], ("SET",), options, engine.hooks.warn)
     side = summarize_set(plan, engine, label="stats", need_features=options.with_kid)
     current().leave_if_follower()  # under torchrun, rank 0 alone writes
     if side.stats is None:  # pragma: no cover - folders always give sums

@@ -162,6 +162,7 @@ def compare_sets(real: PathLike | SetPlan, fake: PathLike | SetPlan,
     from iqa.distribution.provenance import check_plans
 
     check_plans(plans, engine, engine.hooks.warn)  # other ranks: no warnings
+    listing_notes(plans, ("REAL", "FAKE"), options, engine.hooks.warn)
     precheck(plans, engine)
     engine.companion_names = other_extractors(options)
     sides = [summarize_set(plan, engine, label=label, need_features=need[label])
@@ -246,6 +247,22 @@ def _finite_result(name: str, value: float, sides: list[SetSummary]) -> None:
         f"their statistics hold values up to {largest:.3g}, too large for float64 "
         "arithmetic; check how the statistics were made", sides[1].path,
     )
+
+
+def listing_notes(plans: list[SetPlan], labels: tuple[str, ...], options: FIDOptions,
+                  warn: Any) -> None:
+    """A warning per folder whose files differ from those the reference tool of
+    ``--resize`` reads (:mod:`iqa.distribution.listing`); not with ``--limit``, which
+    chooses files on purpose."""
+    from iqa.distribution.listing import listing_note
+
+    if options.limit is not None:
+        return
+    for plan, label in zip(plans, labels):
+        if plan.files is not None and plan.memory is None and plan.summary is None:
+            note = listing_note(label, plan.path, plan.files, options.resize)
+            if note:
+                warn(note)
 
 
 def _check_consistency(sides: list[SetSummary], engine: Engine,

@@ -133,6 +133,13 @@ class SetPlan:
     memory: Any = None  # an in-memory set (see iqa.distribution.memory)
 
 
+def set_order(files: list[Path]) -> list[Path]:
+    """The files of a set in torch-fidelity's order: sorted by their real paths (links
+    resolved) as text. The order decides KID's random subsets and IS's splits, so with
+    the same seed they are torch-fidelity's also on a folder of links."""
+    return sorted(files, key=lambda f: os.path.realpath(f))
+
+
 def limit_files(files: list[Path], limit: int | None, seed: int | None) -> list[Path]:
     """The first ``limit`` files (sorted), or with ``seed`` ``limit`` files drawn without
     replacement by ``numpy.random.default_rng(seed)``, kept in sorted order."""
@@ -157,7 +164,7 @@ def plan_set(path: PathLike, *, need_features: bool | str, limit: int | None = N
         return SetPlan(Path(describe(path)), memory=path)
     p = Path(path)
     if p.is_dir():
-        files = list_images(p)
+        files = set_order(list_images(p))
         if not files:
             raise InputError(f"{path}: folder holds no images (PNG, JPEG, WebP, TIFF, BMP)",
                              str(path))
