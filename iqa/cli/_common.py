@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import click
 
 from iqa.output import FORMATS
+
+#: Report formats named by -o's suffix when --format is not given.
+_SUFFIX_FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+
+
+def report_format(fmt: str, output: str | None, choices: Sequence[str]) -> str:
+    """The format of the report: ``--format`` when given; else the one ``-o``'s suffix
+    names (``scores.csv`` is CSV, ``r.json`` JSON, ``r.jsonl`` JSON Lines) if the command
+    offers it; else ``fmt`` (the table). A ``--format`` that contradicts the suffix is
+    kept, with a warning."""
+    from pathlib import Path
+
+    named = None
+    if output not in (None, "-"):
+        named = _SUFFIX_FORMATS.get(Path(str(output)).suffix.lower())
+    if named not in choices:
+        named = None
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("fmt") if ctx is not None else None
+    given = source not in (None, click.core.ParameterSource.DEFAULT,
+                           click.core.ParameterSource.DEFAULT_MAP)
+    if not given:
+        return named or fmt
+    if named is not None and named != fmt:
+        warn(f"-o {output}: written as {fmt}, as --format asks, although its suffix "
+             f"names {named}")
+    return fmt
 
 
 def output_options(fn: Callable) -> Callable:
@@ -23,7 +50,8 @@ def output_options(fn: Callable) -> Callable:
     fn = click.option(
         "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
         help="table (rich, for people), csv, json (one object), jsonl (one object per "
-        "result as it is scored, then a summary line).",
+        "result as it is scored, then a summary line). Without it, -o FILE ending in "
+        ".csv, .json or .jsonl is written in that format.",
     )(fn)
     return fn
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from iqa import __version__
-from iqa.cli._common import say, warn
+from iqa.cli._common import report_format, say, warn
 from iqa.errors import EXIT_GATE_FAILED, EXIT_OK, IQAError, UsageError
 
 FORMATS = ("table", "json", "csv")
@@ -64,6 +64,7 @@ def bdrate(anchor: str, test: str, method: str, metric_opts: tuple[str, ...], fm
     from iqa.output import check_output_targets
     from iqa.rd import gates as rd_gates
 
+    fmt = report_format(fmt, output, FORMATS)
     # Every file the run writes, before any work: none may be ANCHOR or TEST (an -o or a
     # --junit naming an input would replace the measurements), nor another report's file.
     # --junit first: once it is known good, a refusal is written into it.

@@ -13,6 +13,7 @@ from iqa.cli._common import (
     download_bar,
     output_options,
     progress,
+    report_format,
     say,
     warn,
 )
@@ -130,8 +131,10 @@ def compare(
         --format json -o result.json --junit gates.xml
     """
     from iqa.compare import resolve_metric_names
+    from iqa.output import FORMATS
     from iqa.video.compare import VALUE_NAMES, ClipSettings
 
+    fmt = report_format(fmt, output, FORMATS)
     gates = prepare_gates("compare", fail_if=fail_if, baseline=baseline, tolerance=tolerance,
                           two_sided=two_sided, junit=junit, extra_names=VALUE_NAMES)
     if _is_video(ref, dist):

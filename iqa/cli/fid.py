@@ -18,7 +18,14 @@ from typing import Any
 
 import click
 
-from iqa.cli._common import decode_limit_options, device_options, download_bar, say, warn
+from iqa.cli._common import (
+    decode_limit_options,
+    device_options,
+    download_bar,
+    report_format,
+    say,
+    warn,
+)
 from iqa.cli._gates import EXIT_CODES_HELP, gate_options, prepare_gates
 from iqa.distribution.preprocess import RESIZE_MODES
 from iqa.distribution.ranks import distributed
@@ -141,6 +148,8 @@ def fid(real: str, fake: str | None, resize: str, stats_resize: str | None, kid:
     from iqa.distribution.run import FIDOptions, Hooks
     from iqa.output import check_output_targets
     from iqa.registry import parse_metric_options
+
+    fmt = report_format(fmt, output, FORMATS)
 
     with as_flags(FLAGS):
         options = FIDOptions(
