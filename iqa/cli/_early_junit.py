@@ -34,7 +34,7 @@ def target(args: Sequence[str]) -> tuple[str, str, tuple[int, int] | None] | Non
             path = arg.split("=", 1)[1]
     if not path or path == "-":
         return None
-    return command, path, _identity(path)
+    return command, path, _version(path)
 
 
 def report(planned: tuple[str, str, tuple[int, int] | None] | None, args: Sequence[str],
@@ -46,7 +46,7 @@ def report(planned: tuple[str, str, tuple[int, int] | None] | None, args: Sequen
     if planned is None or os.environ.get("RANK", "0") != "0":
         return
     command, path, before = planned
-    if _identity(path) != before:
+    if _version(path) != before:
         return  # written by the command itself
     from iqa import __version__
     from iqa.errors import IQAError
@@ -77,7 +77,9 @@ def _named_files(args: Sequence[str]) -> list[str]:
     return files
 
 
-def _identity(path: str) -> tuple[int, int] | None:
+def _version(path: str) -> tuple[int, int] | None:
+    """Which version of the file is at ``path`` (an atomic write makes a new inode; a
+    write in place, as to a named pipe's target, a new modification time)."""
     try:
         st = os.stat(path)
     except (OSError, ValueError):
