@@ -134,3 +134,24 @@ def test_crop_border_larger_than_the_image_is_one_line(sr_pair):
     result = run_iqa("compare", ref_path, dist_path, "--crop-border", "110", "-m", "psnr")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "--crop-border 110" in result.stderr
+
+
+def test_the_library_luma_psnr_equals_the_command_lines(tmp_path):
+    """`iqa.psnr(luma=True)` on 8-bit arrays takes BasicSR's float32 steps too: the same
+    value as `iqa compare --luma` and BasicSR near lossless, where a float64 Y differs."""
+    import iqa
+
+    ref = astronaut()[:200, :160]
+    rng = np.random.default_rng(9)
+    step = np.where(rng.random(ref.shape) < 0.002, rng.choice([-1, 1], ref.shape), 0)
+    dist = np.clip(ref.astype(int) + step, 0, 255).astype(np.uint8)
+    Image.fromarray(ref).save(tmp_path / "r.png")
+    Image.fromarray(dist).save(tmp_path / "d.png")
+    cli = run_iqa("compare", tmp_path / "r.png", tmp_path / "d.png", "--luma", "-m", "psnr",
+                  "--format", "json")
+    assert cli.returncode == 0, cli.stderr
+    value = strict_json(cli.stdout)["pairs"][0]["psnr"]
+    expected = calculate_psnr(ref, dist, 0)
+    assert expected > 75
+    assert iqa.psnr(ref, dist, luma=True) == pytest.approx(expected, rel=1e-12, abs=0)
+    assert value == pytest.approx(expected, rel=1e-12, abs=0)

@@ -18,7 +18,7 @@ SAMPLE = ROOT / "sample_images" / "reference.png"
     ("IQA_THREADS", "1.5", "IQA_THREADS='1.5' is not valid"),
     ("IQA_WEIGHTS_MIRROR", "notaurl", "IQA_WEIGHTS_MIRROR='notaurl' is not a URL"),
     ("IQA_DOWNLOAD_TIMEOUT", "-3", "IQA_DOWNLOAD_TIMEOUT='-3' is not valid"),
-    # read only under torchrun, checked in every run
+    # read only under torchrun: checked there (WORLD_SIZE and RANK set, below)
     ("IQA_DIST_TIMEOUT", "abc", "IQA_DIST_TIMEOUT='abc' is not valid"),
     ("IQA_DIST_TIMEOUT", "nan", "IQA_DIST_TIMEOUT='nan' is not valid"),
     ("IQA_DIST_TIMEOUT", "inf", "IQA_DIST_TIMEOUT='inf' is not valid"),
@@ -29,12 +29,23 @@ SAMPLE = ROOT / "sample_images" / "reference.png"
 ])
 def test_a_bad_value_stops_any_command_with_one_line(variable, value, needle):
     # PSNR alone uses none of these variables: they are refused anyway
-    result = run_iqa("compare", SAMPLE, SAMPLE, "-m", "psnr", env={variable: value})
+    env = {variable: value}
+    if variable.startswith("IQA_DIST_"):  # as torchrun sets them; refused before joining
+        env.update(WORLD_SIZE="2", RANK="0", LOCAL_RANK="0")
+    result = run_iqa("compare", SAMPLE, SAMPLE, "-m", "psnr", env=env)
     assert result.returncode == 2 and result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
-    helped = run_iqa("compare", "--help", env={variable: value})
+    helped = run_iqa("compare", "--help", env=env)
     assert helped.returncode == 0 and "Usage:" in helped.stdout
+
+
+@pytest.mark.parametrize("variable, value", [("IQA_DIST_TIMEOUT", "600s"),
+                                             ("IQA_DIST_BACKEND", "mpi")])
+def test_the_distributed_variables_do_not_stop_a_run_outside_torchrun(variable, value):
+    result = run_iqa("compare", SAMPLE, SAMPLE, "-m", "psnr", env={variable: value,
+                                                                    "WORLD_SIZE": "1"})
+    assert result.returncode == 0 and result.stderr == "", result.stderr
 
 
 def test_good_values_pass_and_are_used(monkeypatch):

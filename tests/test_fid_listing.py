@@ -151,3 +151,19 @@ def test_a_run_warns_once_per_folder_that_its_tool_reads_otherwise(tmp_path, fid
     warnings.clear()
     compare_sets(real, fake, limited, Hooks(warn=warnings.append))
     assert not [w for w in warnings if "would read" in w]
+
+
+def test_real_paths_equal_realpath(tmp_path):
+    from iqa.distribution.listing import real_paths
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "x").mkdir()
+    for i in range(6):
+        (tmp_path / "sub" / f"{i}.png").write_bytes(b"x")
+    (tmp_path / "x" / "l.png").symlink_to(tmp_path / "sub" / "3.png")
+    (tmp_path / "x" / "rel.png").symlink_to("../sub/4.png")
+    (tmp_path / "lsub").symlink_to(tmp_path / "sub")
+    files = [tmp_path / "sub" / "1.png", tmp_path / "x" / "l.png", tmp_path / "x" / "rel.png",
+             tmp_path / "lsub" / "2.png", tmp_path / "x" / ".." / "lsub" / "5.png",
+             Path(os.path.relpath(tmp_path / "sub" / "0.png")), tmp_path / "gone.png"]
+    assert real_paths(files) == [os.path.realpath(f) for f in files]

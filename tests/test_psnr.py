@@ -53,12 +53,23 @@ def test_identical_is_infinite():
 def test_luma_is_bt601_y():
     ref, dist = astronaut(), jpeg(astronaut(), 30)
 
-    def y(img):  # MATLAB rgb2ycbcr / BasicSR, unrounded
+    def y(img):  # MATLAB rgb2ycbcr, unrounded, in float64
         f = img.astype(np.float64) / 255.0
         return 16.0 + 65.481 * f[..., 0] + 128.553 * f[..., 1] + 24.966 * f[..., 2]
 
+    # 8-bit Y is BasicSR's, held in float32 (tests/test_compare_luma.py: bit for bit);
+    # 4e-8 dB from the float64 formula at 34 dB
     expected = peak_signal_noise_ratio(y(ref), y(dist), data_range=255)
-    assert iqa.psnr(ref, dist, luma=True) == pytest.approx(expected, abs=1e-9)
+    assert iqa.psnr(ref, dist, luma=True) == pytest.approx(expected, abs=1e-6)
+    deep = (ref.astype(np.uint16) << 8) | ref, (dist.astype(np.uint16) << 8) | dist
+
+    def y16(img):  # 16-bit: the float64 formula on the image's own scale
+        f = img.astype(np.float64)
+        return (16.0 * 65535 + 65.481 * f[..., 0] + 128.553 * f[..., 1]
+                + 24.966 * f[..., 2]) / 255.0
+
+    expected16 = peak_signal_noise_ratio(y16(deep[0]), y16(deep[1]), data_range=65535)
+    assert iqa.psnr(*deep, luma=True) == pytest.approx(expected16, abs=1e-9)
     gray = camera()
     assert iqa.psnr(gray, noisy(gray, 3), luma=True) == iqa.psnr(gray, noisy(gray, 3))
 

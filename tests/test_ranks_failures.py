@@ -178,3 +178,22 @@ def test_a_group_that_cannot_be_joined_is_one_line_exit_2(pairs):
     assert f"iqa: rank 1 of 2: cannot join the process group at 127.0.0.1:{port} (" in (
         result.stderr)
     assert "IQA_DIST_TIMEOUT is 2 s" in result.stderr
+
+
+def test_an_html_page_on_stdout_beside_an_output_file_still_runs(tmp_path):
+    """Rank 0 alone writes reports: the other ranks must not see `--html -` beside a
+    report they were told to leave out as two reports on standard output."""
+    from iqa.distribution.stats import FeatureStats
+    from iqa.distribution.statsfile import write_stats
+
+    rng = np.random.default_rng(8)
+    for name in ("a", "b"):
+        feats = rng.integers(0, 256, (30, 2048)) / 64.0
+        write_stats(tmp_path / f"{name}.npz", FeatureStats.from_features(feats),
+                    {"resize": "tf"})
+    proc = _torchrun("-m", "iqa", "fid", tmp_path / "a.npz", tmp_path / "b.npz",
+                     "--device", "cpu", "-o", tmp_path / "r.json", "--html", "-")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.lstrip().lower().startswith("<!doctype html")
+    assert proc.stdout.lower().count("<!doctype html") == 1
+    assert (tmp_path / "r.json").read_text().lstrip().startswith("{")

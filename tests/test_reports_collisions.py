@@ -121,3 +121,31 @@ def test_an_early_error_never_writes_over_an_input(tmp_path):
     before = out.read_bytes()
     proc = run_iqa("compare", ref, out, "--worst", "-1", "--junit", out)
     assert proc.returncode == 2 and out.read_bytes() == before
+
+
+@pytest.mark.parametrize("form", ["equals", "after-dashes", "short"])
+def test_an_early_error_never_writes_over_a_file_named_in_another_form(tmp_path, form):
+    ref, out = _pair(tmp_path)
+    victim = tmp_path / "-v.png" if form == "after-dashes" else tmp_path / "v.json"
+    victim.write_bytes(b"keep me")
+    if form == "equals":  # --option=FILE
+        args = ["compare", ref, out, "-m", "psnr", f"--output={victim}", "--junit", victim]
+    elif form == "after-dashes":  # an input after --, named like an option
+        args = ["compare", ref, "-m", "psnr", "--worst", "-1", f"--junit={victim.name}",
+                "--", victim.name]
+    else:  # -oFILE
+        args = ["compare", ref, out, "-m", "psnr", "--worst", "-1", f"-o{victim}",
+                "--junit", victim]
+    proc = run_iqa(*args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert victim.read_bytes() == b"keep me"
+
+
+def test_fid_never_writes_a_report_over_its_weights(tmp_path):
+    ref, out = _pair(tmp_path)
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"weights")
+    for option in ("--junit", "-o", "--html"):
+        proc = run_iqa("fid", ref.parent, out.parent, "--weights", weights, option, weights)
+        assert proc.returncode == 2 and "is the input" in proc.stderr
+        assert weights.read_bytes() == b"weights"

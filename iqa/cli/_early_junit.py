@@ -48,6 +48,8 @@ def report(planned: tuple[str, str, tuple[int, int] | None] | None, args: Sequen
     command, path, before = planned
     if _version(path) != before:
         return  # written by the command itself
+    if os.path.exists(path) and not os.path.isfile(path):
+        return  # a device or pipe is written in place: whether it was, cannot be told
     from iqa import __version__
     from iqa.errors import IQAError
     from iqa.gates import InputProblem
@@ -66,14 +68,29 @@ def report(planned: tuple[str, str, tuple[int, int] | None] | None, args: Sequen
 
 
 def _named_files(args: Sequence[str]) -> list[str]:
-    """Every existing file or folder the command line names, but the --junit values:
-    the inputs and other outputs, which the report must never replace."""
+    """Every existing file or folder the command line may name, but the --junit values:
+    the inputs and other outputs, which the report must never replace. Over-counting is
+    safe (a file is only protected): plain arguments, ``--option=VALUE`` values, ``-oVALUE``
+    short forms, and everything after ``--``."""
     files = []
-    after_junit = False
+    after_junit = after_dashes = False
     for arg in args:
-        if not after_junit and not arg.startswith("-") and os.path.exists(arg):
-            files.append(arg)
-        after_junit = arg == "--junit"
+        if after_dashes:
+            candidates = [arg]
+        elif arg == "--":
+            after_dashes = True
+            continue
+        elif arg.startswith("--"):
+            name, _, value = arg.partition("=")
+            candidates = [value] if value and name != "--junit" else []
+        elif arg.startswith("-") and len(arg) > 2:
+            candidates = [arg[2:]]
+        elif arg.startswith("-"):
+            candidates = []
+        else:
+            candidates = [] if after_junit else [arg]
+        after_junit = arg == "--junit" and not after_dashes
+        files += [c for c in candidates if os.path.exists(c)]
     return files
 
 

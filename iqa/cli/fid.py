@@ -175,7 +175,8 @@ def fid(real: str, fake: str | None, resize: str, stats_resize: str | None, kid:
     if save_stats is not None and not save_stats.lower().endswith(".npz"):
         raise UsageError(f"--save-stats {save_stats}: the file name must end with .npz")
     check_output_targets([("-o", output), ("--save-stats", save_stats), ("--junit", junit),
-                          ("--html", html)], sets, input_folders=sets)
+                          ("--html", html)], [*sets, *([weights] if weights else [])],
+                         input_folders=sets)
     with gates.guard():
         gates.check_settings(options.decode.describe())
     hooks = Hooks(warn=warn, info=say, progress=_progress, download=download_bar)

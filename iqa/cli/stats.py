@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from iqa.cli._common import say
+from iqa.cli._common import say, warn
 
 
 @click.group()
@@ -58,7 +58,7 @@ def merge(files: tuple[str, ...], output: str, fmt: str) -> None:
     """
     from iqa.distribution.statsmerge import merge_files
 
-    record = merge_files(list(files), output)
+    record = merge_files(list(files), output, warn=warn)
     say(f"wrote statistics of {record['n']} images from {len(files)} files to {output}")
     _print(record, fmt)
 

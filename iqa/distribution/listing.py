@@ -21,9 +21,13 @@ Files are compared by their real paths, so links and ``..`` do not count as a di
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
+
+PathLike = str | os.PathLike[str]
 
 _PYTORCH_FID = ("bmp", "jpg", "jpeg", "pgm", "png", "ppm", "tif", "tiff", "webp")
 _CLEAN_FID = (*_PYTORCH_FID, "npy", "JPEG", "JPG", "PNG")
@@ -38,29 +42,53 @@ TOOLS = {
 }
 
 
+def real_paths(files: Iterable[PathLike]) -> list[str]:
+    """``os.path.realpath`` of each file, cheaply: each folder's real path is resolved
+    once, and a file that is not a link is its folder's real path plus its name (one
+    ``lstat``, where ``realpath`` makes one per component of the path)."""
+    folders: dict[str, str] = {}
+    out = []
+    for f in files:
+        path = os.fspath(f)
+        head, name = os.path.split(path)
+        real_head = folders.get(head)
+        if real_head is None:
+            real_head = folders[head] = os.path.realpath(head or ".")
+        if name in ("", ".", "..") or os.path.islink(path):
+            out.append(os.path.realpath(path))
+        else:
+            out.append(os.path.join(real_head, name))
+    return out
+
+
 def reference_files(folder: Path, mode: str) -> set[str] | None:
     """The files the reference tool of ``mode`` reads in ``folder``, as real paths; None
     for a mode without one. One pass over the folder (the tools' own globs, one per
     suffix, would walk it a dozen times)."""
     if mode == "tf":
-        return {os.path.realpath(e.path) for e in _top(folder)
-                if os.path.splitext(e.name)[1].lower().removeprefix(".")
-                in ("png", "jpg", "jpeg")}
+        return set(real_paths(e.path for e in _top(folder)
+                              if os.path.splitext(e.name)[1].lower().removeprefix(".")
+                              in ("png", "jpg", "jpeg")))
     if mode == "pytorch-fid":
-        return {os.path.realpath(e.path) for e in _top(folder, files_only=False)
-                if _matches(e.name, _PYTORCH_FID)}
+        return set(real_paths(e.path for e in _top(folder, files_only=False)
+                              if _matches(e.name, _PYTORCH_FID)))
     if mode == "clean":
         return _glob_recursive(str(folder), _CLEAN_FID)
     return None
 
 
-def _matches(name: str, suffixes: Iterable[str]) -> bool:
+def _matches(name: str, suffixes: tuple[str, ...]) -> bool:
     """``fnmatch.fnmatchcase(name, "*.EXT")`` for any of ``suffixes`` (what ``glob``
-    and ``Path.glob`` do on a POSIX system)."""
-    return any(fnmatch.fnmatchcase(name, f"*.{x}") for x in suffixes)
+    and ``Path.glob`` do on a POSIX system), as one compiled pattern."""
+    return _pattern(suffixes).match(name) is not None
 
 
-def _glob_recursive(root: str, suffixes: Iterable[str]) -> set[str]:
+@functools.lru_cache(maxsize=4)
+def _pattern(suffixes: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(fnmatch.translate(f"*.{x}") for x in suffixes))
+
+
+def _glob_recursive(root: str, suffixes: tuple[str, ...]) -> set[str]:
     """``glob(ROOT/**/*.EXT, recursive=True)`` for each suffix, in one walk: names
     starting with "." are neither matched nor entered, links to folders are followed
     (each real folder once), and a folder whose name matches is listed too."""
@@ -82,25 +110,27 @@ def _glob_recursive(root: str, suffixes: Iterable[str]) -> set[str]:
             if entry.name.startswith("."):
                 continue
             if _matches(entry.name, suffixes):
-                found.add(os.path.realpath(entry.path))
+                found.add(entry.path)
             try:
                 if entry.is_dir():
                     stack.append(entry.path)
             except OSError:
                 pass
-    return found
+    return set(real_paths(found))
 
 
-def listing_note(label: str, folder: Path, files: Iterable[Path], mode: str) -> str | None:
+def listing_note(label: str, folder: Path, files: Iterable[Path], mode: str,
+                 real: Iterable[str] | None = None) -> str | None:
     """One line when the reference tool of ``mode`` would read other files of ``folder``
-    than ``files`` (what iqa reads); None when both read the same."""
+    than ``files`` (what iqa reads; ``real``: their real paths, if known already); None
+    when both read the same."""
     if mode not in TOOLS:
         return None
     try:
         theirs = reference_files(folder, mode)
     except OSError:  # a folder iqa could list and the reference could not: iqa's error rules
         return None
-    ours = {os.path.realpath(f) for f in files}
+    ours = set(real if real is not None else real_paths(files))
     if theirs is None or theirs == ours:
         return None
     tool, rule = TOOLS[mode]

@@ -491,7 +491,8 @@ def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
     is printed by ``LOCAL_RANK`` 0 alone (one line per machine). Outside torchrun the
     command runs as it is.
 
-    Reports and JUnit files are rank 0's alone: the other ranks run without them, and
+    Reports, HTML pages and JUnit files are rank 0's alone: the other ranks run without
+    them (so no rank but 0 has two reports on standard output to refuse), and
     rank 0's refusal of a target reaches them at their first collective
     (:meth:`Ranks.begin`), so every rank exits 2 with that one line."""
     import functools
@@ -501,7 +502,7 @@ def distributed(command: Callable[..., Any]) -> Callable[..., Any]:
         group = start(kwargs.get("device", "auto"))
         if isinstance(group, Ranks):
             if not group.main:
-                kwargs.update({k: None for k in ("output", "junit") if k in kwargs})
+                kwargs.update({k: None for k in ("output", "junit", "html") if k in kwargs})
             return _run_rank(group, command, args, kwargs)
         return command(*args, **kwargs)
 

@@ -256,7 +256,7 @@ def listing_notes(plans: list[SetPlan], labels: tuple[str, ...], options: FIDOpt
     chooses files on purpose."""
     from iqa.distribution.listing import listing_note
 
-    if options.limit is not None:
+    if options.limit is not None or not current().main:  # rank 0 alone warns
         return
     for plan, label in zip(plans, labels):
         if plan.files is not None and plan.memory is None and plan.summary is None:

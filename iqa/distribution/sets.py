@@ -137,7 +137,10 @@ def set_order(files: list[Path]) -> list[Path]:
     """The files of a set in torch-fidelity's order: sorted by their real paths (links
     resolved) as text. The order decides KID's random subsets and IS's splits, so with
     the same seed they are torch-fidelity's also on a folder of links."""
-    return sorted(files, key=lambda f: os.path.realpath(f))
+    from iqa.distribution.listing import real_paths
+
+    reals = real_paths(files)
+    return [files[i] for i in sorted(range(len(files)), key=reals.__getitem__)]
 
 
 def limit_files(files: list[Path], limit: int | None, seed: int | None) -> list[Path]:

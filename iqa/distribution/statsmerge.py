@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,23 +105,35 @@ def _leaves(path: str, sf: Any) -> list[dict[str, Any]]:
     return [leaf]
 
 
-def _same_part(a: dict[str, Any], b: dict[str, Any]) -> bool:
+def _same_part(a: dict[str, Any], b: dict[str, Any]) -> bool | None:
+    """Whether two recorded parts are one; None when a record of an earlier version
+    (no ``stats_sha256``) cannot tell: a file name and a count are not enough, parts
+    of array jobs often share both."""
     if a.get("stats_sha256") and b.get("stats_sha256"):
         return bool(a["stats_sha256"] == b["stats_sha256"])
-    return bool(a["file"] == b["file"] and a["n"] == b["n"])
+    return None
 
 
 def _refuse_overlap(path: str, leaves: list[dict[str, Any]],
-                    earlier: list[tuple[str, list[dict[str, Any]]]]) -> None:
-    """A part of ``path`` that an earlier file holds too: it would be counted twice."""
+                    earlier: list[tuple[str, list[dict[str, Any]]]],
+                    warn: Callable[[str], None]) -> None:
+    """A part of ``path`` that an earlier file holds too: it would be counted twice. A
+    part that may be one, by its name and count, where a record cannot tell: a warning."""
     for other, theirs in earlier:
         for leaf in leaves:
-            if any(_same_part(leaf, part) for part in theirs):
+            same = [_same_part(leaf, part) for part in theirs]
+            if True in same:
                 raise InputError(f"{path} and {other} both hold the part {leaf['file']} "
                                  f"({leaf['n']} images); a part would be counted twice", path)
+            if any(s is None and leaf["file"] == part["file"] and leaf["n"] == part["n"]
+                   for s, part in zip(same, theirs)):
+                warn(f"{path} and {other} both name a part {leaf['file']} of {leaf['n']} "
+                     "images, and a file merged by an earlier version records no digest "
+                     "to tell whether it is the same part; if it is, it is counted twice")
 
 
-def merge_files(paths: list[str], target: str) -> dict[str, Any]:
+def merge_files(paths: list[str], target: str,
+                warn: Callable[[str], None] = lambda message: None) -> dict[str, Any]:
     """Merge the statistics files ``paths`` into ``target`` (written atomically).
 
     Returns :func:`describe` of the written file. Raises :class:`UsageError` or
@@ -161,7 +174,7 @@ def merge_files(paths: list[str], target: str) -> dict[str, Any]:
                 raise InputError(f"{path}: holds the same statistics as {other}; a part "
                                  "would be counted twice", path)
         leaves = _leaves(path, sf)
-        _refuse_overlap(path, leaves, held)
+        _refuse_overlap(path, leaves, held, warn)
         held.append((path, leaves))
         parts.append((path, sf))
     total = merge(FeatureStats.from_moments(sf.mean, sf.cov, sf.n) for _, sf in parts)

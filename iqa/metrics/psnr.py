@@ -118,10 +118,12 @@ def mean_squared_error(
     partial = []
     count = 0
     for top in range(0, h, rows):
-        a = ref[top:top + rows].astype(np.float64)
-        b = dist[top:top + rows].astype(np.float64)
-        if luma:
-            a, b = _luma(a, data_range), _luma(b, data_range)
+        if luma:  # from the pixels as they are: 8-bit ones take BasicSR's float32 steps
+            a = _luma(ref[top:top + rows], data_range)
+            b = _luma(dist[top:top + rows], data_range)
+        else:
+            a = ref[top:top + rows].astype(np.float64)
+            b = dist[top:top + rows].astype(np.float64)
         a -= b
         np.square(a, out=a)
         partial.append(float(a.sum(dtype=np.float64)))
