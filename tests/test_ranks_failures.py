@@ -119,8 +119,9 @@ def test_rank_1_says_it_lost_rank_0_when_the_reader_of_stdout_left(pairs):
 _SILENT_RANK = textwrap.dedent("""
     import time
     from iqa.distribution import ranks
+    from iqa.distribution.rank_run import distributed
 
-    @ranks.distributed
+    @distributed
     def command(device="cpu"):
         group = ranks.current()
         if group.rank == 1:

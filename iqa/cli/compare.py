@@ -18,7 +18,7 @@ from iqa.cli._common import (
     warn,
 )
 from iqa.cli._gates import EXIT_CODES_HELP, Gates, gate_options, prepare_gates
-from iqa.distribution.ranks import distributed
+from iqa.distribution.rank_run import distributed
 from iqa.errors import IQAError, UsageError
 from iqa.gates import InputProblem, Quantity
 from iqa.io.images import DEFAULT_MAX_IMAGE_MB

@@ -28,7 +28,7 @@ from iqa.cli._common import (
 )
 from iqa.cli._gates import EXIT_CODES_HELP, gate_options, prepare_gates
 from iqa.distribution.preprocess import RESIZE_MODES
-from iqa.distribution.ranks import distributed
+from iqa.distribution.rank_run import distributed
 from iqa.errors import UsageError
 from iqa.io.policy import FID_ALPHA_POLICIES
 from iqa.metrics.kid import DEFAULT_SEED, DEFAULT_SUBSET_SIZE, DEFAULT_SUBSETS
