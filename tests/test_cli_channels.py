@@ -129,3 +129,17 @@ def test_small_images_metric_asked_by_name_is_an_error(tmp_path, args):
     assert result.returncode == 2
     pair = strict_json(result.stdout)["pairs"][0]
     assert pair["ms_ssim"] is None and "161x161" in pair["error"] and pair["psnr"] > 20
+
+
+def test_every_8_bit_colour_is_basicsrs():
+    """All 2^24 RGB colours: `--channels y` equals BasicSR's `bgr2ycbcr(y_only=True)` and
+    `--luma`'s Y its `to_y_channel`, bit for bit (written here from their steps)."""
+    from iqa.io.channels import bt601_luma
+
+    r, g, b = np.meshgrid(*(np.arange(256, dtype=np.uint8),) * 3, indexing="ij")
+    rgb = np.stack([r, g, b], axis=-1).reshape(4096, 4096, 3)
+    del r, g, b
+    assert np.array_equal(convert_channels(rgb, "y")[..., 0], _basicsr_bgr2ycbcr_y(rgb))
+    x = np.ascontiguousarray(rgb[..., ::-1]).astype(np.float32) / 255.0
+    y = ((np.dot(x, [24.966, 128.553, 65.481]) + 16.0) / 255.0).astype(np.float32)
+    assert np.array_equal(bt601_luma(rgb, 255)[..., 0], (y * 255.0).astype(np.float64))
