@@ -136,14 +136,14 @@ def check() -> None:
            "than 0")
     number("IQA_DOWNLOAD_MIN_RATE", 0.0, zero_ok=True, valid="a number of KiB/s, 0 or more "
            "(0 turns the rule off)")
-    if _distributed_run():  # read only under torchrun: not a reason to stop other runs
+    if distributed_run():  # read only under torchrun: not a reason to stop other runs
         dist_timeout()
         dist_backend()
 
 
-def _distributed_run() -> bool:
+def distributed_run() -> bool:
     """The ``env://`` variables of a torch.distributed run with more than one process
-    (as :func:`iqa.distribution.ranks.under_torchrun`, without importing it)."""
+    are set (``WORLD_SIZE`` > 1 and ``RANK``)."""
     try:
         return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
     except ValueError:

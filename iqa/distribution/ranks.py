@@ -329,10 +329,9 @@ def current() -> Solo:
 
 def under_torchrun() -> bool:
     """True when the ``env://`` variables of a multi-process torch.distributed run are set."""
-    try:
-        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ
-    except ValueError:
-        return False
+    from iqa.environment import distributed_run
+
+    return distributed_run()
 
 
 def start(device: str) -> Solo:
